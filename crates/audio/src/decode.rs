@@ -1,0 +1,551 @@
+//! Decoding any supported file to interleaved `f32` PCM, streamed chunk by chunk.
+//!
+//! [`Decoder`] wraps Symphonia (plus libopus for Opus) and turns every failure into an
+//! [`Error`] that names the format and the reason. Hostile headers and endless streams are cut
+//! off by [`Limits`].
+
+use std::fs::File;
+use std::io::{Cursor, Read};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::sync::OnceLock;
+
+use symphonia::core::audio::SampleBuffer;
+use symphonia::core::codecs::{CODEC_TYPE_NULL, CodecRegistry, DecoderOptions};
+use symphonia::core::errors::Error as SymError;
+use symphonia::core::formats::{FormatOptions, FormatReader};
+use symphonia::core::io::{MediaSourceStream, MediaSourceStreamOptions};
+use symphonia::core::meta::MetadataOptions;
+use symphonia::core::probe::Hint;
+
+use crate::buffer::AudioBuffer;
+use crate::error::{Error, Result};
+
+/// Bounds that protect against malicious or absurd files. Exceeding one is an
+/// [`Error::LimitExceeded`], never an allocation failure or a hang.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// Most channels a stream may declare.
+    pub max_channels: usize,
+    /// Highest sample rate accepted, in Hz.
+    pub max_sample_rate: u32,
+    /// Lowest sample rate accepted, in Hz.
+    pub min_sample_rate: u32,
+    /// Longest decoded duration accepted, in seconds.
+    pub max_duration_s: f64,
+    /// How many undecodable packets in a row are skipped before the stream counts as corrupt.
+    pub max_consecutive_bad_packets: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_channels: 32,
+            max_sample_rate: 768_000,
+            min_sample_rate: 1_000,
+            max_duration_s: 6.0 * 3600.0,
+            max_consecutive_bad_packets: 64,
+        }
+    }
+}
+
+/// What the decoder learned about a stream before decoding it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AudioInfo {
+    /// Sample rate in Hz.
+    pub sample_rate: u32,
+    /// Number of interleaved channels in every chunk.
+    pub channels: usize,
+    /// The container, as sniffed from the first bytes ("ogg", "mp3", "flac", "wav", "mp4", ...).
+    pub container: &'static str,
+    /// The codec's short name ("vorbis", "mp3", "opus", ...).
+    pub codec: String,
+    /// Number of frames the header announces, when it announces one.
+    pub frames_hint: Option<u64>,
+}
+
+impl AudioInfo {
+    /// Duration announced by the header, in seconds, when known.
+    pub fn duration_hint_s(&self) -> Option<f64> {
+        self.frames_hint
+            .map(|f| f as f64 / f64::from(self.sample_rate))
+    }
+}
+
+/// One block of decoded audio.
+#[derive(Debug, Clone, Copy)]
+pub struct Chunk<'a> {
+    /// Interleaved samples.
+    pub samples: &'a [f32],
+    /// Channels interleaved in `samples`.
+    pub channels: usize,
+}
+
+/// A streaming decoder: call [`Decoder::next_chunk`] until it returns `None`.
+///
+/// ```no_run
+/// let mut dec = encore_audio::Decoder::open("song.flac".as_ref())?;
+/// let channels = dec.info().channels;
+/// let mut frames = 0;
+/// while let Some(chunk) = dec.next_chunk()? {
+///     frames += chunk.samples.len() / chunk.channels;
+/// }
+/// # let _ = channels;
+/// # Ok::<(), encore_audio::Error>(())
+/// ```
+pub struct Decoder {
+    format: Box<dyn FormatReader>,
+    decoder: Box<dyn symphonia::core::codecs::Decoder>,
+    track_id: u32,
+    info: AudioInfo,
+    limits: Limits,
+    samples: Option<SampleBuffer<f32>>,
+    frames_decoded: u64,
+    bad_packets_in_a_row: usize,
+    good_packets: u64,
+    finished: bool,
+}
+
+impl std::fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decoder")
+            .field("info", &self.info)
+            .field("frames_decoded", &self.frames_decoded)
+            .finish_non_exhaustive()
+    }
+}
+
+fn codec_registry() -> &'static CodecRegistry {
+    static REGISTRY: OnceLock<CodecRegistry> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let mut registry = CodecRegistry::new();
+        symphonia::default::register_enabled_codecs(&mut registry);
+        registry.register_all::<symphonia_adapter_libopus::OpusDecoder>();
+        registry
+    })
+}
+
+/// Names the container from its magic bytes, for error messages and [`AudioInfo`].
+fn sniff_container(head: &[u8]) -> &'static str {
+    let starts = |magic: &[u8]| head.starts_with(magic);
+    if starts(b"OggS") {
+        if head.windows(8).any(|w| w == b"OpusHead") {
+            "ogg/opus"
+        } else if head.windows(6).any(|w| w == b"vorbis") {
+            "ogg/vorbis"
+        } else {
+            "ogg"
+        }
+    } else if starts(b"fLaC") {
+        "flac"
+    } else if starts(b"RIFF") && head.get(8..12) == Some(b"WAVE") {
+        "wav"
+    } else if starts(b"FORM") {
+        "aiff"
+    } else if starts(b"caff") {
+        "caf"
+    } else if head.get(4..8) == Some(b"ftyp") {
+        "mp4"
+    } else if starts(&[0x1A, 0x45, 0xDF, 0xA3]) {
+        "matroska"
+    } else if starts(b"ID3") || (head.len() > 1 && head[0] == 0xFF && head[1] & 0xE0 == 0xE0) {
+        if head.len() > 1 && head[0] == 0xFF && head[1] & 0xF6 == 0xF0 {
+            "adts"
+        } else {
+            "mp3"
+        }
+    } else if starts(b"\x89PNG") {
+        "png image"
+    } else if starts(&[0xFF, 0xD8, 0xFF]) {
+        "jpeg image"
+    } else if starts(b"%PDF") {
+        "pdf document"
+    } else if starts(b"PK\x03\x04") {
+        "zip archive"
+    } else if starts(b"\x7FELF") {
+        "executable"
+    } else if starts(b"{") || starts(b"<") || head.iter().all(|b| b.is_ascii()) && !head.is_empty()
+    {
+        "text"
+    } else {
+        "unknown"
+    }
+}
+
+impl Decoder {
+    /// Opens a file. The extension, when present, is a hint; the content decides.
+    pub fn open(path: &Path) -> Result<Self> {
+        Self::open_with_limits(path, Limits::default())
+    }
+
+    /// Opens a file with explicit [`Limits`].
+    pub fn open_with_limits(path: &Path, limits: Limits) -> Result<Self> {
+        let mut file = File::open(path)?;
+        let len = file.metadata()?.len();
+        if len == 0 {
+            return Err(Error::Empty);
+        }
+        let mut head = [0u8; 64];
+        let n = read_up_to(&mut file, &mut head)?;
+        let container = sniff_container(&head[..n]);
+        let file = File::open(path)?;
+        let ext = path.extension().and_then(|e| e.to_str());
+        let stream = MediaSourceStream::new(Box::new(file), MediaSourceStreamOptions::default());
+        Self::from_stream(stream, ext, container, limits)
+    }
+
+    /// Decodes from bytes in memory. `ext_hint` is an optional file extension ("mp3").
+    pub fn from_bytes(bytes: Vec<u8>, ext_hint: Option<&str>) -> Result<Self> {
+        Self::from_bytes_with_limits(bytes, ext_hint, Limits::default())
+    }
+
+    /// Decodes from bytes in memory with explicit [`Limits`].
+    pub fn from_bytes_with_limits(
+        bytes: Vec<u8>,
+        ext_hint: Option<&str>,
+        limits: Limits,
+    ) -> Result<Self> {
+        if bytes.is_empty() {
+            return Err(Error::Empty);
+        }
+        let container = sniff_container(&bytes[..bytes.len().min(64)]);
+        let stream = MediaSourceStream::new(
+            Box::new(Cursor::new(bytes)),
+            MediaSourceStreamOptions::default(),
+        );
+        Self::from_stream(stream, ext_hint, container, limits)
+    }
+
+    fn from_stream(
+        stream: MediaSourceStream,
+        ext: Option<&str>,
+        container: &'static str,
+        limits: Limits,
+    ) -> Result<Self> {
+        let mut hint = Hint::new();
+        if let Some(ext) = ext {
+            hint.with_extension(ext);
+        }
+        let format_opts = FormatOptions {
+            enable_gapless: true,
+            ..Default::default()
+        };
+        let probed = guard(container, || {
+            symphonia::default::get_probe().format(
+                &hint,
+                stream,
+                &format_opts,
+                &MetadataOptions::default(),
+            )
+        })?
+        .map_err(|e| match e {
+            SymError::Unsupported(_) | SymError::IoError(_) => {
+                Error::UnrecognisedFormat(match container {
+                    "unknown" => "no known audio container or codec signature".to_string(),
+                    c if c.ends_with("image")
+                        || c.ends_with("document")
+                        || c.ends_with("archive")
+                        || c == "executable"
+                        || c == "text" =>
+                    {
+                        format!("the content looks like a {c}, not audio")
+                    }
+                    c => format!("looks like {c} but its header could not be parsed"),
+                })
+            }
+            other => symphonia_error(container, other),
+        })?;
+        let format = probed.format;
+        let track = format
+            .tracks()
+            .iter()
+            .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
+            .ok_or(Error::NoAudio)?;
+        let params = track.codec_params.clone();
+        let track_id = track.id;
+        let codec_name = symphonia::default::get_codecs()
+            .get_codec(params.codec)
+            .or_else(|| codec_registry().get_codec(params.codec))
+            .map(|d| d.short_name.to_string())
+            .unwrap_or_else(|| format!("{}", params.codec));
+
+        let sample_rate = params.sample_rate.ok_or_else(|| Error::Corrupt {
+            format: container.to_string(),
+            reason: "the stream does not declare a sample rate".into(),
+        })?;
+        if sample_rate < limits.min_sample_rate || sample_rate > limits.max_sample_rate {
+            return Err(Error::LimitExceeded(format!(
+                "sample rate {sample_rate} Hz is outside {}..={} Hz",
+                limits.min_sample_rate, limits.max_sample_rate
+            )));
+        }
+        let channels = params.channels.map(|c| c.count()).unwrap_or(0);
+        if channels > limits.max_channels {
+            return Err(Error::LimitExceeded(format!(
+                "{channels} channels (at most {} accepted)",
+                limits.max_channels
+            )));
+        }
+        let decoder = guard(container, || {
+            codec_registry().make(&params, &DecoderOptions::default())
+        })?
+        .map_err(|e| match e {
+            SymError::Unsupported(_) => Error::UnsupportedCodec {
+                container: container.to_string(),
+                codec: codec_name.clone(),
+            },
+            other => symphonia_error(container, other),
+        })?;
+
+        let info = AudioInfo {
+            sample_rate,
+            channels,
+            container,
+            codec: codec_name,
+            frames_hint: params.n_frames,
+        };
+        Ok(Decoder {
+            format,
+            decoder,
+            track_id,
+            info,
+            limits,
+            samples: None,
+            frames_decoded: 0,
+            bad_packets_in_a_row: 0,
+            good_packets: 0,
+            finished: false,
+        })
+    }
+
+    /// What is known about the stream. `channels` may be corrected by the first decoded chunk
+    /// when the header did not declare it.
+    pub fn info(&self) -> &AudioInfo {
+        &self.info
+    }
+
+    /// Frames (samples per channel) decoded so far.
+    pub fn frames_decoded(&self) -> u64 {
+        self.frames_decoded
+    }
+
+    /// The next chunk of interleaved samples, or `None` at the end of the stream.
+    ///
+    /// Undecodable packets are skipped (up to [`Limits::max_consecutive_bad_packets`] in a row);
+    /// a stream that yields no audio at all is [`Error::NoAudio`].
+    pub fn next_chunk(&mut self) -> Result<Option<Chunk<'_>>> {
+        if self.finished {
+            return Ok(None);
+        }
+        let container = self.info.container;
+        loop {
+            let packet = match guard(container, || self.format.next_packet())? {
+                Ok(packet) => packet,
+                Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    return self.finish();
+                }
+                Err(SymError::ResetRequired) => return self.finish(),
+                Err(SymError::DecodeError(reason)) => {
+                    // A damaged page or frame header: skip it like the decoder errors below.
+                    self.note_bad_packet(reason)?;
+                    continue;
+                }
+                Err(e) => {
+                    if self.good_packets > 0 {
+                        // Truncated or damaged tail after real audio: keep what was decoded.
+                        tracing::debug!(error = %e, "stopping at a damaged tail");
+                        return self.finish();
+                    }
+                    return Err(symphonia_error(container, e));
+                }
+            };
+            if packet.track_id() != self.track_id {
+                continue;
+            }
+            let decoded = guard(container, || {
+                self.decoder.decode(&packet).map(|buf| {
+                    let spec = *buf.spec();
+                    let frames = buf.frames();
+                    (spec, frames, {
+                        let needed = buf.capacity();
+                        let samples = match &mut self.samples {
+                            Some(sb) if sb.capacity() >= needed * spec.channels.count() => sb,
+                            slot => slot.insert(SampleBuffer::new(needed as u64, spec)),
+                        };
+                        samples.copy_interleaved_ref(buf);
+                    })
+                })
+            })?;
+            match decoded {
+                Ok((spec, frames, ())) => {
+                    self.bad_packets_in_a_row = 0;
+                    if frames == 0 {
+                        continue;
+                    }
+                    let channels = spec.channels.count();
+                    if self.good_packets == 0 && self.info.channels == 0 {
+                        self.info.channels = channels;
+                    }
+                    if channels != self.info.channels || spec.rate != self.info.sample_rate {
+                        return Err(Error::Corrupt {
+                            format: container.to_string(),
+                            reason: format!(
+                                "the stream changes from {} ch at {} Hz to {channels} ch at {} Hz",
+                                self.info.channels, self.info.sample_rate, spec.rate
+                            ),
+                        });
+                    }
+                    if channels == 0 || channels > self.limits.max_channels {
+                        return Err(Error::LimitExceeded(format!("{channels} channels")));
+                    }
+                    self.good_packets += 1;
+                    self.frames_decoded += frames as u64;
+                    let max_frames = self.limits.max_duration_s * f64::from(self.info.sample_rate);
+                    if self.frames_decoded as f64 > max_frames {
+                        return Err(Error::LimitExceeded(format!(
+                            "decoded audio is longer than {} s",
+                            self.limits.max_duration_s
+                        )));
+                    }
+                    let samples = self.samples.as_ref().map(|s| s.samples()).unwrap_or(&[]);
+                    let n = (frames * channels).min(samples.len());
+                    return Ok(Some(Chunk {
+                        samples: &samples[..n],
+                        channels,
+                    }));
+                }
+                Err(SymError::DecodeError(reason)) => self.note_bad_packet(reason)?,
+                Err(SymError::IoError(_)) => return self.finish(),
+                Err(e) => return Err(symphonia_error(container, e)),
+            }
+        }
+    }
+
+    fn note_bad_packet(&mut self, reason: &str) -> Result<()> {
+        self.bad_packets_in_a_row += 1;
+        tracing::debug!(reason, "skipping an undecodable packet");
+        if self.bad_packets_in_a_row > self.limits.max_consecutive_bad_packets {
+            return Err(Error::Corrupt {
+                format: self.info.container.to_string(),
+                reason: format!(
+                    "{} undecodable packets in a row (last: {reason})",
+                    self.bad_packets_in_a_row
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<Option<Chunk<'_>>> {
+        self.finished = true;
+        if self.good_packets == 0 {
+            return Err(Error::NoAudio);
+        }
+        Ok(None)
+    }
+
+    /// Decodes the rest of the stream into one buffer.
+    pub fn decode_all(mut self) -> Result<AudioBuffer> {
+        let mut samples = Vec::new();
+        if let Some(frames) = self.info.frames_hint {
+            // Trust the header only within the duration limit.
+            let cap =
+                (frames as f64).min(self.limits.max_duration_s * f64::from(self.info.sample_rate));
+            samples.reserve(
+                (cap as usize)
+                    .saturating_mul(self.info.channels.max(1))
+                    .min(1 << 28),
+            );
+        }
+        while let Some(chunk) = self.next_chunk()? {
+            samples.extend_from_slice(chunk.samples);
+        }
+        Ok(AudioBuffer::new(
+            self.info.sample_rate,
+            self.info.channels,
+            samples,
+        ))
+    }
+}
+
+/// Decodes a whole file into memory. For long files prefer streaming with [`Decoder`].
+pub fn decode_file(path: &Path) -> Result<AudioBuffer> {
+    Decoder::open(path)?.decode_all()
+}
+
+/// Decodes a whole in-memory file. `ext_hint` is an optional file extension.
+pub fn decode_bytes(bytes: Vec<u8>, ext_hint: Option<&str>) -> Result<AudioBuffer> {
+    Decoder::from_bytes(bytes, ext_hint)?.decode_all()
+}
+
+fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+fn symphonia_error(container: &str, err: SymError) -> Error {
+    match err {
+        SymError::IoError(e) => Error::Io(e),
+        SymError::LimitError(what) => Error::LimitExceeded(what.to_string()),
+        SymError::Unsupported(what) => Error::UnsupportedCodec {
+            container: container.to_string(),
+            codec: what.to_string(),
+        },
+        other => Error::Corrupt {
+            format: container.to_string(),
+            reason: other.to_string(),
+        },
+    }
+}
+
+/// Runs third-party decoding code so that a panic inside it becomes a [`Error::Corrupt`]
+/// instead of taking the process down.
+fn guard<T>(container: &str, f: impl FnOnce() -> T) -> Result<T> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
+        let reason = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "decoder panicked".into());
+        Error::Corrupt {
+            format: container.to_string(),
+            reason: format!("decoder failure: {reason}"),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_containers() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"OggS\0\x02........OpusHead", "ogg/opus"),
+            (b"fLaC\0\0\0\x22", "flac"),
+            (b"RIFF\x24\0\0\0WAVEfmt ", "wav"),
+            (b"\0\0\0\x20ftypM4A ", "mp4"),
+            (b"ID3\x04\0\0", "mp3"),
+            (b"\x89PNG\r\n", "png image"),
+            (b"hello world", "text"),
+        ];
+        for (bytes, expected) in cases {
+            assert_eq!(sniff_container(bytes), *expected, "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn empty_and_garbage_inputs_are_clear_errors() {
+        assert!(matches!(decode_bytes(vec![], None), Err(Error::Empty)));
+        let err = decode_bytes(b"just some text, not audio at all".to_vec(), None).unwrap_err();
+        assert!(err.to_string().contains("text"), "{err}");
+        let err = decode_bytes(vec![0x13; 5000], None).unwrap_err();
+        assert!(matches!(err, Error::UnrecognisedFormat(_)), "{err}");
+    }
+}

@@ -1,0 +1,303 @@
+//! Short-time Fourier transform and mel filterbank, with librosa's conventions
+//! (periodic Hann window, centred frames with zero padding, Slaney mel scale and area norm).
+
+use std::sync::Arc;
+
+use realfft::{RealFftPlanner, RealToComplex};
+
+/// A reusable STFT plan for one frame size and hop.
+///
+/// Frame `t` is centred on sample `t * hop` (the signal is zero-padded by `n_fft / 2` on both
+/// sides), so frame times are simply `t * hop / sample_rate`.
+#[derive(Clone)]
+pub struct Stft {
+    n_fft: usize,
+    hop: usize,
+    window: Vec<f32>,
+    fft: Arc<dyn RealToComplex<f32>>,
+}
+
+impl std::fmt::Debug for Stft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stft")
+            .field("n_fft", &self.n_fft)
+            .field("hop", &self.hop)
+            .finish()
+    }
+}
+
+impl Stft {
+    /// A plan with `n_fft`-sample frames every `hop` samples. Both are clamped to at least 2/1.
+    pub fn new(n_fft: usize, hop: usize) -> Self {
+        let n_fft = n_fft.max(2);
+        let window = (0..n_fft)
+            .map(|i| {
+                let x = std::f64::consts::TAU * i as f64 / n_fft as f64;
+                (0.5 - 0.5 * x.cos()) as f32
+            })
+            .collect();
+        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n_fft);
+        Stft {
+            n_fft,
+            hop: hop.max(1),
+            window,
+            fft,
+        }
+    }
+
+    /// Frame length in samples.
+    pub fn n_fft(&self) -> usize {
+        self.n_fft
+    }
+
+    /// Hop length in samples.
+    pub fn hop(&self) -> usize {
+        self.hop
+    }
+
+    /// Number of frequency bins per frame (`n_fft / 2 + 1`).
+    pub fn n_bins(&self) -> usize {
+        self.n_fft / 2 + 1
+    }
+
+    /// Number of frames for a signal of `len` samples.
+    pub fn n_frames(&self, len: usize) -> usize {
+        if len == 0 { 0 } else { 1 + len / self.hop }
+    }
+
+    /// Calls `f(frame_index, power)` for each frame, where `power[k] = |X_k|^2`. Memory stays
+    /// at one frame, whatever the signal length.
+    pub fn for_each_power_frame(&self, signal: &[f32], mut f: impl FnMut(usize, &[f32])) {
+        let mut input = self.fft.make_input_vec();
+        let mut spectrum = self.fft.make_output_vec();
+        let mut scratch = self.fft.make_scratch_vec();
+        let mut power = vec![0.0f32; self.n_bins()];
+        let half = (self.n_fft / 2) as isize;
+        for t in 0..self.n_frames(signal.len()) {
+            let start = (t * self.hop) as isize - half;
+            for (i, slot) in input.iter_mut().enumerate() {
+                let idx = start + i as isize;
+                *slot = if idx >= 0 && (idx as usize) < signal.len() {
+                    signal[idx as usize] * self.window[i]
+                } else {
+                    0.0
+                };
+            }
+            // Lengths come from the plan itself, so processing cannot fail.
+            let _ = self
+                .fft
+                .process_with_scratch(&mut input, &mut spectrum, &mut scratch);
+            for (p, c) in power.iter_mut().zip(&spectrum) {
+                *p = c.norm_sqr();
+            }
+            f(t, &power);
+        }
+    }
+
+    /// The whole power spectrogram.
+    pub fn power_spectrogram(&self, signal: &[f32]) -> Spectrogram {
+        let n_bins = self.n_bins();
+        let mut data = Vec::with_capacity(self.n_frames(signal.len()) * n_bins);
+        self.for_each_power_frame(signal, |_, p| data.extend_from_slice(p));
+        Spectrogram { n_bins, data }
+    }
+}
+
+/// Frames of equal length stored row after row (`frame * n_bins + bin`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spectrogram {
+    /// Values per frame.
+    pub n_bins: usize,
+    /// Row-major values.
+    pub data: Vec<f32>,
+}
+
+impl Spectrogram {
+    /// Number of frames.
+    pub fn n_frames(&self) -> usize {
+        self.data.len().checked_div(self.n_bins).unwrap_or(0)
+    }
+
+    /// One frame.
+    pub fn frame(&self, t: usize) -> &[f32] {
+        &self.data[t * self.n_bins..(t + 1) * self.n_bins]
+    }
+
+    /// Iterates over frames.
+    pub fn frames(&self) -> impl Iterator<Item = &[f32]> {
+        self.data.chunks_exact(self.n_bins.max(1))
+    }
+}
+
+/// Converts Hz to mels on the Slaney scale (linear below 1 kHz, logarithmic above), as librosa.
+pub fn hz_to_mel(hz: f64) -> f64 {
+    let f_sp = 200.0 / 3.0;
+    let min_log_hz = 1000.0;
+    let min_log_mel = min_log_hz / f_sp;
+    let logstep = (6.4f64).ln() / 27.0;
+    if hz >= min_log_hz {
+        min_log_mel + (hz / min_log_hz).ln() / logstep
+    } else {
+        hz / f_sp
+    }
+}
+
+/// Inverse of [`hz_to_mel`].
+pub fn mel_to_hz(mel: f64) -> f64 {
+    let f_sp = 200.0 / 3.0;
+    let min_log_hz = 1000.0;
+    let min_log_mel = min_log_hz / f_sp;
+    let logstep = (6.4f64).ln() / 27.0;
+    if mel >= min_log_mel {
+        min_log_hz * (logstep * (mel - min_log_mel)).exp()
+    } else {
+        mel * f_sp
+    }
+}
+
+/// Triangular mel filters with Slaney area normalisation, stored sparsely.
+#[derive(Debug, Clone)]
+pub struct MelFilterbank {
+    /// Per mel band: first FFT bin and the weights from there.
+    bands: Vec<(usize, Vec<f32>)>,
+    n_bins: usize,
+}
+
+impl MelFilterbank {
+    /// `n_mels` bands between `fmin` and `fmax` Hz for an `n_fft`-point FFT at `sample_rate`.
+    pub fn new(sample_rate: u32, n_fft: usize, n_mels: usize, fmin: f64, fmax: f64) -> Self {
+        let n_bins = n_fft / 2 + 1;
+        let sr = f64::from(sample_rate);
+        let fmax = fmax.min(sr / 2.0);
+        let (mel_lo, mel_hi) = (hz_to_mel(fmin), hz_to_mel(fmax));
+        let edges: Vec<f64> = (0..n_mels + 2)
+            .map(|i| mel_to_hz(mel_lo + (mel_hi - mel_lo) * i as f64 / (n_mels + 1) as f64))
+            .collect();
+        let bin_hz: Vec<f64> = (0..n_bins).map(|k| k as f64 * sr / n_fft as f64).collect();
+        let bands = (0..n_mels)
+            .map(|m| {
+                let (lo, mid, hi) = (edges[m], edges[m + 1], edges[m + 2]);
+                let norm = 2.0 / (hi - lo);
+                let weights: Vec<(usize, f32)> = bin_hz
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(k, &f)| {
+                        let up = (f - lo) / (mid - lo);
+                        let down = (hi - f) / (hi - mid);
+                        let w = up.min(down).max(0.0) * norm;
+                        (w > 0.0).then_some((k, w as f32))
+                    })
+                    .collect();
+                match (weights.first(), weights.last()) {
+                    (Some(&(first, _)), Some(&(last, _))) => {
+                        let mut dense = vec![0.0; last - first + 1];
+                        for (k, w) in weights {
+                            dense[k - first] = w;
+                        }
+                        (first, dense)
+                    }
+                    _ => (0, Vec::new()),
+                }
+            })
+            .collect();
+        MelFilterbank { bands, n_bins }
+    }
+
+    /// Number of mel bands.
+    pub fn n_mels(&self) -> usize {
+        self.bands.len()
+    }
+
+    /// Applies the filters to one power frame, writing one value per band into `out`.
+    pub fn apply(&self, power: &[f32], out: &mut [f32]) {
+        debug_assert_eq!(power.len(), self.n_bins);
+        for ((first, weights), o) in self.bands.iter().zip(out.iter_mut()) {
+            *o = weights
+                .iter()
+                .zip(power.get(*first..).unwrap_or(&[]))
+                .map(|(w, p)| w * p)
+                .sum();
+        }
+    }
+}
+
+/// A mel power spectrogram (`n_mels` values per frame).
+pub fn mel_spectrogram(
+    signal: &[f32],
+    sample_rate: u32,
+    stft: &Stft,
+    n_mels: usize,
+) -> Spectrogram {
+    let bank = MelFilterbank::new(
+        sample_rate,
+        stft.n_fft(),
+        n_mels,
+        0.0,
+        f64::from(sample_rate) / 2.0,
+    );
+    let mut data = Vec::with_capacity(stft.n_frames(signal.len()) * n_mels);
+    let mut mel = vec![0.0; n_mels];
+    stft.for_each_power_frame(signal, |_, p| {
+        bank.apply(p, &mut mel);
+        data.extend_from_slice(&mel);
+    });
+    Spectrogram {
+        n_bins: n_mels,
+        data,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sine_peaks_in_its_bin() {
+        let sr = 8000;
+        let signal: Vec<f32> = (0..8000)
+            .map(|i| (std::f32::consts::TAU * 1000.0 * i as f32 / sr as f32).sin())
+            .collect();
+        let stft = Stft::new(512, 128);
+        let spec = stft.power_spectrogram(&signal);
+        assert_eq!(spec.n_frames(), 1 + 8000 / 128);
+        let frame = spec.frame(30);
+        let peak = frame
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .unwrap()
+            .0;
+        assert_eq!(peak, 64); // 1000 Hz * 512 / 8000
+    }
+
+    #[test]
+    fn mel_scale_round_trips() {
+        for hz in [0.0, 100.0, 999.0, 1000.0, 4000.0, 11025.0] {
+            assert!((mel_to_hz(hz_to_mel(hz)) - hz).abs() < 1e-6);
+        }
+        // Slaney scale known values (librosa.hz_to_mel).
+        assert!((hz_to_mel(1000.0) - 15.0).abs() < 1e-9);
+        assert!((hz_to_mel(440.0) - 6.6).abs() < 1e-9);
+    }
+
+    #[test]
+    fn mel_filters_cover_the_band_they_name() {
+        let bank = MelFilterbank::new(22050, 2048, 40, 0.0, 11025.0);
+        assert_eq!(bank.n_mels(), 40);
+        let mut power = vec![0.0; 1025];
+        power[100] = 1.0; // ~1077 Hz
+        let mut out = vec![0.0; 40];
+        bank.apply(&power, &mut out);
+        let band = out
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .unwrap()
+            .0;
+        let centre = mel_to_hz(hz_to_mel(0.0) + (hz_to_mel(11025.0)) * (band + 1) as f64 / 41.0);
+        assert!(
+            (centre - 1077.0).abs() < 250.0,
+            "band {band} centre {centre}"
+        );
+    }
+}

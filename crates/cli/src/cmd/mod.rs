@@ -1,0 +1,4 @@
+//! One module per subcommand. Each defines `Args` (what the user typed, parsed by clap) and
+//! `run(Args)` (builds what runs, returns the exit code).
+
+pub mod analyze;

@@ -1,0 +1,51 @@
+//! `encore`: the command-line entry point.
+//!
+//! Parsing happens in one place (the [`Command`] enum, built by clap from the `Args` structs in
+//! each `cmd` module); each module then builds and runs what the user asked for. Every command
+//! returns an [`ExitCode`]; errors print their whole context chain to stderr, and a closed stdout
+//! (`encore analyze dir | head`) is treated as success, not as an error.
+
+mod cmd;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Encore: an open, self-hostable music platform. Every engine also works on plain files.
+#[derive(Debug, Parser)]
+#[command(name = "encore", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    /// Log more: -v for debug, -vv for trace (or set RUST_LOG).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// One variant per subcommand; each lives in its own module under `cmd/`.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Decode audio and report tempo, beats, downbeats, onsets and loudness.
+    Analyze(cmd::analyze::Args),
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Analyze(args) => cmd::analyze::run(args),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    output::init_tracing(cli.verbose);
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) if output::is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

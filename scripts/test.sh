@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every check and test Encore has. Installs what it needs first.
+# Tests that need ../shared/data run when it is there and print SKIP otherwise.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+[ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+# A target directory outside the clone, so repeated runs reuse the build.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/encore/target}"
+export CARGO_TERM_COLOR=never
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+echo "== cargo test"
+cargo test --workspace --no-fail-fast 2>&1 | tee "${TMPDIR:-/tmp}/encore-test.log"
+status=${PIPESTATUS[0]}
+passed=$(grep -Eo '[0-9]+ passed' "${TMPDIR:-/tmp}/encore-test.log" | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed' "${TMPDIR:-/tmp}/encore-test.log" | awk '{s+=$1} END {print s+0}')
+echo "$passed passed, $failed failed"
+exit "$status"
