@@ -21,6 +21,7 @@
 //! # Ok::<(), encore_audio::Error>(())
 //! ```
 
+mod beat;
 mod buffer;
 mod decode;
 mod error;
@@ -29,6 +30,10 @@ mod onset;
 mod resample;
 mod spectral;
 
+pub use beat::{
+    BarFeatures, OnsetDetectParams, TempoParams, Tempogram, detect_onsets, downbeats, estimate_tempo,
+    local_tempo, tempogram, track_beats,
+};
 pub use buffer::{AudioBuffer, downmix_into};
 pub use decode::{AudioInfo, Chunk, Decoder, Limits, decode_bytes, decode_file};
 pub use error::{Error, ErrorKind, Result};
