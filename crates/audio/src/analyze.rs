@@ -11,8 +11,8 @@ use crate::beat::{
     local_tempo, tempogram, track_beats,
 };
 use crate::buffer::downmix_into;
-use crate::decode::Decoder;
-use crate::error::Result;
+use crate::decode::{AudioInfo, Decoder};
+use crate::error::{Error, Result};
 use crate::loudness::{Loudness, LoudnessMeter};
 use crate::onset::{Envelope, OnsetParams};
 use crate::resample::Resampler;
@@ -97,6 +97,7 @@ pub fn analyze_decoder(mut decoder: Decoder, opts: &AnalyzeOptions) -> Result<An
     features.push(&resampled);
     let info = decoder.info();
     let frames = decoder.frames_decoded();
+    check_not_truncated(info, frames)?;
     let (env, bar) = features.finish();
     let rhythm = analyze_envelope(&env, &bar, opts);
     let loudness = meter
@@ -115,6 +116,27 @@ pub fn analyze_decoder(mut decoder: Decoder, opts: &AnalyzeOptions) -> Result<An
         onsets_s: rhythm.onsets_s,
         loudness,
     })
+}
+
+/// A header that announces much more audio than the stream holds means a truncated file (or a
+/// lying header): an error rather than a silently shorter analysis.
+fn check_not_truncated(info: &AudioInfo, frames: u64) -> Result<()> {
+    let Some(declared) = info.frames_hint else {
+        return Ok(());
+    };
+    let rate = u64::from(info.sample_rate.max(1));
+    let tolerance = (declared / 100).max(rate);
+    if frames + tolerance < declared {
+        return Err(Error::Corrupt {
+            format: info.container.to_string(),
+            reason: format!(
+                "truncated: the header announces {:.1} s of audio but only {:.1} s could be decoded",
+                declared as f64 / rate as f64,
+                frames as f64 / rate as f64
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Tempo, beats, downbeats and onsets of an onset envelope.
@@ -138,6 +160,9 @@ fn envelope_lead_frames(opts: &OnsetParams) -> f64 {
     0.5 * opts.frame_s / opts.hop_s
 }
 
+/// Width (octaves) of the prior that keeps the local tempo near the global tempo.
+const LOCAL_PRIOR_OCTAVES: f64 = 0.5;
+
 /// Runs onset detection, tempo estimation, beat tracking and downbeat detection on `env`.
 pub fn analyze_envelope(env: &Envelope, bar: &BarFeatures, opts: &AnalyzeOptions) -> Rhythm {
     let _span = tracing::debug_span!("rhythm", frames = env.values.len()).entered();
@@ -149,7 +174,17 @@ pub fn analyze_envelope(env: &Envelope, bar: &BarFeatures, opts: &AnalyzeOptions
         .collect();
     let tg = tempogram(env, &opts.tempo);
     let tempo_bpm = estimate_tempo(&tg, &opts.tempo);
-    let Some(period) = local_tempo(&tg, env.values.len(), &opts.tempo) else {
+    // The local tempo curve stays near the global tempo's metrical level.
+    let local_params = TempoParams {
+        prior_bpm: tempo_bpm.unwrap_or(opts.tempo.prior_bpm),
+        prior_octaves: if tempo_bpm.is_some() {
+            LOCAL_PRIOR_OCTAVES
+        } else {
+            opts.tempo.prior_octaves
+        },
+        ..opts.tempo
+    };
+    let Some(period) = local_tempo(&tg, env.values.len(), &local_params) else {
         return Rhythm {
             tempo_bpm,
             onsets_s,

@@ -115,6 +115,10 @@ pub struct TempoParams {
     pub tempo_inertia: f64,
     /// How strongly beat intervals must match the local period (Ellis' "tightness").
     pub tightness: f64,
+    /// When the autocorrelation at half the chosen beat period reaches this fraction of the
+    /// autocorrelation at the period, the faster level is taken as the beat (see
+    /// [`estimate_tempo`]).
+    pub subdivision_ratio: f64,
 }
 
 impl Default for TempoParams {
@@ -128,6 +132,7 @@ impl Default for TempoParams {
             step_s: 0.25,
             tempo_inertia: 40.0,
             tightness: 100.0,
+            subdivision_ratio: 0.9,
         }
     }
 }
@@ -267,9 +272,20 @@ pub fn estimate_tempo(tg: &Tempogram, params: &TempoParams) -> Option<f64> {
             mean[lag].max(0.0) * prior
         })
         .collect();
-    let best = (lo..=hi).max_by(|&a, &b| weighted[a].total_cmp(&weighted[b]))?;
+    let mut best = (lo..=hi).max_by(|&a, &b| weighted[a].total_cmp(&weighted[b]))?;
     if weighted[best] <= 0.0 {
         return None;
+    }
+    // Metrical-level check: when the pulse at half the chosen lag is (nearly) as strong as at
+    // the chosen lag, every subdivision is as strong as the beat (a metronome, not a beat with
+    // weaker off-beats), so the faster level is the beat; the prior alone would halve it.
+    let half = best / 2;
+    if half >= lo && best >= 4 {
+        let cand = (half.saturating_sub(1).max(lo)..=(half + 1).min(hi))
+            .max_by(|&a, &b| mean[a].total_cmp(&mean[b]))?;
+        if mean[cand] >= params.subdivision_ratio as f32 * mean[best] {
+            best = cand;
+        }
     }
     let lag = if best > lo && best < hi {
         parabolic(&mean, best)
@@ -563,7 +579,7 @@ pub fn downbeats(env: &Envelope, features: &BarFeatures, beats: &[usize]) -> Vec
     };
     let (za, zl, zc) = (z(&accent), z(&low), z(&change));
     let score: Vec<f64> = (0..beats.len())
-        .map(|i| 0.5 * za[i] + zl[i] + zc[i])
+        .map(|i| za[i] + zl[i] + zc[i])
         .collect();
     let mut best = (f64::NEG_INFINITY, 4usize, 0usize);
     for meter in [4usize, 3] {

@@ -159,6 +159,8 @@ pub struct LoudnessMeter {
     /// Per channel: the last `TP_TAPS - 1` samples, for the interpolator.
     tp_history: Vec<Vec<f32>>,
     tp_scratch: Vec<f32>,
+    tp_out: Vec<f32>,
+    weighted: Vec<f64>,
     true_peak: f32,
     sample_peak: f32,
 }
@@ -187,6 +189,8 @@ impl LoudnessMeter {
             tp_gain_bound,
             tp_history: vec![vec![0.0; TP_TAPS - 1]; channels],
             tp_scratch: Vec::new(),
+            tp_out: Vec::new(),
+            weighted: Vec::new(),
             true_peak: 0.0,
             sample_peak: 0.0,
         }
@@ -204,36 +208,20 @@ impl LoudnessMeter {
         let frames = interleaved.len() / ch;
         let interleaved = &interleaved[..frames * ch];
         self.update_true_peak(interleaved);
-        let mut weighted = vec![0.0f64; 0];
-        weighted.resize(frames, 0.0);
-        for c in 0..ch {
-            let g = self.gains[c];
-            if g == 0.0 {
-                continue;
+        self.weighted.clear();
+        self.weighted.resize(frames, 0.0);
+        // Channels are filtered two at a time: independent recursions keep the CPU busy.
+        let mut c = 0;
+        while c < ch {
+            if c + 1 < ch {
+                self.k_weight_group::<2>(interleaved, c);
+                c += 2;
+            } else {
+                self.k_weight_group::<1>(interleaved, c);
+                c += 1;
             }
-            let [s1, s2] = self.filters;
-            let st = &mut self.state[c];
-            let (mut x1, mut x2, mut y1, mut y2) = (st[0][0], st[0][1], st[0][2], st[0][3]);
-            let (mut u1, mut u2, mut z1, mut z2) = (st[1][0], st[1][1], st[1][2], st[1][3]);
-            for (f, w) in weighted.iter_mut().enumerate() {
-                let x = f64::from(interleaved[f * ch + c]);
-                let y = s1.b[0] * x + s1.b[1] * x1 + s1.b[2] * x2 - s1.a[0] * y1 - s1.a[1] * y2;
-                x2 = x1;
-                x1 = x;
-                y2 = y1;
-                y1 = y;
-                let z = s2.b[0] * y + s2.b[1] * u1 + s2.b[2] * u2 - s2.a[0] * z1 - s2.a[1] * z2;
-                u2 = u1;
-                u1 = y;
-                z2 = z1;
-                z1 = z;
-                *w += g * z * z;
-            }
-            // Flush denormals so silence after sound stays fast.
-            let flush = |v: f64| if v.abs() < 1e-30 { 0.0 } else { v };
-            st[0] = [flush(x1), flush(x2), flush(y1), flush(y2)];
-            st[1] = [flush(u1), flush(u2), flush(z1), flush(z2)];
         }
+        let weighted = &self.weighted;
         let mut i = 0;
         while i < frames {
             let len = self.sub_block_len(self.sub_index);
@@ -247,6 +235,44 @@ impl LoudnessMeter {
                 self.acc_frames = 0;
                 self.sub_index += 1;
             }
+        }
+    }
+
+    /// K-weights channels `first..first + N` and adds their weighted squares to `weighted`.
+    fn k_weight_group<const N: usize>(&mut self, interleaved: &[f32], first: usize) {
+        let ch = self.channels;
+        let [s1, s2] = self.filters;
+        let mut g = [0.0f64; N];
+        let mut st = [[[0.0f64; 4]; 2]; N];
+        for j in 0..N {
+            g[j] = self.gains[first + j];
+            st[j] = self.state[first + j];
+        }
+        if g.iter().all(|&g| g == 0.0) {
+            return;
+        }
+        for (f, w) in self.weighted.iter_mut().enumerate() {
+            let frame = &interleaved[f * ch + first..f * ch + first + N];
+            for j in 0..N {
+                let [a, b] = &mut st[j];
+                let x = f64::from(frame[j]);
+                let y = s1.b[0] * x + s1.b[1] * a[0] + s1.b[2] * a[1] - s1.a[0] * a[2] - s1.a[1] * a[3];
+                *a = [x, a[0], y, a[2]];
+                let z = s2.b[0] * y + s2.b[1] * b[0] + s2.b[2] * b[1] - s2.a[0] * b[2] - s2.a[1] * b[3];
+                *b = [y, b[0], z, b[2]];
+                *w += g[j] * z * z;
+            }
+        }
+        // Flush denormals so silence after sound stays fast.
+        for j in 0..N {
+            for stage in &mut st[j] {
+                for v in stage.iter_mut() {
+                    if v.abs() < 1e-30 {
+                        *v = 0.0;
+                    }
+                }
+            }
+            self.state[first + j] = st[j];
         }
     }
 
@@ -273,16 +299,29 @@ impl LoudnessMeter {
                 self.true_peak = self.true_peak.max(block_sample_peak);
                 // Exact bound: no interpolated value can exceed max_abs * sum|h|.
                 if max_abs * self.tp_gain_bound > self.true_peak {
-                    for m in start..end {
-                        let taps = &buf[m - hist..=m];
-                        for branch in &self.tp_filter {
-                            let y: f32 = branch
-                                .iter()
-                                .zip(taps.iter().rev())
-                                .map(|(h, x)| h * x)
-                                .sum();
-                            self.true_peak = self.true_peak.max(y.abs());
+                    let len = end - start;
+                    let y = &mut self.tp_out;
+                    for branch in &self.tp_filter {
+                        y.clear();
+                        y.resize(len, 0.0);
+                        // y[m] = sum_k h[k] * x[m - k], as k independent multiply-adds over
+                        // the block (vectorises).
+                        for (k, &h) in branch.iter().enumerate() {
+                            let xs = &buf[start - k..end - k];
+                            for (yi, xi) in y.iter_mut().zip(xs) {
+                                *yi += h * xi;
+                            }
                         }
+                        let mut lanes = [0.0f32; 8];
+                        let chunks = y.chunks_exact(8);
+                        let rest = chunks.remainder().iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                        for c in chunks {
+                            for (l, v) in lanes.iter_mut().zip(c) {
+                                *l = l.max(v.abs());
+                            }
+                        }
+                        let peak = lanes.iter().fold(rest, |m, &v| m.max(v));
+                        self.true_peak = self.true_peak.max(peak);
                     }
                 }
                 start = end;
