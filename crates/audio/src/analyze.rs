@@ -6,6 +6,7 @@ use std::path::Path;
 use realfft::{RealFftPlanner, RealToComplex};
 use std::sync::Arc;
 
+use crate::ANALYSIS_SAMPLE_RATE;
 use crate::beat::{
     BarFeatures, OnsetDetectParams, TempoParams, detect_onsets, downbeats, estimate_tempo,
     local_tempo, tempogram, track_beats,
@@ -17,7 +18,6 @@ use crate::loudness::{Loudness, LoudnessMeter};
 use crate::onset::{Envelope, OnsetParams};
 use crate::resample::Resampler;
 use crate::spectral::MelFilterbank;
-use crate::ANALYSIS_SAMPLE_RATE;
 
 /// Everything `encore analyze` reports about one file. Serialises to the JSON contract of
 /// `ARCHITECTURE.md`; undefined figures (silence) serialise as `null`.
@@ -327,9 +327,9 @@ impl FeatureStream {
     }
 
     fn frame(&mut self) {
-        let _ = self
-            .fft
-            .process_with_scratch(&mut self.input, &mut self.spectrum, &mut self.scratch);
+        let _ =
+            self.fft
+                .process_with_scratch(&mut self.input, &mut self.spectrum, &mut self.scratch);
         for (p, c) in self.power.iter_mut().zip(&self.spectrum) {
             *p = c.norm_sqr();
         }
@@ -414,7 +414,8 @@ mod tests {
         let signal: Vec<f32> = (0..sr * 3 + 123)
             .map(|i| {
                 let t = i as f32 / sr as f32;
-                (std::f32::consts::TAU * 330.0 * t).sin() * if (t * 2.0).fract() < 0.1 { 1.0 } else { 0.1 }
+                (std::f32::consts::TAU * 330.0 * t).sin()
+                    * if (t * 2.0).fract() < 0.1 { 1.0 } else { 0.1 }
             })
             .collect();
         let params = OnsetParams::default();

@@ -57,7 +57,7 @@ pub fn detect_onsets(env: &Envelope, params: &OnsetDetectParams) -> Vec<usize> {
         .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
             (lo.min(v), hi.max(v))
         });
-    if x.is_empty() || !(hi - lo > 1e-9) || !lo.is_finite() || !hi.is_finite() {
+    if x.is_empty() || hi - lo <= 1e-9 || !lo.is_finite() || !hi.is_finite() {
         return Vec::new();
     }
     let norm: Vec<f32> = x.iter().map(|v| (v - lo) / (hi - lo)).collect();
@@ -392,7 +392,7 @@ pub fn track_beats(env: &Envelope, period: &[f64], params: &TempoParams) -> Vec<
         .sum::<f64>()
         / n as f64;
     let std = var.sqrt();
-    if !(std > 1e-9) || !std.is_finite() {
+    if std.is_nan() || std <= 1e-9 || !std.is_finite() {
         return Vec::new();
     }
     // Local score: the normalised envelope smoothed by a Gaussian a fraction of a beat wide.
@@ -429,9 +429,10 @@ pub fn track_beats(env: &Envelope, period: &[f64], params: &TempoParams) -> Vec<
         if hi >= 0.0 {
             let a = lo.round().max(0.0) as usize;
             let b = hi.round().max(0.0) as usize;
-            for prev in a..=b.min(i.saturating_sub(1)) {
+            let b = b.min(i.saturating_sub(1));
+            for (prev, &c) in cum.iter().enumerate().take(b + 1).skip(a) {
                 let r = ((i - prev) as f64 / p).ln();
-                let v = cum[prev] - params.tightness * r * r;
+                let v = c - params.tightness * r * r;
                 if v > best {
                     best = v;
                     arg = prev;
@@ -555,10 +556,7 @@ pub fn downbeats(env: &Envelope, features: &BarFeatures, beats: &[usize]) -> Vec
         }
         m
     };
-    let segs: Vec<Vec<f64>> = beats
-        .windows(2)
-        .map(|w| segment_mean(w[0], w[1]))
-        .collect();
+    let segs: Vec<Vec<f64>> = beats.windows(2).map(|w| segment_mean(w[0], w[1])).collect();
     let change: Vec<f64> = (0..beats.len())
         .map(|i| {
             if i == 0 || i >= segs.len() {
@@ -579,7 +577,9 @@ pub fn downbeats(env: &Envelope, features: &BarFeatures, beats: &[usize]) -> Vec
     };
     let (za, zl, zc) = (z(&accent), z(&low), z(&change));
     let score: Vec<f64> = (0..beats.len())
-        .map(|i| za[i] + zl[i] + zc[i])
+        // Harmonic change counts less: an accent right after a beat makes the change look the
+        // same on both sides of that beat, whereas accents point at one beat.
+        .map(|i| za[i] + 0.75 * zl[i] + 0.5 * zc[i])
         .collect();
     let mut best = (f64::NEG_INFINITY, 4usize, 0usize);
     for meter in [4usize, 3] {
@@ -599,7 +599,11 @@ pub fn downbeats(env: &Envelope, features: &BarFeatures, beats: &[usize]) -> Vec
             }
             let contrast = on / n_on as f64 - off / n_off as f64;
             // Small preference for 4/4, the most common meter, when the evidence is equal.
-            let contrast = if meter == 4 { contrast + 0.05 } else { contrast };
+            let contrast = if meter == 4 {
+                contrast + 0.05
+            } else {
+                contrast
+            };
             if contrast > best.0 {
                 best = (contrast, meter, phase);
             }

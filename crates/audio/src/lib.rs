@@ -33,12 +33,12 @@ mod resample;
 mod spectral;
 
 pub use analyze::{
-    Analysis, AnalyzeOptions, Rhythm, analyze_bytes, analyze_decoder, analyze_envelope, analyze_file,
-    analyze_mono,
+    Analysis, AnalyzeOptions, Rhythm, analyze_bytes, analyze_decoder, analyze_envelope,
+    analyze_file, analyze_mono,
 };
 pub use beat::{
-    BarFeatures, OnsetDetectParams, TempoParams, Tempogram, detect_onsets, downbeats, estimate_tempo,
-    local_tempo, tempogram, track_beats,
+    BarFeatures, OnsetDetectParams, TempoParams, Tempogram, detect_onsets, downbeats,
+    estimate_tempo, local_tempo, tempogram, track_beats,
 };
 pub use buffer::{AudioBuffer, downmix_into};
 pub use decode::{AudioInfo, Chunk, Decoder, Limits, decode_bytes, decode_file};

@@ -37,7 +37,7 @@ struct Biquad {
 fn k_weighting(sample_rate: u32) -> [Biquad; 2] {
     let fs = f64::from(sample_rate);
     let shelf = {
-        let f0 = 1681.974_450_955_533;
+        let f0 = 1_681.974_450_955_533;
         let gain_db = 3.999_843_853_973_347;
         let q = 0.707_175_236_955_419_6;
         let k = (std::f64::consts::PI * f0 / fs).tan();
@@ -244,10 +244,8 @@ impl LoudnessMeter {
         let [s1, s2] = self.filters;
         let mut g = [0.0f64; N];
         let mut st = [[[0.0f64; 4]; 2]; N];
-        for j in 0..N {
-            g[j] = self.gains[first + j];
-            st[j] = self.state[first + j];
-        }
+        g.copy_from_slice(&self.gains[first..first + N]);
+        st.copy_from_slice(&self.state[first..first + N]);
         if g.iter().all(|&g| g == 0.0) {
             return;
         }
@@ -256,24 +254,22 @@ impl LoudnessMeter {
             for j in 0..N {
                 let [a, b] = &mut st[j];
                 let x = f64::from(frame[j]);
-                let y = s1.b[0] * x + s1.b[1] * a[0] + s1.b[2] * a[1] - s1.a[0] * a[2] - s1.a[1] * a[3];
+                let y =
+                    s1.b[0] * x + s1.b[1] * a[0] + s1.b[2] * a[1] - s1.a[0] * a[2] - s1.a[1] * a[3];
                 *a = [x, a[0], y, a[2]];
-                let z = s2.b[0] * y + s2.b[1] * b[0] + s2.b[2] * b[1] - s2.a[0] * b[2] - s2.a[1] * b[3];
+                let z =
+                    s2.b[0] * y + s2.b[1] * b[0] + s2.b[2] * b[1] - s2.a[0] * b[2] - s2.a[1] * b[3];
                 *b = [y, b[0], z, b[2]];
                 *w += g[j] * z * z;
             }
         }
         // Flush denormals so silence after sound stays fast.
-        for j in 0..N {
-            for stage in &mut st[j] {
-                for v in stage.iter_mut() {
-                    if v.abs() < 1e-30 {
-                        *v = 0.0;
-                    }
-                }
+        for v in st.iter_mut().flatten().flatten() {
+            if v.abs() < 1e-30 {
+                *v = 0.0;
             }
-            self.state[first + j] = st[j];
         }
+        self.state[first..first + N].copy_from_slice(&st);
     }
 
     fn update_true_peak(&mut self, interleaved: &[f32]) {
@@ -292,37 +288,53 @@ impl LoudnessMeter {
                 let end = (start + BLOCK).min(buf.len());
                 let window = &buf[start - hist..end];
                 let max_abs = window.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-                let block_sample_peak = buf[start..end]
-                    .iter()
-                    .fold(0.0f32, |m, v| m.max(v.abs()));
+                let block_sample_peak = buf[start..end].iter().fold(0.0f32, |m, v| m.max(v.abs()));
                 self.sample_peak = self.sample_peak.max(block_sample_peak);
                 self.true_peak = self.true_peak.max(block_sample_peak);
                 // Exact bound: no interpolated value can exceed max_abs * sum|h|.
                 if max_abs * self.tp_gain_bound > self.true_peak {
                     let len = end - start;
                     let y = &mut self.tp_out;
-                    for branch in &self.tp_filter {
-                        y.clear();
-                        y.resize(len, 0.0);
-                        // y[m] = sum_k h[k] * x[m - k], as k independent multiply-adds over
-                        // the block (vectorises).
-                        for (k, &h) in branch.iter().enumerate() {
-                            let xs = &buf[start - k..end - k];
-                            for (yi, xi) in y.iter_mut().zip(xs) {
-                                *yi += h * xi;
+                    y.clear();
+                    y.resize(3 * len, 0.0);
+                    let (y1, rest) = y.split_at_mut(len);
+                    let (y2, y3) = rest.split_at_mut(len);
+                    // y_p[m] = sum_k h_p[k] * x[m - k]: for each k, three multiply-adds over
+                    // the block in lanes of 8 (vectorises).
+                    for k in 0..TP_TAPS {
+                        let [h1, h2, h3] = [
+                            self.tp_filter[0][k],
+                            self.tp_filter[1][k],
+                            self.tp_filter[2][k],
+                        ];
+                        let xs = &buf[start - k..end - k];
+                        let full = len - len % 8;
+                        let lanes = y1[..full]
+                            .chunks_exact_mut(8)
+                            .zip(y2[..full].chunks_exact_mut(8))
+                            .zip(y3[..full].chunks_exact_mut(8))
+                            .zip(xs[..full].chunks_exact(8));
+                        for (((a, b), c), x) in lanes {
+                            for i in 0..8 {
+                                a[i] += h1 * x[i];
+                                b[i] += h2 * x[i];
+                                c[i] += h3 * x[i];
                             }
                         }
-                        let mut lanes = [0.0f32; 8];
-                        let chunks = y.chunks_exact(8);
-                        let rest = chunks.remainder().iter().fold(0.0f32, |m, v| m.max(v.abs()));
-                        for c in chunks {
-                            for (l, v) in lanes.iter_mut().zip(c) {
-                                *l = l.max(v.abs());
-                            }
+                        for i in full..len {
+                            y1[i] += h1 * xs[i];
+                            y2[i] += h2 * xs[i];
+                            y3[i] += h3 * xs[i];
                         }
-                        let peak = lanes.iter().fold(rest, |m, &v| m.max(v));
-                        self.true_peak = self.true_peak.max(peak);
                     }
+                    let mut lanes = [0.0f32; 8];
+                    for c in y.chunks(8) {
+                        for (l, v) in lanes.iter_mut().zip(c) {
+                            *l = l.max(v.abs());
+                        }
+                    }
+                    let peak = lanes.iter().fold(0.0f32, |m, &v| m.max(v));
+                    self.true_peak = self.true_peak.max(peak);
                 }
                 start = end;
             }
@@ -522,8 +534,8 @@ mod tests {
         let signal: Vec<f32> = (0..sr)
             .flat_map(|i| {
                 let v = (amp
-                    * (std::f64::consts::FRAC_PI_2 * i as f64 + std::f64::consts::FRAC_PI_4)
-                        .sin()) as f32;
+                    * (std::f64::consts::FRAC_PI_2 * i as f64 + std::f64::consts::FRAC_PI_4).sin())
+                    as f32;
                 [v, v]
             })
             .collect();

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use encore_audio::{
-    AnalyzeOptions, AudioBuffer, Decoder, Error, ErrorKind, Limits, analyze_bytes,
-    analyze_decoder, analyze_file, analyze_mono,
+    AnalyzeOptions, AudioBuffer, Decoder, Error, ErrorKind, Limits, analyze_bytes, analyze_decoder,
+    analyze_file, analyze_mono,
 };
 
 const SR: u32 = 44_100;
@@ -65,7 +65,11 @@ fn f_measure(reference: &[f64], estimated: &[f64]) -> f64 {
     }
     let p = hits as f64 / e.len() as f64;
     let q = hits as f64 / r.len() as f64;
-    if p + q == 0.0 { 0.0 } else { 2.0 * p * q / (p + q) }
+    if p + q == 0.0 {
+        0.0
+    } else {
+        2.0 * p * q / (p + q)
+    }
 }
 
 fn wav_bytes(samples: Vec<f32>, sr: u32, channels: usize) -> Vec<u8> {
@@ -83,7 +87,10 @@ fn click_tracks_from_60_to_180_bpm() {
         let signal = click_track(&truth, 30.0, SR);
         let r = analyze_mono(&signal, SR, &AnalyzeOptions::default()).unwrap();
         let tempo = r.tempo_bpm.unwrap();
-        assert!((tempo - bpm).abs() / bpm < 0.04, "{bpm} BPM read as {tempo}");
+        assert!(
+            (tempo - bpm).abs() / bpm < 0.04,
+            "{bpm} BPM read as {tempo}"
+        );
         let f = f_measure(&truth, &r.beats_s);
         assert!(f > 0.95, "{bpm} BPM: beat F-measure {f}");
         let onset_f = f_measure(&truth, &r.onsets_s);
@@ -211,7 +218,11 @@ fn every_codec_decodes_and_keeps_the_tempo() {
         let a = analyze_file(&out).unwrap_or_else(|e| panic!("{ext}: {e}"));
         assert_eq!(a.sample_rate, *rate, "{ext}");
         assert_eq!(a.channels, 2, "{ext}");
-        assert!((a.duration_s - 20.0).abs() < 0.1, "{ext}: {} s", a.duration_s);
+        assert!(
+            (a.duration_s - 20.0).abs() < 0.1,
+            "{ext}: {} s",
+            a.duration_s
+        );
         let tempo = a.tempo_bpm.unwrap();
         assert!((tempo - 120.0).abs() < 3.0, "{ext}: {tempo}");
         let f = f_measure(&truth, &a.beats_s);
@@ -247,21 +258,33 @@ fn hostile_and_broken_inputs_are_clear_errors() {
     let second: Vec<u8> = (0..SR * 2 * 2).map(|i| (i % 251) as u8).collect();
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("empty", vec![], "empty"),
-        ("text", b"this is a text file, not audio\n".repeat(20), "text"),
+        (
+            "text",
+            b"this is a text file, not audio\n".repeat(20),
+            "text",
+        ),
         ("png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".repeat(10), "png"),
         (
             "65535 channels",
             wav_header(65_535, SR, 16, 4096, &second[..4096]),
             "channel",
         ),
-        ("sample rate 0", wav_header(2, 0, 16, 4096, &second[..4096]), ""),
+        (
+            "sample rate 0",
+            wav_header(2, 0, 16, 4096, &second[..4096]),
+            "",
+        ),
         (
             "4 GB data chunk",
             wav_header(2, SR, 16, u32::MAX - 64, &second),
             "truncated",
         ),
         ("header only", wav_header(2, SR, 16, 0, &[]), ""),
-        ("cut header", wav_header(2, SR, 16, 100, &[])[..20].to_vec(), ""),
+        (
+            "cut header",
+            wav_header(2, SR, 16, 100, &[])[..20].to_vec(),
+            "",
+        ),
     ];
     for (what, bytes, needle) in cases {
         let err = analyze_bytes(bytes, None).expect_err(what);
@@ -309,7 +332,9 @@ fn shared_files(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn shared_clips_analyse_and_the_trumpet_loop_is_90_bpm() {
     let Some(dir) = shared_audio() else {
-        println!("SKIP shared_clips_analyse_and_the_trumpet_loop_is_90_bpm: ../shared/data not found");
+        println!(
+            "SKIP shared_clips_analyse_and_the_trumpet_loop_is_90_bpm: ../shared/data not found"
+        );
         return;
     };
     for path in shared_files(&dir) {
@@ -329,10 +354,13 @@ fn shared_clips_analyse_and_the_trumpet_loop_is_90_bpm() {
                 .iter()
                 .any(|t: &f64| (tempo - t).abs() < t * 0.04);
             assert!(level_ok, "trumpet loop: {tempo} BPM");
-            let period = (a.beats_s[a.beats_s.len() - 1] - a.beats_s[0]) / (a.beats_s.len() - 1) as f64;
+            let period =
+                (a.beats_s[a.beats_s.len() - 1] - a.beats_s[0]) / (a.beats_s.len() - 1) as f64;
             let bpm = 60.0 / period;
             assert!(
-                [90.0, 180.0].iter().any(|t: &f64| (bpm - t).abs() < t * 0.05),
+                [90.0, 180.0]
+                    .iter()
+                    .any(|t: &f64| (bpm - t).abs() < t * 0.05),
                 "trumpet beats at {bpm} BPM"
             );
         }
@@ -342,7 +370,9 @@ fn shared_clips_analyse_and_the_trumpet_loop_is_90_bpm() {
 #[test]
 fn truncated_and_byte_flipped_real_files_never_panic() {
     let Some(dir) = shared_audio() else {
-        println!("SKIP truncated_and_byte_flipped_real_files_never_panic: ../shared/data not found");
+        println!(
+            "SKIP truncated_and_byte_flipped_real_files_never_panic: ../shared/data not found"
+        );
         return;
     };
     let mut state = 0x9e37_79b9u32;

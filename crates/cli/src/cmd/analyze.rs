@@ -112,7 +112,9 @@ fn print_summary(path: &Path, a: &Analysis) {
         "  beats       {} (downbeats: {}{})",
         a.beats_s.len(),
         a.downbeats_s.len(),
-        a.meter.map(|m| format!(", {m} beats per bar")).unwrap_or_default()
+        a.meter
+            .map(|m| format!(", {m} beats per bar"))
+            .unwrap_or_default()
     );
     println!("  onsets      {}", a.onsets_s.len());
     println!(
