@@ -21,18 +21,30 @@
 //! # Ok::<(), encore_audio::Error>(())
 //! ```
 
+mod analyze;
+mod beat;
 mod buffer;
 mod decode;
 mod error;
 mod load;
+mod loudness;
 mod onset;
 mod resample;
 mod spectral;
 
+pub use analyze::{
+    Analysis, AnalyzeOptions, Rhythm, analyze_bytes, analyze_decoder, analyze_envelope,
+    analyze_file, analyze_mono,
+};
+pub use beat::{
+    BarFeatures, OnsetDetectParams, TempoParams, Tempogram, detect_onsets, downbeats,
+    estimate_tempo, local_tempo, tempogram, track_beats,
+};
 pub use buffer::{AudioBuffer, downmix_into};
 pub use decode::{AudioInfo, Chunk, Decoder, Limits, decode_bytes, decode_file};
 pub use error::{Error, ErrorKind, Result};
 pub use load::{load_mono, load_mono_bytes, mono_from_decoder};
+pub use loudness::{Loudness, LoudnessMeter, loudness};
 pub use onset::{Envelope, OnsetParams, onset_strength};
 pub use resample::{Resampler, resample};
 pub use spectral::{MelFilterbank, Spectrogram, Stft, hz_to_mel, mel_spectrogram, mel_to_hz};

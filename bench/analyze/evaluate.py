@@ -1,0 +1,102 @@
+"""Runs `encore analyze` and librosa's beat tracker on the same files and prints a table.
+
+Beat F-measure: mir_eval.beat.f_measure (70 ms window; like mir_eval, beats in the first 5 s
+are ignored). Tempo: share of constant-tempo pieces whose estimate is within 4 % of the truth
+(and, in brackets, allowing a factor 2 or 1/2, 3 or 1/3). Speed: seconds of audio per second
+of wall time, both pinned to one core by the caller (taskset); encore is timed per process,
+start-up included; librosa per call in a warm process (load with its default resampling +
+beat_track), the first call (JIT compilation) excluded.
+"""
+
+import glob
+import json
+import os
+import subprocess
+import sys
+import time
+
+import librosa
+import mir_eval
+import numpy as np
+
+
+def tempo_ok(est, truth, octaves):
+    if est is None or truth is None:
+        return False
+    factors = [1.0, 2.0, 0.5, 3.0, 1 / 3.0] if octaves else [1.0]
+    return any(abs(est - truth * f) <= 0.04 * truth * f for f in factors)
+
+
+def main():
+    data, encore = sys.argv[1], sys.argv[2]
+    files = sorted(glob.glob(os.path.join(data, "*.wav")))
+    rows = {"encore": [], "librosa": []}
+    # Warm-up: numba compiles librosa's tracker on its first call.
+    y, sr = librosa.load(files[0])
+    librosa.beat.beat_track(y=y, sr=sr)
+    for path in files:
+        truth = json.load(open(path[:-4] + ".json"))
+        ref = np.array(truth["beats_s"])
+        dur = librosa.get_duration(path=path)
+
+        t = time.perf_counter()
+        out = subprocess.run([encore, "analyze", path, "--json"], check=True, capture_output=True)
+        enc_wall = time.perf_counter() - t
+        res = json.loads(out.stdout)
+        est = np.array(res["beats_s"])
+        rows["encore"].append(
+            (path, truth, mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref), mir_eval.beat.trim_beats(est)),
+             res["tempo_bpm"], dur, enc_wall, res.get("downbeats_s", []))
+        )
+
+        t = time.perf_counter()
+        y, sr = librosa.load(path)
+        tempo, frames = librosa.beat.beat_track(y=y, sr=sr)
+        lib_wall = time.perf_counter() - t
+        est = librosa.frames_to_time(frames, sr=sr)
+        rows["librosa"].append(
+            (path, truth, mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref), mir_eval.beat.trim_beats(est)),
+             float(np.atleast_1d(tempo)[0]), dur, lib_wall, [])
+        )
+
+    def summary(rs, subset):
+        rs = [r for r in rs if subset(r[1])]
+        if not rs:
+            return None
+        f = np.mean([r[2] for r in rs])
+        const = [r for r in rs if r[1]["tempo_bpm"] is not None]
+        acc1 = np.mean([tempo_ok(r[3], r[1]["tempo_bpm"], False) for r in const]) if const else float("nan")
+        acc2 = np.mean([tempo_ok(r[3], r[1]["tempo_bpm"], True) for r in const]) if const else float("nan")
+        speed = sum(r[4] for r in rs) / sum(r[5] for r in rs)
+        return len(rs), f, acc1, acc2, speed
+
+    subsets = [
+        ("all", lambda t: True),
+        ("click tracks", lambda t: True),
+        ("MIDI (fluidsynth)", lambda t: True),
+        ("tempo changes", lambda t: t["kind"] != "constant"),
+    ]
+    name_filter = {"click tracks": "click-", "MIDI (fluidsynth)": "midi-"}
+    print("| set | files | tool | beat F (70 ms) | tempo acc (4 %) [octave errors allowed] | speed (s audio / s wall) |")
+    print("|---|---|---|---|---|---|")
+    for label, subset in subsets:
+        for tool in ("encore", "librosa"):
+            rs = rows[tool]
+            if label in name_filter:
+                rs = [r for r in rs if os.path.basename(r[0]).startswith(name_filter[label])]
+            s = summary(rs, subset)
+            if s is None:
+                continue
+            n, f, a1, a2, sp = s
+            acc = "n/a (tempo changes)" if np.isnan(a1) else f"{a1:.2f} [{a2:.2f}]"
+            print(f"| {label} | {n} | {tool} | {f:.3f} | {acc} | {sp:.0f} |")
+    # Downbeats (encore only): F-measure of downbeats with the same window.
+    fd = [mir_eval.beat.f_measure(np.array(r[1]["downbeats_s"]), np.array(r[6])) for r in rows["encore"]]
+    print(f"\nencore downbeat F-measure (70 ms, all files): {np.mean(fd):.3f}")
+    if os.environ.get("VERBOSE"):
+        for (p, _, fe, te, *_), (_, tr, fl, tl, *_) in zip(rows["encore"], rows["librosa"]):
+            print(f"{os.path.basename(p):28s} truth {tr['tempo_bpm'] or 0:6.1f}  encore F {fe:.3f} {te or 0:6.1f}  librosa F {fl:.3f} {tl:6.1f}")
+
+
+if __name__ == "__main__":
+    main()
