@@ -331,7 +331,7 @@ mod tests {
         let root = t.root(7).unwrap();
         let p = inclusion_proof(&t, 3, 7).unwrap();
         assert!(verify_inclusion(&t.leaves[3], 4, 7, &p, &root).is_err());
-        assert!(verify_inclusion(&t.leaves[3], 3, 8, &p, &root).is_err());
+        assert!(verify_inclusion(&t.leaves[3], 3, 4, &p, &root).is_err());
         assert!(verify_inclusion(&t.leaves[3], 3, 7, &p[..2], &root).is_err());
         assert!(verify_inclusion(&t.leaves[3], 7, 7, &p, &root).is_err());
         let c = consistency_proof(&t, 3, 7).unwrap();

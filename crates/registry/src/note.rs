@@ -85,8 +85,8 @@ impl NoteSigner {
         let text = text.trim();
         let bad = |d: &str| Error::malformed("private key", d.to_owned());
         let rest = text.strip_prefix("PRIVATE+KEY+").ok_or_else(|| bad("missing PRIVATE+KEY+ prefix"))?;
-        let mut parts = rest.rsplitn(3, '+');
-        let (Some(b64), Some(id), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+        let mut parts = rest.splitn(3, '+');
+        let (Some(name), Some(id), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(bad("expected name+id+key"));
         };
         let raw = B64.decode(b64).map_err(|e| bad(&e.to_string()))?;
@@ -174,8 +174,8 @@ impl NoteVerifier {
     pub fn parse(vkey: &str) -> Result<Self> {
         let vkey = vkey.trim();
         let bad = |d: String| Error::malformed("verifier key", format!("{vkey:?}: {d}"));
-        let mut parts = vkey.rsplitn(3, '+');
-        let (Some(b64), Some(id), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+        let mut parts = vkey.splitn(3, '+');
+        let (Some(name), Some(id), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(bad("expected name+id+key".into()));
         };
         check_name(name)?;

@@ -329,18 +329,23 @@ mod tests {
     fn known_answer_encoding() {
         let s = Statement::sign(claim(), &CreatorKey::from_seed([9; 32])).unwrap();
         let enc = s.encode();
-        assert_eq!(enc.len(), 1 + 32 + 32 + 1 + 32 + 2 + 19 + 32 + 32 + 8 + 64);
+        assert_eq!(enc.len(), 1 + 32 + 32 + 1 + 32 + 2 + 18 + 32 + 32 + 8 + 64);
         // Frozen known answer: a change here breaks every registered statement.
-        assert_eq!(
-            crate::hash::Hash(sha256(&[&enc])).to_hex(),
-            KNOWN_STATEMENT_SHA256,
-            "encoding: {}",
-            hex(&enc)
-        );
+        assert_eq!(hex(&enc), KNOWN_STATEMENT_HEX);
         assert_eq!(Statement::decode(&enc).unwrap(), s);
     }
 
-    const KNOWN_STATEMENT_SHA256: &str = "PLACEHOLDER";
+    // version | audio sha256 | content digest | flags=1 | lyrics digest | title len 18 + UTF-8 |
+    // creator key (seed [9; 32]) | identity commitment | time 1700000000 | signature.
+    const KNOWN_STATEMENT_HEX: &str = concat!(
+        "01010101010101010101010101010101010101010101010101010101010101010102020202020202",
+        "0202020202020202020202020202020202020202020202020201e4cb60423f317111c864796c8a72",
+        "7bcd38b41c9f7a4f9597f47c23987b9aae1800124368616e736f6e2064c3a96ac3a020767565fd17",
+        "24385aa0c75b64fb78cd602fa1d991fdebf76b13c58ed702eac835e9f6189c4414adb34c41e57f7b",
+        "cbb2ee3c8e6a327055d4ff67dd5425d863fa7909dee7000000006553f100ee775eb0384a2c572f50",
+        "f8c62650c2802e896f138b7a47f676eac36268a2741990ac6cd4eb4f6c2c42835ddf48cbf97e6939",
+        "d22a1e1bd04d8ed65def1c20ac0f",
+    );
 
     #[test]
     fn normalisation_and_identity() {
