@@ -19,7 +19,12 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// The note text.
     pub fn to_text(&self) -> String {
-        let mut s = format!("{}\n{}\n{}\n", self.origin, self.size, self.root.to_base64());
+        let mut s = format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size,
+            self.root.to_base64()
+        );
         for e in &self.extensions {
             s.push_str(e);
             s.push('\n');
@@ -30,24 +35,36 @@ impl Checkpoint {
     /// Parses checkpoint note text.
     pub fn parse(text: &str) -> Result<Checkpoint> {
         let bad = |d: &str| Error::malformed("checkpoint", d.to_owned());
-        let body = text.strip_suffix('\n').ok_or_else(|| bad("text must end with a newline"))?;
+        let body = text
+            .strip_suffix('\n')
+            .ok_or_else(|| bad("text must end with a newline"))?;
         let mut lines = body.split('\n');
-        let origin = lines.next().filter(|l| !l.is_empty()).ok_or_else(|| bad("empty origin line"))?;
+        let origin = lines
+            .next()
+            .filter(|l| !l.is_empty())
+            .ok_or_else(|| bad("empty origin line"))?;
         let size_line = lines.next().ok_or_else(|| bad("missing size line"))?;
-        let size = parse_decimal(size_line).ok_or_else(|| bad(&format!("bad tree size {size_line:?}")))?;
+        let size =
+            parse_decimal(size_line).ok_or_else(|| bad(&format!("bad tree size {size_line:?}")))?;
         let root_line = lines.next().ok_or_else(|| bad("missing root hash line"))?;
         let root = Hash::from_base64(root_line)?;
         let extensions: Vec<String> = lines.map(str::to_owned).collect();
         if extensions.iter().any(String::is_empty) {
             return Err(bad("empty extension line"));
         }
-        Ok(Checkpoint { origin: origin.to_owned(), size, root, extensions })
+        Ok(Checkpoint {
+            origin: origin.to_owned(),
+            size,
+            root,
+            extensions,
+        })
     }
 }
 
 /// ASCII decimal with no leading zeroes (except "0").
 pub(crate) fn parse_decimal(s: &str) -> Option<u64> {
-    if s.is_empty() || (s.len() > 1 && s.starts_with('0')) || !s.bytes().all(|b| b.is_ascii_digit()) {
+    if s.is_empty() || (s.len() > 1 && s.starts_with('0')) || !s.bytes().all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     s.parse().ok()
@@ -59,7 +76,8 @@ mod tests {
 
     #[test]
     fn spec_example_parses_and_round_trips() {
-        let text = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
+        let text =
+            "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
         let c = Checkpoint::parse(text).unwrap();
         assert_eq!(c.origin, "example.com/behind-the-sofa");
         assert_eq!(c.size, 20_852_163);

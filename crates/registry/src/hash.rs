@@ -45,7 +45,8 @@ impl Hash {
         let bytes = B64
             .decode(s)
             .map_err(|e| Error::malformed("hash", format!("{s:?}: {e}")))?;
-        Hash::from_slice(&bytes).ok_or_else(|| Error::malformed("hash", format!("{s:?} is not 32 bytes")))
+        Hash::from_slice(&bytes)
+            .ok_or_else(|| Error::malformed("hash", format!("{s:?} is not 32 bytes")))
     }
 
     /// Copies 32 bytes; `None` when the length differs.

@@ -54,7 +54,7 @@ mod witness;
 pub use checkpoint::Checkpoint;
 pub use error::{Error, Result};
 pub use hash::Hash;
-pub use log::{CHECKPOINT_PATH, LogWitness, Log, MAX_ENTRY_BYTES, STAGED_PATH, verify_checkpoint};
+pub use log::{CHECKPOINT_PATH, Log, LogWitness, MAX_ENTRY_BYTES, STAGED_PATH, verify_checkpoint};
 pub use merkle::{
     MemoryTree, SubtreeSource, consistency_proof, inclusion_proof, tree_hash, verify_consistency,
     verify_inclusion,

@@ -86,12 +86,19 @@ impl<S: Storage> Log<S> {
     /// Creates a new, empty log: publishes the signed checkpoint of the empty tree. Fails if
     /// the storage already holds a checkpoint.
     pub fn create(storage: S, signer: NoteSigner) -> Result<Self> {
-        let cp = Checkpoint { origin: signer.name().to_owned(), size: 0, root: Hash::empty(), extensions: vec![] };
+        let cp = Checkpoint {
+            origin: signer.name().to_owned(),
+            size: 0,
+            root: Hash::empty(),
+            extensions: vec![],
+        };
         let note = sign_checkpoint(&signer, &cp);
-        storage.put_checkpoint(CHECKPOINT_PATH, None, note.as_bytes()).map_err(|e| match e {
-            Error::Conflict => Error::Inconsistent("a log already exists here".into()),
-            e => e,
-        })?;
+        storage
+            .put_checkpoint(CHECKPOINT_PATH, None, note.as_bytes())
+            .map_err(|e| match e {
+                Error::Conflict => Error::Inconsistent("a log already exists here".into()),
+                e => e,
+            })?;
         Log::open(storage, signer)
     }
 
@@ -101,9 +108,9 @@ impl<S: Storage> Log<S> {
     pub fn open(storage: S, signer: NoteSigner) -> Result<Self> {
         let _span = info_span!("log_open", origin = signer.name()).entered();
         let verifier = signer.verifier();
-        let published = storage
-            .get(CHECKPOINT_PATH)?
-            .ok_or_else(|| Error::Inconsistent("no checkpoint: not a log directory (run init)".into()))?;
+        let published = storage.get(CHECKPOINT_PATH)?.ok_or_else(|| {
+            Error::Inconsistent("no checkpoint: not a log directory (run init)".into())
+        })?;
         let pub_cp = verify_checkpoint(&published, &verifier)?;
         let staged = storage.get(STAGED_PATH)?;
         let staged_cp = match &staged {
@@ -138,9 +145,12 @@ impl<S: Storage> Log<S> {
         log.load_head(&head)?;
         if head.size != pub_cp.size {
             let proof = log.consistency_proof(pub_cp.size, head.size)?;
-            merkle::verify_consistency(pub_cp.size, head.size, &pub_cp.root, &head.root, &proof).map_err(|e| {
-                Error::Inconsistent(format!("staged checkpoint does not extend the published one: {e}"))
-            })?;
+            merkle::verify_consistency(pub_cp.size, head.size, &pub_cp.root, &head.root, &proof)
+                .map_err(|e| {
+                    Error::Inconsistent(format!(
+                        "staged checkpoint does not extend the published one: {e}"
+                    ))
+                })?;
         }
         Ok(log)
     }
@@ -151,7 +161,9 @@ impl<S: Storage> Log<S> {
         for (level, n, w) in tiles::tile_partials(size) {
             let path = tile_path(level, n, w);
             let data = self.storage.get(&path)?.ok_or_else(|| {
-                Error::Inconsistent(format!("tile {path} needed by the checkpoint of size {size} is missing"))
+                Error::Inconsistent(format!(
+                    "tile {path} needed by the checkpoint of size {size} is missing"
+                ))
             })?;
             partials.push(tiles::parse_tile(&path, &data, w)?);
         }
@@ -181,12 +193,18 @@ impl<S: Storage> Log<S> {
         // de-duplication index.
         self.index.clear();
         let full = size / TILE_WIDTH;
-        let view = TreeView { log: self, edge: &self.edge };
+        let view = TreeView {
+            log: self,
+            edge: &self.edge,
+        };
         let mut index = HashMap::with_capacity(size as usize);
         for n in 0..full {
             let tile = self.full_tile(0, n)?;
             if perfect_root(&tile) != view.complete_subtree(8, n)? {
-                return Err(Error::Inconsistent(format!("leaf tile {} does not match the tree above", tile_path(0, n, 256))));
+                return Err(Error::Inconsistent(format!(
+                    "leaf tile {} does not match the tree above",
+                    tile_path(0, n, 256)
+                )));
             }
             for (i, h) in tile.iter().enumerate() {
                 index.entry(*h).or_insert(n * TILE_WIDTH + i as u64);
@@ -205,7 +223,9 @@ impl<S: Storage> Log<S> {
     }
 
     fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<(u8, u64), Arc<Vec<Hash>>>> {
-        self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn full_tile(&self, level: u8, n: u64) -> Result<Arc<Vec<Hash>>> {
@@ -234,7 +254,10 @@ impl<S: Storage> Log<S> {
             .ok_or_else(|| Error::Inconsistent(format!("entry bundle {path} is missing")))?;
         let entries = tiles::parse_bundle(&data)?;
         if entries.len() as u64 != w {
-            return Err(Error::Inconsistent(format!("entry bundle {path} has {} entries", entries.len())));
+            return Err(Error::Inconsistent(format!(
+                "entry bundle {path} has {} entries",
+                entries.len()
+            )));
         }
         Ok(entries)
     }
@@ -242,7 +265,11 @@ impl<S: Storage> Log<S> {
     /// Requires `quorum` valid cosignatures from `witnesses` before each checkpoint is published.
     pub fn set_witnesses(&mut self, witnesses: Vec<LogWitness>, quorum: usize) -> Result<()> {
         if quorum > witnesses.len() {
-            return Err(Error::WitnessPolicy { got: witnesses.len(), need: quorum, detail: "fewer witnesses than the quorum".into() });
+            return Err(Error::WitnessPolicy {
+                got: witnesses.len(),
+                need: quorum,
+                detail: "fewer witnesses than the quorum".into(),
+            });
         }
         self.witness_sizes = vec![None; witnesses.len()];
         self.witnesses = witnesses;
@@ -279,7 +306,9 @@ impl<S: Storage> Log<S> {
     pub fn entry(&self, index: u64) -> Result<Vec<u8>> {
         let size = self.edge.size();
         if index >= size {
-            return Err(Error::OutOfRange(format!("entry {index} is not in a log of size {size}")));
+            return Err(Error::OutOfRange(format!(
+                "entry {index} is not in a log of size {size}"
+            )));
         }
         let n = index / TILE_WIDTH;
         let i = (index % TILE_WIDTH) as usize;
@@ -287,31 +316,60 @@ impl<S: Storage> Log<S> {
             return Ok(self.bundle[i].clone());
         }
         let path = bundle_path(n, TILE_WIDTH);
-        let data = self.storage.get(&path)?.ok_or_else(|| Error::Inconsistent(format!("{path} is missing")))?;
+        let data = self
+            .storage
+            .get(&path)?
+            .ok_or_else(|| Error::Inconsistent(format!("{path} is missing")))?;
         let entries = tiles::parse_bundle(&data)?;
-        let e = entries.get(i).cloned().ok_or_else(|| Error::Inconsistent(format!("{path} is short")))?;
+        let e = entries
+            .get(i)
+            .cloned()
+            .ok_or_else(|| Error::Inconsistent(format!("{path} is short")))?;
         if Hash::leaf(&e) != self.leaf_hash(index)? {
-            return Err(Error::Inconsistent(format!("entry {index} does not match its leaf hash")));
+            return Err(Error::Inconsistent(format!(
+                "entry {index} does not match its leaf hash"
+            )));
         }
         Ok(e)
     }
 
     fn leaf_hash(&self, index: u64) -> Result<Hash> {
-        TreeView { log: self, edge: &self.edge }.complete_subtree(0, index)
+        TreeView {
+            log: self,
+            edge: &self.edge,
+        }
+        .complete_subtree(0, index)
     }
 
     /// Inclusion proof of `index` in the tree of the current sequenced size.
     pub fn inclusion_proof(&self, index: u64) -> Result<Vec<Hash>> {
-        merkle::inclusion_proof(&TreeView { log: self, edge: &self.edge }, index, self.edge.size())
+        merkle::inclusion_proof(
+            &TreeView {
+                log: self,
+                edge: &self.edge,
+            },
+            index,
+            self.edge.size(),
+        )
     }
 
     /// Consistency proof from `old` to `new` (both at most the sequenced size; `new` must be the
     /// sequenced size or a size whose tiles are still stored).
     pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>> {
         if new != self.edge.size() {
-            return Err(Error::OutOfRange(format!("consistency proofs are built to the current size {}", self.edge.size())));
+            return Err(Error::OutOfRange(format!(
+                "consistency proofs are built to the current size {}",
+                self.edge.size()
+            )));
         }
-        merkle::consistency_proof(&TreeView { log: self, edge: &self.edge }, old, new)
+        merkle::consistency_proof(
+            &TreeView {
+                log: self,
+                edge: &self.edge,
+            },
+            old,
+            new,
+        )
     }
 
     /// Sequences a batch, writes its tiles, signs a checkpoint, collects the witness quorum,
@@ -319,13 +377,20 @@ impl<S: Storage> Log<S> {
     /// covers it (identical entries, in the log or in the batch, share one index). On error,
     /// no entry of this batch is acknowledged.
     pub fn append(&mut self, entries: &[Vec<u8>], now: u64) -> Result<Vec<u64>> {
-        let _span = info_span!("log_append", batch = entries.len(), size = self.edge.size()).entered();
+        let _span =
+            info_span!("log_append", batch = entries.len(), size = self.edge.size()).entered();
         if entries.len() > MAX_BATCH {
-            return Err(Error::LimitExceeded { what: "entries in one batch", limit: MAX_BATCH as u64 });
+            return Err(Error::LimitExceeded {
+                what: "entries in one batch",
+                limit: MAX_BATCH as u64,
+            });
         }
         if let Some(e) = entries.iter().find(|e| e.len() > MAX_ENTRY_BYTES) {
             let _ = e;
-            return Err(Error::LimitExceeded { what: "entry size", limit: MAX_ENTRY_BYTES as u64 });
+            return Err(Error::LimitExceeded {
+                what: "entry size",
+                limit: MAX_ENTRY_BYTES as u64,
+            });
         }
         let old_edge = self.edge.clone();
         let old_bundle_len = self.bundle.len();
@@ -354,7 +419,14 @@ impl<S: Storage> Log<S> {
             return Ok(out);
         }
         let _ = old_bundle_len;
-        let result = self.write_and_publish(&old_edge, &new_edge, &completed, &full_bundles, &bundle, now);
+        let result = self.write_and_publish(
+            &old_edge,
+            &new_edge,
+            &completed,
+            &full_bundles,
+            &bundle,
+            now,
+        );
         match result {
             Ok(()) => {
                 self.edge = new_edge;
@@ -399,33 +471,53 @@ impl<S: Storage> Log<S> {
             // Entry bundles first, then hash tiles bottom-up; none of these paths is covered by
             // a published checkpoint, so a crash here leaves only unreferenced leftovers.
             for (n, b) in full_bundles {
-                self.storage.put_tile(&bundle_path(*n, TILE_WIDTH), &tiles::bundle_bytes(b))?;
+                self.storage
+                    .put_tile(&bundle_path(*n, TILE_WIDTH), &tiles::bundle_bytes(b))?;
             }
             let w = new.size() % TILE_WIDTH;
             if w > 0 {
-                self.storage.put_tile(&bundle_path(new.size() / TILE_WIDTH, w), &tiles::bundle_bytes(bundle))?;
+                self.storage.put_tile(
+                    &bundle_path(new.size() / TILE_WIDTH, w),
+                    &tiles::bundle_bytes(bundle),
+                )?;
             }
             for t in completed {
-                self.storage.put_tile(&tile_path(t.level, t.index, TILE_WIDTH), &tiles::tile_bytes(&t.hashes))?;
+                self.storage.put_tile(
+                    &tile_path(t.level, t.index, TILE_WIDTH),
+                    &tiles::tile_bytes(&t.hashes),
+                )?;
             }
             let old_partials = tiles::tile_partials(old.size());
             for (level, n, w) in tiles::tile_partials(new.size()) {
                 if !old_partials.contains(&(level, n, w)) {
-                    self.storage.put_tile(&tile_path(level, n, w), &tiles::tile_bytes(new.partial(level)))?;
+                    self.storage.put_tile(
+                        &tile_path(level, n, w),
+                        &tiles::tile_bytes(new.partial(level)),
+                    )?;
                 }
             }
         }
         // At this point every tile of the new tree is durable. Check, from storage, that the
         // new tree extends the last signed one before signing anything.
         let new_root = new.root();
-        let view = TreeView { log: self, edge: new };
+        let view = TreeView {
+            log: self,
+            edge: new,
+        };
         let proof = merkle::consistency_proof(&view, old.size(), new.size())?;
         merkle::verify_consistency(old.size(), new.size(), &old.root(), &new_root, &proof)
             .map_err(|e| Error::Inconsistent(format!("refusing to sign: {e}")))?;
         if merkle::tree_hash(&view, new.size())? != new_root {
-            return Err(Error::Inconsistent("tiles just written do not reproduce the new root".into()));
+            return Err(Error::Inconsistent(
+                "tiles just written do not reproduce the new root".into(),
+            ));
         }
-        let cp = Checkpoint { origin: self.signer.name().to_owned(), size: new.size(), root: new_root, extensions: vec![] };
+        let cp = Checkpoint {
+            origin: self.signer.name().to_owned(),
+            size: new.size(),
+            root: new_root,
+            extensions: vec![],
+        };
         let mut note = if self.staged_size() == new.size() {
             // Re-publishing the already signed head after a failed quorum.
             self.staged.clone().unwrap_or_default()
@@ -434,14 +526,16 @@ impl<S: Storage> Log<S> {
         };
         if self.quorum > 0 {
             if self.staged_size() != new.size() {
-                self.storage.put_checkpoint(STAGED_PATH, self.staged.as_deref(), &note)?;
+                self.storage
+                    .put_checkpoint(STAGED_PATH, self.staged.as_deref(), &note)?;
                 // At this point the log is committed to this tree: it was signed and may be
                 // shown to witnesses, so every later checkpoint must extend it.
                 self.staged = Some(note.clone());
             }
             note = self.collect_cosignatures(&note, &cp)?;
         }
-        self.storage.put_checkpoint(CHECKPOINT_PATH, Some(&self.published), &note)?;
+        self.storage
+            .put_checkpoint(CHECKPOINT_PATH, Some(&self.published), &note)?;
         // At this point the checkpoint is published: every entry below new.size() is durable
         // and may be acknowledged.
         debug!(size = new.size(), "published checkpoint");
@@ -456,28 +550,47 @@ impl<S: Storage> Log<S> {
         let mut failures = Vec::new();
         let mut got = 0;
         for (wi, w) in self.witnesses.iter().enumerate() {
-            let mut old = self.witness_sizes[wi].unwrap_or(self.published_size).min(cp.size);
+            let mut old = self.witness_sizes[wi]
+                .unwrap_or(self.published_size)
+                .min(cp.size);
             let mut attempt = 0;
             loop {
                 attempt += 1;
-                let proof = merkle::consistency_proof(&TreeView { log: self, edge: &self.edge_for(cp)? }, old, cp.size)?;
+                let proof = merkle::consistency_proof(
+                    &TreeView {
+                        log: self,
+                        edge: &self.edge_for(cp)?,
+                    },
+                    old,
+                    cp.size,
+                )?;
                 match w.client.add_checkpoint(old, &proof, note) {
                     Ok(sigs) => {
                         let block = String::from_utf8_lossy(&sigs).into_owned();
-                        let ok = crate::note::NoteSignature::parse_lines(&block).ok().and_then(|sigs| {
-                            sigs.into_iter().find(|s| w.verifier.matches(s) && w.verifier.verify(&parsed.text, s).is_ok())
-                        });
+                        let ok = crate::note::NoteSignature::parse_lines(&block)
+                            .ok()
+                            .and_then(|sigs| {
+                                sigs.into_iter().find(|s| {
+                                    w.verifier.matches(s)
+                                        && w.verifier.verify(&parsed.text, s).is_ok()
+                                })
+                            });
                         match ok {
                             Some(s) => {
                                 lines.push_str(&s.to_line());
                                 got += 1;
                                 self.witness_sizes[wi] = Some(cp.size);
                             }
-                            None => failures.push(format!("{}: no valid cosignature in reply", w.verifier.name())),
+                            None => failures.push(format!(
+                                "{}: no valid cosignature in reply",
+                                w.verifier.name()
+                            )),
                         }
                         break;
                     }
-                    Err(crate::witness::WitnessCallError::Conflict(size)) if attempt == 1 && size <= cp.size => {
+                    Err(crate::witness::WitnessCallError::Conflict(size))
+                        if attempt == 1 && size <= cp.size =>
+                    {
                         old = size;
                     }
                     Err(e) => {
@@ -489,7 +602,11 @@ impl<S: Storage> Log<S> {
             }
         }
         if got < self.quorum {
-            return Err(Error::WitnessPolicy { got, need: self.quorum, detail: failures.join("; ") });
+            return Err(Error::WitnessPolicy {
+                got,
+                need: self.quorum,
+                detail: failures.join("; "),
+            });
         }
         let mut out = note.to_vec();
         out.extend_from_slice(lines.as_bytes());
@@ -504,7 +621,10 @@ impl<S: Storage> Log<S> {
         let mut partials = Vec::new();
         for (level, n, w) in tiles::tile_partials(cp.size) {
             let path = tile_path(level, n, w);
-            let data = self.storage.get(&path)?.ok_or_else(|| Error::Inconsistent(format!("{path} missing")))?;
+            let data = self
+                .storage
+                .get(&path)?
+                .ok_or_else(|| Error::Inconsistent(format!("{path} missing")))?;
             partials.push(tiles::parse_tile(&path, &data, w)?);
         }
         Edge::from_partials(cp.size, partials)
@@ -522,7 +642,10 @@ impl<S: Storage> Log<S> {
         let note = Note::parse(&self.published)?;
         let cp = Checkpoint::parse(&note.text)?;
         let edge = self.edge_for(&cp)?;
-        let view = TreeView { log: self, edge: &edge };
+        let view = TreeView {
+            log: self,
+            edge: &edge,
+        };
         let inclusion = merkle::inclusion_proof(&view, index, cp.size)?;
         Ok(crate::proof::TlogProof {
             extra: Some(self.entry(index)?),
@@ -539,9 +662,14 @@ impl<S: Storage> Log<S> {
         let cp = Checkpoint::parse(&note.text)?;
         let edge = self.edge_for(&cp)?;
         self.lock_cache().clear();
-        let view = TreeView { log: self, edge: &edge };
+        let view = TreeView {
+            log: self,
+            edge: &edge,
+        };
         if merkle::tree_hash(&view, cp.size)? != cp.root {
-            return Err(Error::Inconsistent("tiles do not reproduce the checkpoint root".into()));
+            return Err(Error::Inconsistent(
+                "tiles do not reproduce the checkpoint root".into(),
+            ));
         }
         for i in 0..cp.size.div_ceil(TILE_WIDTH) {
             let w = (cp.size - i * TILE_WIDTH).min(TILE_WIDTH);
@@ -549,7 +677,9 @@ impl<S: Storage> Log<S> {
             for (j, e) in entries.iter().enumerate() {
                 let idx = i * TILE_WIDTH + j as u64;
                 if Hash::leaf(e) != view.complete_subtree(0, idx)? {
-                    return Err(Error::Inconsistent(format!("entry {idx} does not match its leaf hash")));
+                    return Err(Error::Inconsistent(format!(
+                        "entry {idx} does not match its leaf hash"
+                    )));
                 }
             }
         }
@@ -568,7 +698,10 @@ pub(crate) fn sign_checkpoint(signer: &NoteSigner, cp: &Checkpoint) -> String {
 pub fn verify_checkpoint(note: &[u8], log_key: &NoteVerifier) -> Result<Checkpoint> {
     let n = Note::parse(note)?;
     if n.verify(std::slice::from_ref(log_key))?.is_empty() {
-        return Err(Error::BadSignature(format!("checkpoint is not signed by {}", log_key.name())));
+        return Err(Error::BadSignature(format!(
+            "checkpoint is not signed by {}",
+            log_key.name()
+        )));
     }
     let cp = Checkpoint::parse(&n.text)?;
     if cp.origin != log_key.name() {

@@ -117,7 +117,11 @@ pub fn verify_inclusion(
     proof: &[Hash],
     root: &Hash,
 ) -> Result<()> {
-    let fail = |why: &str| Err(Error::BadProof(format!("inclusion of leaf {index} in tree of size {size}: {why}")));
+    let fail = |why: &str| {
+        Err(Error::BadProof(format!(
+            "inclusion of leaf {index} in tree of size {size}: {why}"
+        )))
+    };
     if index >= size {
         return fail("index is outside the tree");
     }
@@ -271,7 +275,8 @@ impl MemoryTree {
 
 impl SubtreeSource for MemoryTree {
     fn complete_subtree(&self, level: u8, index: u64) -> Result<Hash> {
-        let start = usize::try_from(index << level).map_err(|_| Error::OutOfRange("subtree".into()))?;
+        let start =
+            usize::try_from(index << level).map_err(|_| Error::OutOfRange("subtree".into()))?;
         let end = start + (1usize << level);
         let slice = self
             .leaves

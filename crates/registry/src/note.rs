@@ -36,7 +36,11 @@ impl KeyKind {
 }
 
 fn check_name(name: &str) -> Result<()> {
-    if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c == '+' || c.is_control()) {
+    if name.is_empty()
+        || name
+            .chars()
+            .any(|c| c.is_whitespace() || c == '+' || c.is_control())
+    {
         return Err(Error::malformed(
             "key name",
             format!("{name:?} must be non-empty with no spaces or '+'"),
@@ -72,7 +76,12 @@ impl NoteSigner {
         check_name(name)?;
         let key = SigningKey::from_bytes(&seed);
         let id = key_id(name, kind.alg(), key.verifying_key().as_bytes());
-        Ok(NoteSigner { name: name.to_owned(), id, kind, key })
+        Ok(NoteSigner {
+            name: name.to_owned(),
+            id,
+            kind,
+            key,
+        })
     }
 
     /// A new random key.
@@ -84,7 +93,9 @@ impl NoteSigner {
     pub fn parse(text: &str) -> Result<Self> {
         let text = text.trim();
         let bad = |d: &str| Error::malformed("private key", d.to_owned());
-        let rest = text.strip_prefix("PRIVATE+KEY+").ok_or_else(|| bad("missing PRIVATE+KEY+ prefix"))?;
+        let rest = text
+            .strip_prefix("PRIVATE+KEY+")
+            .ok_or_else(|| bad("missing PRIVATE+KEY+ prefix"))?;
         let mut parts = rest.splitn(3, '+');
         let (Some(name), Some(id), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(bad("expected name+id+key"));
@@ -95,7 +106,9 @@ impl NoteSigner {
             Some(&ALG_COSIGNATURE) => KeyKind::Cosignature,
             _ => return Err(bad("unknown key type")),
         };
-        let seed: [u8; 32] = raw[1..].try_into().map_err(|_| bad("seed is not 32 bytes"))?;
+        let seed: [u8; 32] = raw[1..]
+            .try_into()
+            .map_err(|_| bad("seed is not 32 bytes"))?;
         let signer = NoteSigner::from_seed(name, kind, seed)?;
         if format!("{:08x}", signer.id) != id {
             return Err(bad("key id does not match the key"));
@@ -107,7 +120,12 @@ impl NoteSigner {
     pub fn to_private_text(&self) -> String {
         let mut raw = vec![self.kind.alg()];
         raw.extend_from_slice(self.key.as_bytes());
-        format!("PRIVATE+KEY+{}+{:08x}+{}", self.name, self.id, B64.encode(raw))
+        format!(
+            "PRIVATE+KEY+{}+{:08x}+{}",
+            self.name,
+            self.id,
+            B64.encode(raw)
+        )
     }
 
     /// The key name.
@@ -186,13 +204,20 @@ impl NoteVerifier {
             Some(t) => return Err(bad(format!("unsupported signature type {t:#04x}"))),
             None => return Err(bad("empty key".into())),
         };
-        let pk: [u8; 32] = raw[1..].try_into().map_err(|_| bad("key is not 32 bytes".into()))?;
+        let pk: [u8; 32] = raw[1..]
+            .try_into()
+            .map_err(|_| bad("key is not 32 bytes".into()))?;
         let key = VerifyingKey::from_bytes(&pk).map_err(|e| bad(e.to_string()))?;
         let want = key_id(name, kind.alg(), &pk);
         if id.len() != 8 || u32::from_str_radix(id, 16).ok() != Some(want) {
             return Err(bad("key id does not match the key".into()));
         }
-        Ok(NoteVerifier { name: name.to_owned(), id: want, kind, key })
+        Ok(NoteVerifier {
+            name: name.to_owned(),
+            id: want,
+            kind,
+            key,
+        })
     }
 
     /// The vkey text.
@@ -278,14 +303,23 @@ impl NoteSignature {
     pub fn parse_lines(block: &str) -> Result<Vec<NoteSignature>> {
         let mut out = Vec::new();
         if !block.ends_with('\n') {
-            return Err(Error::malformed("note", "signature block must end with a newline"));
+            return Err(Error::malformed(
+                "note",
+                "signature block must end with a newline",
+            ));
         }
         for (i, line) in block[..block.len() - 1].split('\n').enumerate() {
             let bad = |d: &str| Error::malformed("note", format!("signature line {}: {d}", i + 1));
-            let rest = line.strip_prefix("\u{2014} ").ok_or_else(|| bad("must start with an em dash and a space"))?;
-            let (name, b64) = rest.split_once(' ').ok_or_else(|| bad("missing signature"))?;
+            let rest = line
+                .strip_prefix("\u{2014} ")
+                .ok_or_else(|| bad("must start with an em dash and a space"))?;
+            let (name, b64) = rest
+                .split_once(' ')
+                .ok_or_else(|| bad("missing signature"))?;
             check_name(name).map_err(|_| bad("bad key name"))?;
-            let raw = B64.decode(b64).map_err(|_| bad("signature is not base64"))?;
+            let raw = B64
+                .decode(b64)
+                .map_err(|_| bad("signature is not base64"))?;
             if raw.len() < 5 {
                 return Err(bad("signature too short"));
             }
@@ -323,10 +357,14 @@ impl Note {
                 limit: MAX_NOTE_BYTES as u64,
             });
         }
-        let s = std::str::from_utf8(bytes)
-            .map_err(|e| Error::malformed("note", format!("not UTF-8 at byte {}", e.valid_up_to())))?;
+        let s = std::str::from_utf8(bytes).map_err(|e| {
+            Error::malformed("note", format!("not UTF-8 at byte {}", e.valid_up_to()))
+        })?;
         if let Some(pos) = s.find(|c: char| c < ' ' && c != '\n') {
-            return Err(Error::malformed("note", format!("control character at byte {pos}")));
+            return Err(Error::malformed(
+                "note",
+                format!("control character at byte {pos}"),
+            ));
         }
         let split = s
             .rfind("\n\n")
@@ -336,7 +374,10 @@ impl Note {
         if sigs.is_empty() {
             return Err(Error::malformed("note", "no signatures"));
         }
-        Ok(Note { text: text.to_owned(), signatures: sigs })
+        Ok(Note {
+            text: text.to_owned(),
+            signatures: sigs,
+        })
     }
 
     /// The note as bytes: text, blank line, signatures.
@@ -357,7 +398,10 @@ impl Note {
         for sig in &self.signatures {
             if let Some(k) = keys.iter().find(|k| k.matches(sig)) {
                 let ts = k.verify(&self.text, sig)?;
-                if !ok.iter().any(|(seen, _): &(&NoteVerifier, u64)| std::ptr::eq(*seen, k)) {
+                if !ok
+                    .iter()
+                    .any(|(seen, _): &(&NoteVerifier, u64)| std::ptr::eq(*seen, k))
+                {
                     ok.push((k, ts));
                 }
             }
@@ -392,14 +436,26 @@ mod tests {
         let log = NoteSigner::from_seed("example.com/log", KeyKind::Ed25519, [7; 32]).unwrap();
         let wit = NoteSigner::from_seed("w.example", KeyKind::Cosignature, [8; 32]).unwrap();
         let text = "example.com/log\n1\nAAAA\n";
-        let note = format!("{text}\n{}{}", log.sign_line(text, 0), wit.sign_line(text, 1_679_315_147));
+        let note = format!(
+            "{text}\n{}{}",
+            log.sign_line(text, 0),
+            wit.sign_line(text, 1_679_315_147)
+        );
         let n = Note::parse(note.as_bytes()).unwrap();
         let keys = [log.verifier(), wit.verifier()];
         let got = n.verify(&keys).unwrap();
         assert_eq!(got.len(), 2);
         assert_eq!(got[1].1, 1_679_315_147);
-        assert_eq!(NoteSigner::parse(&log.to_private_text()).unwrap().verifier(), log.verifier());
-        assert_eq!(NoteVerifier::parse(&wit.verifier().to_vkey()).unwrap(), wit.verifier());
+        assert_eq!(
+            NoteSigner::parse(&log.to_private_text())
+                .unwrap()
+                .verifier(),
+            log.verifier()
+        );
+        assert_eq!(
+            NoteVerifier::parse(&wit.verifier().to_vkey()).unwrap(),
+            wit.verifier()
+        );
         // Unknown keys are ignored: no error, no match.
         let other = NoteSigner::from_seed("other", KeyKind::Ed25519, [9; 32]).unwrap();
         assert!(n.verify(&[other.verifier()]).unwrap().is_empty());
@@ -416,6 +472,8 @@ mod tests {
         ] {
             assert!(Note::parse(bad.as_bytes()).is_err(), "{bad:?}");
         }
-        assert!(NoteVerifier::parse("a+00000000+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k").is_err());
+        assert!(
+            NoteVerifier::parse("a+00000000+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k").is_err()
+        );
     }
 }

@@ -50,15 +50,22 @@ impl TlogProof {
     /// Parses a proof file.
     pub fn parse(bytes: &[u8]) -> Result<TlogProof> {
         if bytes.len() > MAX_PROOF_BYTES {
-            return Err(Error::LimitExceeded { what: "proof size", limit: MAX_PROOF_BYTES as u64 });
+            return Err(Error::LimitExceeded {
+                what: "proof size",
+                limit: MAX_PROOF_BYTES as u64,
+            });
         }
-        let bad = |line: usize, d: &str| Error::malformed("tlog-proof", format!("line {line}: {d}"));
-        let text = std::str::from_utf8(bytes).map_err(|e| bad(0, &format!("not UTF-8 at byte {}", e.valid_up_to())))?;
+        let bad =
+            |line: usize, d: &str| Error::malformed("tlog-proof", format!("line {line}: {d}"));
+        let text = std::str::from_utf8(bytes)
+            .map_err(|e| bad(0, &format!("not UTF-8 at byte {}", e.valid_up_to())))?;
         let mut rest = text;
         let mut line_no = 0;
         let mut next = |rest: &mut &str| -> Result<String> {
             line_no += 1;
-            let (l, r) = rest.split_once('\n').ok_or_else(|| bad(line_no, "unterminated line"))?;
+            let (l, r) = rest
+                .split_once('\n')
+                .ok_or_else(|| bad(line_no, "unterminated line"))?;
             *rest = r;
             Ok(l.to_owned())
         };
@@ -82,11 +89,19 @@ impl TlogProof {
                 break;
             }
             if inclusion.len() >= MAX_PROOF_HASHES {
-                return Err(Error::LimitExceeded { what: "inclusion proof hashes", limit: MAX_PROOF_HASHES as u64 });
+                return Err(Error::LimitExceeded {
+                    what: "inclusion proof hashes",
+                    limit: MAX_PROOF_HASHES as u64,
+                });
             }
             inclusion.push(Hash::from_base64(&l)?);
         }
-        Ok(TlogProof { extra, index, inclusion, checkpoint: rest.as_bytes().to_vec() })
+        Ok(TlogProof {
+            extra,
+            index,
+            inclusion,
+            checkpoint: rest.as_bytes().to_vec(),
+        })
     }
 }
 
@@ -155,11 +170,20 @@ pub fn verify_certificate(proof: &TlogProof, policy: &Policy) -> Result<Verified
             detail: "too few trusted witness cosignatures on the checkpoint".into(),
         });
     }
-    merkle::verify_inclusion(&Hash::leaf(entry), proof.index, cp.size, &proof.inclusion, &cp.root)?;
+    merkle::verify_inclusion(
+        &Hash::leaf(entry),
+        proof.index,
+        cp.size,
+        &proof.inclusion,
+        &cp.root,
+    )?;
     Ok(Verified {
         statement,
         index: proof.index,
         checkpoint: cp,
-        witnesses: cosigned.into_iter().map(|(k, t)| (k.name().to_owned(), t)).collect(),
+        witnesses: cosigned
+            .into_iter()
+            .map(|(k, t)| (k.name().to_owned(), t))
+            .collect(),
     })
 }

@@ -73,8 +73,11 @@ impl CreatorKey {
         let h = text
             .trim()
             .strip_prefix("encore-creator-key-v1 ")
-            .ok_or_else(|| Error::malformed("creator key", "missing encore-creator-key-v1 prefix"))?;
-        let seed = parse_hex32(h).ok_or_else(|| Error::malformed("creator key", "expected 64 hex digits"))?;
+            .ok_or_else(|| {
+                Error::malformed("creator key", "missing encore-creator-key-v1 prefix")
+            })?;
+        let seed = parse_hex32(h)
+            .ok_or_else(|| Error::malformed("creator key", "expected 64 hex digits"))?;
         Ok(CreatorKey::from_seed(seed))
     }
 }
@@ -155,14 +158,22 @@ pub fn digest_audio_file(path: &Path) -> Result<AudioDigests> {
     let file_sha256 = sha256(&[&bytes]);
     let ext = path.extension().and_then(|e| e.to_str()).map(str::to_owned);
     let mono = encore_audio::load_mono_bytes(bytes, ext.as_deref(), CONTENT_DIGEST_RATE)?;
-    Ok(AudioDigests { file_sha256, content: content_digest(&mono.samples) })
+    Ok(AudioDigests {
+        file_sha256,
+        content: content_digest(&mono.samples),
+    })
 }
 
 /// Lyrics normalisation for the lyrics digest: lowercase, every run of whitespace becomes one
 /// space, each line trimmed, empty lines dropped, lines joined with `\n` (no final newline).
 pub fn normalize_lyrics(text: &str) -> String {
     text.lines()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase())
+        .map(|l| {
+            l.split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_lowercase()
+        })
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join("\n")
@@ -208,7 +219,11 @@ impl Statement {
         let creator = key.public();
         let body = encode_body(&claim, &creator);
         let signature = key.0.sign(&[SIGNING_CONTEXT, &body].concat()).to_bytes();
-        Ok(Statement { claim, creator, signature })
+        Ok(Statement {
+            claim,
+            creator,
+            signature,
+        })
     }
 
     /// The canonical encoding (the log entry).
@@ -223,22 +238,40 @@ impl Statement {
         let mut r = Reader { b: bytes, pos: 0 };
         let version = r.u8()?;
         if version != STATEMENT_VERSION {
-            return Err(Error::malformed("statement", format!("unsupported version {version}")));
+            return Err(Error::malformed(
+                "statement",
+                format!("unsupported version {version}"),
+            ));
         }
         let audio_sha256 = r.arr32()?;
         let content_digest = r.arr32()?;
         let flags = r.u8()?;
         if flags & !1 != 0 {
-            return Err(Error::malformed("statement", format!("unknown flags {flags:#04x} at byte 65")));
+            return Err(Error::malformed(
+                "statement",
+                format!("unknown flags {flags:#04x} at byte 65"),
+            ));
         }
-        let lyrics_sha256 = if flags & 1 == 1 { Some(r.arr32()?) } else { None };
+        let lyrics_sha256 = if flags & 1 == 1 {
+            Some(r.arr32()?)
+        } else {
+            None
+        };
         let len = usize::from(u16::from_be_bytes([r.u8()?, r.u8()?]));
         if len > MAX_TITLE_BYTES {
-            return Err(Error::LimitExceeded { what: "title length", limit: MAX_TITLE_BYTES as u64 });
+            return Err(Error::LimitExceeded {
+                what: "title length",
+                limit: MAX_TITLE_BYTES as u64,
+            });
         }
         let title_at = r.pos;
         let title = std::str::from_utf8(r.take(len)?)
-            .map_err(|_| Error::malformed("statement", format!("title at byte {title_at} is not UTF-8")))?
+            .map_err(|_| {
+                Error::malformed(
+                    "statement",
+                    format!("title at byte {title_at} is not UTF-8"),
+                )
+            })?
             .to_owned();
         check_title(&title)?;
         let creator = r.arr32()?;
@@ -247,23 +280,46 @@ impl Statement {
         let body_end = r.pos;
         let signature: [u8; 64] = r.take(64)?.try_into().unwrap_or([0; 64]);
         if r.pos != bytes.len() {
-            return Err(Error::malformed("statement", format!("{} trailing bytes", bytes.len() - r.pos)));
+            return Err(Error::malformed(
+                "statement",
+                format!("{} trailing bytes", bytes.len() - r.pos),
+            ));
         }
         let vk = VerifyingKey::from_bytes(&creator)
             .map_err(|_| Error::BadSignature("creator key is not a valid Ed25519 point".into()))?;
-        vk.verify(&[SIGNING_CONTEXT, &bytes[..body_end]].concat(), &Signature::from_bytes(&signature))
-            .map_err(|_| Error::BadSignature("statement signature does not verify".into()))?;
-        let claim = Claim { audio_sha256, content_digest, lyrics_sha256, title, identity, claimed_time };
-        Ok(Statement { claim, creator, signature })
+        vk.verify(
+            &[SIGNING_CONTEXT, &bytes[..body_end]].concat(),
+            &Signature::from_bytes(&signature),
+        )
+        .map_err(|_| Error::BadSignature("statement signature does not verify".into()))?;
+        let claim = Claim {
+            audio_sha256,
+            content_digest,
+            lyrics_sha256,
+            title,
+            identity,
+            claimed_time,
+        };
+        Ok(Statement {
+            claim,
+            creator,
+            signature,
+        })
     }
 }
 
 fn check_title(title: &str) -> Result<()> {
     if title.len() > MAX_TITLE_BYTES {
-        return Err(Error::LimitExceeded { what: "title length", limit: MAX_TITLE_BYTES as u64 });
+        return Err(Error::LimitExceeded {
+            what: "title length",
+            limit: MAX_TITLE_BYTES as u64,
+        });
     }
     if title.chars().any(char::is_control) {
-        return Err(Error::malformed("statement", "title contains a control character"));
+        return Err(Error::malformed(
+            "statement",
+            "title contains a control character",
+        ));
     }
     Ok(())
 }
@@ -295,9 +351,16 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.b.len()).ok_or_else(|| {
-            Error::malformed("statement", format!("truncated at byte {} (needed {n} more)", self.pos))
-        })?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.b.len())
+            .ok_or_else(|| {
+                Error::malformed(
+                    "statement",
+                    format!("truncated at byte {} (needed {n} more)", self.pos),
+                )
+            })?;
         let s = &self.b[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -349,7 +412,10 @@ mod tests {
 
     #[test]
     fn normalisation_and_identity() {
-        assert_eq!(normalize_lyrics(" Hello  World\r\n\n  second LINE "), "hello world\nsecond line");
+        assert_eq!(
+            normalize_lyrics(" Hello  World\r\n\n  second LINE "),
+            "hello world\nsecond line"
+        );
         let c = IdentityCommitment::new("x", &[0; 32]);
         assert!(c.opens("x", &[0; 32]));
         assert!(!c.opens("y", &[0; 32]));
@@ -390,7 +456,10 @@ mod tests {
     #[test]
     fn creator_key_text_round_trip() {
         let k = CreatorKey::from_seed([5; 32]);
-        assert_eq!(CreatorKey::parse(&k.to_text()).unwrap().public(), k.public());
+        assert_eq!(
+            CreatorKey::parse(&k.to_text()).unwrap().public(),
+            k.public()
+        );
         assert!(CreatorKey::parse("encore-creator-key-v1 zz").is_err());
     }
 }

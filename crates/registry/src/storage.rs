@@ -55,7 +55,10 @@ pub struct DirStorage {
 }
 
 fn io_err(path: &Path, source: std::io::Error) -> Error {
-    Error::Io { path: path.display().to_string(), source }
+    Error::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 impl DirStorage {
@@ -74,12 +77,23 @@ impl DirStorage {
             path: lock_path.display().to_string(),
             detail: "another process is writing this log".into(),
         })?;
-        Ok(DirStorage { root: root.to_owned(), _lock: lock, tmp_counter: AtomicUsize::new(0) })
+        Ok(DirStorage {
+            root: root.to_owned(),
+            _lock: lock,
+            tmp_counter: AtomicUsize::new(0),
+        })
     }
 
     fn full(&self, path: &str) -> Result<PathBuf> {
-        if path.is_empty() || path.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
-            return Err(Error::Storage { path: path.into(), detail: "invalid object path".into() });
+        if path.is_empty()
+            || path
+                .split('/')
+                .any(|c| c.is_empty() || c == "." || c == "..")
+        {
+            return Err(Error::Storage {
+                path: path.into(),
+                detail: "invalid object path".into(),
+            });
         }
         Ok(self.root.join(path))
     }
@@ -112,7 +126,9 @@ impl DirStorage {
 }
 
 fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io_err(dir, e))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_err(dir, e))
 }
 
 impl Storage for DirStorage {
@@ -163,7 +179,9 @@ impl MemStorage {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<u8>>> {
-        self.objects.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.objects
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -205,18 +223,28 @@ pub struct FaultyStorage<S> {
 impl<S: Storage> FaultyStorage<S> {
     /// Wraps `inner` with no fault armed.
     pub fn new(inner: S) -> Self {
-        FaultyStorage { inner, writes: AtomicUsize::new(0), fail_at: Mutex::new(None) }
+        FaultyStorage {
+            inner,
+            writes: AtomicUsize::new(0),
+            fail_at: Mutex::new(None),
+        }
     }
 
     /// Arms a fault at the `n`-th write from now (0 = the next write).
     pub fn arm(&self, n: usize, fault: Fault) {
         let now = self.writes.load(Ordering::SeqCst);
-        *self.fail_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((now + n, fault));
+        *self
+            .fail_at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((now + n, fault));
     }
 
     /// Disarms and returns the number of writes seen so far.
     pub fn disarm(&self) -> usize {
-        *self.fail_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        *self
+            .fail_at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
         self.writes.load(Ordering::SeqCst)
     }
 
@@ -227,8 +255,14 @@ impl<S: Storage> FaultyStorage<S> {
 
     fn write(&self, path: &str, op: impl FnOnce() -> Result<()>) -> Result<()> {
         let n = self.writes.fetch_add(1, Ordering::SeqCst);
-        let armed = *self.fail_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let injected = || Error::Storage { path: path.into(), detail: format!("injected fault at write {n}") };
+        let armed = *self
+            .fail_at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let injected = || Error::Storage {
+            path: path.into(),
+            detail: format!("injected fault at write {n}"),
+        };
         match armed {
             Some((at, Fault::Before)) if at == n => Err(injected()),
             Some((at, Fault::After)) if at == n => {
@@ -260,13 +294,20 @@ mod tests {
     fn dir_storage_round_trip_and_conditional_update() {
         let dir = tempfile::tempdir().unwrap();
         let s = DirStorage::open(dir.path()).unwrap();
-        assert!(DirStorage::open(dir.path()).is_err(), "second writer must be refused");
+        assert!(
+            DirStorage::open(dir.path()).is_err(),
+            "second writer must be refused"
+        );
         s.put_tile("tile/0/x001/002", b"abc").unwrap();
         assert_eq!(s.get("tile/0/x001/002").unwrap().unwrap(), b"abc");
         assert_eq!(s.get("tile/0/000").unwrap(), None);
         s.put_checkpoint("checkpoint", None, b"one").unwrap();
-        assert!(matches!(s.put_checkpoint("checkpoint", None, b"two"), Err(Error::Conflict)));
-        s.put_checkpoint("checkpoint", Some(b"one"), b"two").unwrap();
+        assert!(matches!(
+            s.put_checkpoint("checkpoint", None, b"two"),
+            Err(Error::Conflict)
+        ));
+        s.put_checkpoint("checkpoint", Some(b"one"), b"two")
+            .unwrap();
         assert_eq!(s.get("checkpoint").unwrap().unwrap(), b"two");
         assert!(s.get("../etc/passwd").is_err());
     }

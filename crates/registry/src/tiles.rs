@@ -40,7 +40,11 @@ pub fn bundle_path(n: u64, width: u64) -> String {
 
 /// `256^level`, saturating (levels above 7 only matter for trees beyond 2^64).
 pub(crate) fn pow256(level: u8) -> u64 {
-    if level >= 8 { u64::MAX } else { 1u64 << (8 * u32::from(level)) }
+    if level >= 8 {
+        u64::MAX
+    } else {
+        1u64 << (8 * u32::from(level))
+    }
 }
 
 /// The tiles (level, index, width) that exist for a tree of `size`: every full tile and, at
@@ -68,7 +72,10 @@ pub(crate) fn parse_tile(path: &str, data: &[u8], width: u64) -> Result<Vec<Hash
             width * 32
         )));
     }
-    Ok(data.chunks_exact(32).map(|c| Hash(c.try_into().unwrap_or([0; 32]))).collect())
+    Ok(data
+        .chunks_exact(32)
+        .map(|c| Hash(c.try_into().unwrap_or([0; 32])))
+        .collect())
 }
 
 /// Concatenates hashes into tile bytes.
@@ -147,7 +154,11 @@ impl Edge {
         let mut level = 0u8;
         while level < 8 && size / pow256(level) > 0 {
             let w = (size / pow256(level)) % TILE_WIDTH;
-            let hashes = if w > 0 { it.next().unwrap_or_default() } else { Vec::new() };
+            let hashes = if w > 0 {
+                it.next().unwrap_or_default()
+            } else {
+                Vec::new()
+            };
             if hashes.len() as u64 != w {
                 return Err(Error::Inconsistent(format!(
                     "partial tile at level {level} has {} hashes, expected {w} (tiles {expected:?})",
@@ -167,7 +178,9 @@ impl Edge {
 
     /// The partial tile hashes at a level (empty when none).
     pub fn partial(&self, level: u8) -> &[Hash] {
-        self.partial.get(usize::from(level)).map_or(&[], Vec::as_slice)
+        self.partial
+            .get(usize::from(level))
+            .map_or(&[], Vec::as_slice)
     }
 
     /// Appends one leaf hash; returns the full tiles it completed (lowest level first).
@@ -184,7 +197,11 @@ impl Edge {
                 let hashes = std::mem::take(&mut self.partial[level]);
                 carry = perfect_root(&hashes);
                 let index = self.size / pow256(level as u8 + 1) - 1;
-                completed.push(FullTile { level: level as u8, index, hashes });
+                completed.push(FullTile {
+                    level: level as u8,
+                    index,
+                    hashes,
+                });
                 level += 1;
             } else {
                 break;
@@ -254,7 +271,10 @@ mod tests {
     fn partial_tiles_for_the_spec_example() {
         // "a tree of size 70,000 ... one partial level 0 tile of width 112, ... one partial level
         // 1 tile of width 17, and one partial level 2 tile of width 1."
-        assert_eq!(tile_partials(70_000), vec![(0, 273, 112), (1, 1, 17), (2, 0, 1)]);
+        assert_eq!(
+            tile_partials(70_000),
+            vec![(0, 273, 112), (1, 1, 17), (2, 0, 1)]
+        );
         assert_eq!(tile_partials(256), vec![(1, 0, 1)]);
         assert!(tile_partials(0).is_empty());
     }
@@ -269,7 +289,12 @@ mod tests {
             edge.push(h, &mut done);
             mem.push(h);
             if [1, 2, 255, 256, 257, 65_535, 65_536, 65_537, 70_000].contains(&(i + 1)) {
-                assert_eq!(edge.root(), mem.root(u64::from(i) + 1).unwrap(), "size {}", i + 1);
+                assert_eq!(
+                    edge.root(),
+                    mem.root(u64::from(i) + 1).unwrap(),
+                    "size {}",
+                    i + 1
+                );
             }
         }
         assert_eq!(done.iter().filter(|t| t.level == 0).count(), 273);

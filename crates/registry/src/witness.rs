@@ -80,13 +80,20 @@ impl Witness {
     /// (each key's name is the log's origin).
     pub fn new(signer: NoteSigner, logs: Vec<NoteVerifier>) -> Result<Self> {
         if signer.verifier().kind() != KeyKind::Cosignature {
-            return Err(Error::malformed("witness key", "must be a cosignature (type 0x04) key"));
+            return Err(Error::malformed(
+                "witness key",
+                "must be a cosignature (type 0x04) key",
+            ));
         }
         let mut map: BTreeMap<String, Vec<NoteVerifier>> = BTreeMap::new();
         for l in logs {
             map.entry(l.name().to_owned()).or_default().push(l);
         }
-        Ok(Witness { signer, logs: map, state: BTreeMap::new() })
+        Ok(Witness {
+            signer,
+            logs: map,
+            state: BTreeMap::new(),
+        })
     }
 
     /// The witness's cosignature verifier key.
@@ -112,20 +119,37 @@ impl Witness {
         let mut rest = rest;
         let mut state = BTreeMap::new();
         while !rest.is_empty() {
-            let nl = rest.iter().position(|&b| b == b'\n').ok_or_else(|| Error::malformed("witness state", "truncated"))?;
+            let nl = rest
+                .iter()
+                .position(|&b| b == b'\n')
+                .ok_or_else(|| Error::malformed("witness state", "truncated"))?;
             let len: usize = std::str::from_utf8(&rest[..nl])
                 .ok()
                 .and_then(|s| s.parse().ok())
                 .ok_or_else(|| Error::malformed("witness state", "bad length"))?;
-            let note = rest.get(nl + 1..nl + 1 + len).ok_or_else(|| Error::malformed("witness state", "truncated note"))?;
+            let note = rest
+                .get(nl + 1..nl + 1 + len)
+                .ok_or_else(|| Error::malformed("witness state", "truncated note"))?;
             let n = Note::parse(note)?;
             let cp = Checkpoint::parse(&n.text)?;
-            let keys = self.logs.get(&cp.origin).ok_or_else(|| Error::malformed("witness state", format!("unknown origin {:?}", cp.origin)))?;
+            let keys = self.logs.get(&cp.origin).ok_or_else(|| {
+                Error::malformed("witness state", format!("unknown origin {:?}", cp.origin))
+            })?;
             let mine = [self.signer.verifier()];
             if n.verify(keys)?.is_empty() || n.verify(&mine)?.is_empty() {
-                return Err(Error::BadSignature(format!("stored checkpoint for {:?}", cp.origin)));
+                return Err(Error::BadSignature(format!(
+                    "stored checkpoint for {:?}",
+                    cp.origin
+                )));
             }
-            state.insert(cp.origin.clone(), LogState { size: cp.size, root: cp.root, note: note.to_vec() });
+            state.insert(
+                cp.origin.clone(),
+                LogState {
+                    size: cp.size,
+                    root: cp.root,
+                    note: note.to_vec(),
+                },
+            );
             rest = &rest[nl + 1 + len..];
         }
         self.state = state;
@@ -153,25 +177,43 @@ impl Witness {
     ) -> Result<Vec<u8>, WitnessError> {
         let (old, proof, note_bytes) = parse_request(body)?;
         let note = Note::parse(note_bytes).map_err(|e| WitnessError::BadRequest(e.to_string()))?;
-        let cp = Checkpoint::parse(&note.text).map_err(|e| WitnessError::BadRequest(e.to_string()))?;
-        let keys = self.logs.get(&cp.origin).ok_or_else(|| WitnessError::UnknownLog(cp.origin.clone()))?;
+        let cp =
+            Checkpoint::parse(&note.text).map_err(|e| WitnessError::BadRequest(e.to_string()))?;
+        let keys = self
+            .logs
+            .get(&cp.origin)
+            .ok_or_else(|| WitnessError::UnknownLog(cp.origin.clone()))?;
         match note.verify(keys) {
             Ok(v) if !v.is_empty() => {}
-            Ok(_) => return Err(WitnessError::Forbidden("no signature from a trusted log key".into())),
+            Ok(_) => {
+                return Err(WitnessError::Forbidden(
+                    "no signature from a trusted log key".into(),
+                ));
+            }
             Err(e) => return Err(WitnessError::Forbidden(e.to_string())),
         }
         if old > cp.size {
-            return Err(WitnessError::BadRequest(format!("old size {old} is larger than the checkpoint size {}", cp.size)));
+            return Err(WitnessError::BadRequest(format!(
+                "old size {old} is larger than the checkpoint size {}",
+                cp.size
+            )));
         }
-        let (cur_size, cur_root) = self.state.get(&cp.origin).map_or((0, Hash::empty()), |s| (s.size, s.root));
+        let (cur_size, cur_root) = self
+            .state
+            .get(&cp.origin)
+            .map_or((0, Hash::empty()), |s| (s.size, s.root));
         if old != cur_size {
             return Err(WitnessError::Conflict(cur_size));
         }
         if cp.size == 0 && cp.root != Hash::empty() {
-            return Err(WitnessError::Unprocessable("a tree of size 0 must have the empty root".into()));
+            return Err(WitnessError::Unprocessable(
+                "a tree of size 0 must have the empty root".into(),
+            ));
         }
         if old == 0 && !proof.is_empty() {
-            return Err(WitnessError::Unprocessable("the proof from size 0 must be empty".into()));
+            return Err(WitnessError::Unprocessable(
+                "the proof from size 0 must be empty".into(),
+            ));
         }
         if old == cp.size && cp.root != cur_root {
             return Err(WitnessError::Unprocessable(format!(
@@ -183,10 +225,19 @@ impl Witness {
             .map_err(|e| WitnessError::Unprocessable(e.to_string()))?;
         let line = self.signer.sign_line(&note.text, now);
         let mut stored = note.clone();
-        stored.signatures.retain(|s| keys.iter().any(|k| k.matches(s)));
+        stored
+            .signatures
+            .retain(|s| keys.iter().any(|k| k.matches(s)));
         let mut stored = stored.to_text().into_bytes();
         stored.extend_from_slice(line.as_bytes());
-        let prev = self.state.insert(cp.origin.clone(), LogState { size: cp.size, root: cp.root, note: stored });
+        let prev = self.state.insert(
+            cp.origin.clone(),
+            LogState {
+                size: cp.size,
+                root: cp.root,
+                note: stored,
+            },
+        );
         // At this point the new state exists only in memory; it must be durable before the
         // cosignature leaves, or a restart could cosign a rollback.
         if let Err(e) = persist(&self.state_bytes()) {
@@ -207,7 +258,10 @@ fn parse_request(body: &[u8]) -> Result<(u64, Vec<Hash>, &[u8]), WitnessError> {
     }
     let mut pos = 0;
     let mut next_line = || -> Result<&[u8], WitnessError> {
-        let nl = body[pos..].iter().position(|&b| b == b'\n').ok_or_else(|| bad("unterminated line"))?;
+        let nl = body[pos..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or_else(|| bad("unterminated line"))?;
         let line = &body[pos..pos + nl];
         pos += nl + 1;
         Ok(line)
@@ -266,7 +320,12 @@ pub enum WitnessCallError {
 /// How a log talks to one witness (HTTP in the CLI, in-process in tests).
 pub trait WitnessClient: Send + Sync {
     /// Sends add-checkpoint; returns the witness's signature lines.
-    fn add_checkpoint(&self, old_size: u64, proof: &[Hash], checkpoint: &[u8]) -> Result<Vec<u8>, WitnessCallError>;
+    fn add_checkpoint(
+        &self,
+        old_size: u64,
+        proof: &[Hash],
+        checkpoint: &[u8],
+    ) -> Result<Vec<u8>, WitnessCallError>;
 }
 
 /// An in-process witness with a caller-supplied clock and no persistence (tests, benchmarks).
@@ -283,18 +342,36 @@ impl std::fmt::Debug for LocalWitness {
 
 impl LocalWitness {
     /// Wraps a shared witness.
-    pub fn new(witness: Arc<Mutex<Witness>>, now: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
-        LocalWitness { witness, now: Box::new(now) }
+    pub fn new(
+        witness: Arc<Mutex<Witness>>,
+        now: impl Fn() -> u64 + Send + Sync + 'static,
+    ) -> Self {
+        LocalWitness {
+            witness,
+            now: Box::new(now),
+        }
     }
 }
 
 impl WitnessClient for LocalWitness {
-    fn add_checkpoint(&self, old_size: u64, proof: &[Hash], checkpoint: &[u8]) -> Result<Vec<u8>, WitnessCallError> {
+    fn add_checkpoint(
+        &self,
+        old_size: u64,
+        proof: &[Hash],
+        checkpoint: &[u8],
+    ) -> Result<Vec<u8>, WitnessCallError> {
         let body = encode_add_checkpoint(old_size, proof, checkpoint);
-        let mut w = self.witness.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        w.add_checkpoint(&body, (self.now)(), |_| Ok(())).map_err(|e| match e {
-            WitnessError::Conflict(s) => WitnessCallError::Conflict(s),
-            e => WitnessCallError::Refused { status: e.status(), body: e.to_string() },
-        })
+        let mut w = self
+            .witness
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        w.add_checkpoint(&body, (self.now)(), |_| Ok(()))
+            .map_err(|e| match e {
+                WitnessError::Conflict(s) => WitnessCallError::Conflict(s),
+                e => WitnessCallError::Refused {
+                    status: e.status(),
+                    body: e.to_string(),
+                },
+            })
     }
 }

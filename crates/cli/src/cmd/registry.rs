@@ -158,7 +158,9 @@ enum WitnessCommand {
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn write_new(path: &Path, data: &str) -> anyhow::Result<()> {
@@ -167,7 +169,10 @@ fn write_new(path: &Path, data: &str) -> anyhow::Result<()> {
     f.write_all(data.as_bytes())?;
     f.sync_all()?;
     #[cfg(unix)]
-    if path.file_name().is_some_and(|n| n.to_string_lossy().ends_with("key")) {
+    if path
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().ends_with("key"))
+    {
         use std::os::unix::fs::PermissionsExt as _;
         std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
     }
@@ -182,7 +187,11 @@ fn read_text(path: &Path) -> anyhow::Result<String> {
 /// A vkey given inline or as a file holding it.
 fn vkey_arg(s: &str) -> anyhow::Result<NoteVerifier> {
     let p = Path::new(s);
-    let text = if p.is_file() { read_text(p)? } else { s.to_owned() };
+    let text = if p.is_file() {
+        read_text(p)?
+    } else {
+        s.to_owned()
+    };
     NoteVerifier::parse(text.trim()).with_context(|| format!("verifier key {s:?}"))
 }
 
@@ -202,7 +211,10 @@ pub fn run_registry(args: RegistryArgs) -> anyhow::Result<ExitCode> {
             }
             let storage = DirStorage::open(&dir)?;
             write_new(&dir.join("key"), &format!("{}\n", signer.to_private_text()))?;
-            write_new(&dir.join("key.pub"), &format!("{}\n", signer.verifier().to_vkey()))?;
+            write_new(
+                &dir.join("key.pub"),
+                &format!("{}\n", signer.verifier().to_vkey()),
+            )?;
             write_new(&dir.join("creator.key"), &CreatorKey::generate()?.to_text())?;
             Log::create(storage, signer.clone())?;
             println!("{}", signer.verifier().to_vkey());
@@ -229,12 +241,19 @@ fn add(a: AddArgs) -> anyhow::Result<ExitCode> {
     let mut witnesses = Vec::new();
     for w in &a.witnesses {
         let (url, vkey) = w.split_once('=').context("--witness must be URL=VKEY")?;
-        witnesses.push(LogWitness { client: Box::new(HttpWitness::new(url)?), verifier: vkey_arg(vkey)? });
+        witnesses.push(LogWitness {
+            client: Box::new(HttpWitness::new(url)?),
+            verifier: vkey_arg(vkey)?,
+        });
     }
     let quorum = a.quorum.unwrap_or(witnesses.len());
     log.set_witnesses(witnesses, quorum)?;
-    let key_path = a.creator_key.clone().unwrap_or_else(|| a.dir.join("creator.key"));
-    let creator = CreatorKey::parse(&read_text(&key_path)?).with_context(|| format!("{}", key_path.display()))?;
+    let key_path = a
+        .creator_key
+        .clone()
+        .unwrap_or_else(|| a.dir.join("creator.key"));
+    let creator = CreatorKey::parse(&read_text(&key_path)?)
+        .with_context(|| format!("{}", key_path.display()))?;
     let lyrics = match &a.lyrics {
         Some(p) => Some(lyrics_digest(&read_text(p)?)),
         None => None,
@@ -255,7 +274,9 @@ fn add(a: AddArgs) -> anyhow::Result<ExitCode> {
                 None => (IdentityCommitment::new("", &[0; 32]), None),
             };
             let title = a.title.clone().unwrap_or_else(|| {
-                f.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+                f.file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default()
             });
             let claim = Claim {
                 audio_sha256: d.file_sha256,
@@ -265,7 +286,11 @@ fn add(a: AddArgs) -> anyhow::Result<ExitCode> {
                 identity,
                 claimed_time: time,
             };
-            entries.push(Statement::sign(claim, &creator).with_context(|| format!("{}", f.display()))?.encode());
+            entries.push(
+                Statement::sign(claim, &creator)
+                    .with_context(|| format!("{}", f.display()))?
+                    .encode(),
+            );
             salts.push(salt);
             bar.inc(1);
         }
@@ -292,15 +317,26 @@ fn add(a: AddArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs `encore verify`.
 pub fn run_verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
-    let bytes = std::fs::read(&a.proof).with_context(|| format!("reading {}", a.proof.display()))?;
-    let witnesses = a.witnesses.iter().map(|w| vkey_arg(w)).collect::<anyhow::Result<Vec<_>>>()?;
-    let policy = Policy { log: vkey_arg(&a.key)?, quorum: a.quorum.unwrap_or(witnesses.len()), witnesses };
+    let bytes =
+        std::fs::read(&a.proof).with_context(|| format!("reading {}", a.proof.display()))?;
+    let witnesses = a
+        .witnesses
+        .iter()
+        .map(|w| vkey_arg(w))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let policy = Policy {
+        log: vkey_arg(&a.key)?,
+        quorum: a.quorum.unwrap_or(witnesses.len()),
+        witnesses,
+    };
     let result = TlogProof::parse(&bytes).and_then(|p| verify_certificate(&p, &policy));
     let v = match result {
         Ok(v) => v,
         Err(e) => {
             if a.json {
-                crate::output::print_json_line(&serde_json::json!({"verified": false, "error": e.to_string()}))?;
+                crate::output::print_json_line(
+                    &serde_json::json!({"verified": false, "error": e.to_string()}),
+                )?;
             } else {
                 eprintln!("NOT VERIFIED: {}: {e}", a.proof.display());
             }
@@ -308,7 +344,10 @@ pub fn run_verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let audio = match &a.file {
-        Some(f) => Some(match_audio(&v.statement, &digest_audio_file(f).with_context(|| format!("{}", f.display()))?)),
+        Some(f) => Some(match_audio(
+            &v.statement,
+            &digest_audio_file(f).with_context(|| format!("{}", f.display()))?,
+        )),
         None => None,
     };
     let ok = audio != Some(AudioMatch::Different);
@@ -341,9 +380,15 @@ pub fn run_verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
             }
         );
     } else {
-        eprintln!("NOT VERIFIED: the certificate is valid but the audio file is not the registered work");
+        eprintln!(
+            "NOT VERIFIED: the certificate is valid but the audio file is not the registered work"
+        );
     }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn bench(b: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -352,14 +397,25 @@ fn bench(b: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     let signer = NoteSigner::generate("bench.encore.invalid/log", KeyKind::Ed25519)?;
     std::fs::create_dir_all(&b.dir)?;
-    write_new(&b.dir.join("key"), &format!("{}\n", signer.to_private_text()))?;
+    write_new(
+        &b.dir.join("key"),
+        &format!("{}\n", signer.to_private_text()),
+    )?;
     let mut log = Log::create(DirStorage::open(&b.dir)?, signer.clone())?;
     let witnesses: Vec<NoteSigner> = (1..=3)
-        .map(|i| NoteSigner::generate(&format!("bench.encore.invalid/witness{i}"), KeyKind::Cosignature))
+        .map(|i| {
+            NoteSigner::generate(
+                &format!("bench.encore.invalid/witness{i}"),
+                KeyKind::Cosignature,
+            )
+        })
         .collect::<Result<_, _>>()?;
     let mut lw = Vec::new();
     for w in &witnesses {
-        let wit = Arc::new(Mutex::new(Witness::new(w.clone(), vec![signer.verifier()])?));
+        let wit = Arc::new(Mutex::new(Witness::new(
+            w.clone(),
+            vec![signer.verifier()],
+        )?));
         lw.push(LogWitness {
             client: Box::new(encore_registry::LocalWitness::new(wit, now)),
             verifier: w.verifier(),
@@ -396,7 +452,11 @@ fn bench(b: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     let append_s = start.elapsed().as_secs_f64();
     let size = log.size();
-    let policy = Policy { log: signer.verifier(), witnesses: witnesses.iter().map(NoteSigner::verifier).collect(), quorum: 3 };
+    let policy = Policy {
+        log: signer.verifier(),
+        witnesses: witnesses.iter().map(NoteSigner::verifier).collect(),
+        quorum: 3,
+    };
     let samples = 200u64.min(size);
     let (mut build, mut verify, mut cert_bytes) = (Duration::ZERO, Duration::ZERO, 0usize);
     for k in 0..samples {
@@ -433,29 +493,52 @@ struct HttpWitness {
 
 impl HttpWitness {
     fn new(url: &str) -> anyhow::Result<Self> {
-        let rest = url.strip_prefix("http://").context("witness URL must start with http://")?;
-        let (hostport, prefix) = rest.split_once('/').map_or((rest, String::new()), |(h, p)| (h, format!("/{p}")));
-        let addr = if hostport.contains(':') { hostport.to_owned() } else { format!("{hostport}:80") };
-        Ok(HttpWitness { addr, host: hostport.to_owned(), prefix: prefix.trim_end_matches('/').to_owned() })
+        let rest = url
+            .strip_prefix("http://")
+            .context("witness URL must start with http://")?;
+        let (hostport, prefix) = rest
+            .split_once('/')
+            .map_or((rest, String::new()), |(h, p)| (h, format!("/{p}")));
+        let addr = if hostport.contains(':') {
+            hostport.to_owned()
+        } else {
+            format!("{hostport}:80")
+        };
+        Ok(HttpWitness {
+            addr,
+            host: hostport.to_owned(),
+            prefix: prefix.trim_end_matches('/').to_owned(),
+        })
     }
 }
 
 impl WitnessClient for HttpWitness {
-    fn add_checkpoint(&self, old: u64, proof: &[Hash], checkpoint: &[u8]) -> Result<Vec<u8>, WitnessCallError> {
+    fn add_checkpoint(
+        &self,
+        old: u64,
+        proof: &[Hash],
+        checkpoint: &[u8],
+    ) -> Result<Vec<u8>, WitnessCallError> {
         let t = |e: std::io::Error| WitnessCallError::Transport(e.to_string());
         let body = encode_add_checkpoint(old, proof, checkpoint);
         let mut s = TcpStream::connect(&self.addr).map_err(t)?;
-        s.set_read_timeout(Some(Duration::from_secs(10))).map_err(t)?;
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .map_err(t)?;
         let head = format!(
             "POST {}/add-checkpoint HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             self.prefix,
             self.host,
             body.len()
         );
-        s.write_all(head.as_bytes()).and_then(|()| s.write_all(&body)).map_err(t)?;
+        s.write_all(head.as_bytes())
+            .and_then(|()| s.write_all(&body))
+            .map_err(t)?;
         let mut resp = Vec::new();
         s.take(1 << 20).read_to_end(&mut resp).map_err(t)?;
-        let split = resp.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| WitnessCallError::Transport("no HTTP header".into()))?;
+        let split = resp
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .ok_or_else(|| WitnessCallError::Transport("no HTTP header".into()))?;
         let status: u16 = String::from_utf8_lossy(&resp[..split])
             .split_whitespace()
             .nth(1)
@@ -468,8 +551,14 @@ impl WitnessClient for HttpWitness {
                 .trim()
                 .parse()
                 .map(WitnessCallError::Conflict)
-                .map_or_else(|_| Err(WitnessCallError::Transport("bad 409 body".into())), Err),
-            s => Err(WitnessCallError::Refused { status: s, body: String::from_utf8_lossy(&body).into_owned() }),
+                .map_or_else(
+                    |_| Err(WitnessCallError::Transport("bad 409 body".into())),
+                    Err,
+                ),
+            s => Err(WitnessCallError::Refused {
+                status: s,
+                body: String::from_utf8_lossy(&body).into_owned(),
+            }),
         }
     }
 }
@@ -484,21 +573,39 @@ pub fn run_witness(a: WitnessArgs) -> anyhow::Result<ExitCode> {
             }
             let signer = NoteSigner::generate(&name, KeyKind::Cosignature)?;
             write_new(&dir.join("key"), &format!("{}\n", signer.to_private_text()))?;
-            write_new(&dir.join("key.pub"), &format!("{}\n", signer.verifier().to_vkey()))?;
+            write_new(
+                &dir.join("key.pub"),
+                &format!("{}\n", signer.verifier().to_vkey()),
+            )?;
             println!("{}", signer.verifier().to_vkey());
             Ok(ExitCode::SUCCESS)
         }
-        WitnessCommand::Serve { dir, logs, listen, max_requests } => serve(&dir, &logs, &listen, max_requests),
+        WitnessCommand::Serve {
+            dir,
+            logs,
+            listen,
+            max_requests,
+        } => serve(&dir, &logs, &listen, max_requests),
     }
 }
 
-fn serve(dir: &Path, logs: &[String], listen: &str, max_requests: Option<u64>) -> anyhow::Result<ExitCode> {
+fn serve(
+    dir: &Path,
+    logs: &[String],
+    listen: &str,
+    max_requests: Option<u64>,
+) -> anyhow::Result<ExitCode> {
     let signer = NoteSigner::parse(&read_text(&dir.join("key"))?).context("witness key")?;
-    let logs = logs.iter().map(|l| vkey_arg(l)).collect::<anyhow::Result<Vec<_>>>()?;
+    let logs = logs
+        .iter()
+        .map(|l| vkey_arg(l))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let mut witness = Witness::new(signer, logs)?;
     let state_path = dir.join("state");
     if let Ok(b) = std::fs::read(&state_path) {
-        witness.load_state(&b).with_context(|| format!("{}", state_path.display()))?;
+        witness
+            .load_state(&b)
+            .with_context(|| format!("{}", state_path.display()))?;
     }
     let witness = Arc::new(Mutex::new(witness));
     let listener = TcpListener::bind(listen).with_context(|| format!("listening on {listen}"))?;
@@ -527,7 +634,10 @@ fn handle(conn: TcpStream, witness: &Mutex<Witness>, state_path: &Path) -> anyho
     let mut line = String::new();
     reader.by_ref().take(8192).read_line(&mut line)?;
     let mut parts = line.split_whitespace();
-    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or("").to_owned());
+    let (method, path) = (
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or("").to_owned(),
+    );
     let mut len = 0usize;
     for _ in 0..100 {
         let mut h = String::new();
@@ -554,11 +664,17 @@ fn handle(conn: TcpStream, witness: &Mutex<Witness>, state_path: &Path) -> anyho
             422 => "Unprocessable Entity",
             _ => "Internal Server Error",
         };
-        write!(out, "HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len())?;
+        write!(
+            out,
+            "HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )?;
         out.write_all(body)?;
         Ok(())
     };
-    let mut w = witness.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut w = witness
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     match method {
         "POST" if path.ends_with("/add-checkpoint") => {
             if len > encore_registry::MAX_ENTRY_BYTES {
@@ -574,16 +690,26 @@ fn handle(conn: TcpStream, witness: &Mutex<Witness>, state_path: &Path) -> anyho
             });
             match res {
                 Ok(sigs) => reply(200, "text/plain; charset=utf-8", &sigs),
-                Err(WitnessError::Conflict(size)) => reply(409, "text/x.tlog.size", format!("{size}\n").as_bytes()),
+                Err(WitnessError::Conflict(size)) => {
+                    reply(409, "text/x.tlog.size", format!("{size}\n").as_bytes())
+                }
                 Err(e) => {
                     tracing::info!(status = e.status(), error = %e, "refused checkpoint");
-                    let msg: &[u8] = if e.status() == 500 { b"internal error\n" } else { b"refused\n" };
+                    let msg: &[u8] = if e.status() == 500 {
+                        b"internal error\n"
+                    } else {
+                        b"refused\n"
+                    };
                     reply(e.status(), "text/plain", msg)
                 }
             }
         }
         "GET" if path.ends_with("/checkpoint") => {
-            let hash = path.trim_end_matches("/checkpoint").rsplit('/').next().unwrap_or("");
+            let hash = path
+                .trim_end_matches("/checkpoint")
+                .rsplit('/')
+                .next()
+                .unwrap_or("");
             match w.latest_by_origin_hash(hash) {
                 Some(note) => reply(200, "text/plain; charset=utf-8", note),
                 None => reply(404, "text/plain", b"not found\n"),
