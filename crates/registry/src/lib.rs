@@ -68,5 +68,6 @@ pub use statement::{
 pub use storage::{DirStorage, Fault, FaultyStorage, MemStorage, Storage};
 pub use tiles::{bundle_path, encode_index, parse_bundle, tile_partials, tile_path};
 pub use witness::{
-    LocalWitness, Witness, WitnessCallError, WitnessClient, WitnessError, encode_add_checkpoint,
+    LocalWitness, MAX_REQUEST_BYTES as MAX_WITNESS_REQUEST_BYTES, Witness, WitnessCallError,
+    WitnessClient, WitnessError, encode_add_checkpoint,
 };

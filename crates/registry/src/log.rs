@@ -39,6 +39,9 @@ impl std::fmt::Debug for LogWitness {
     }
 }
 
+/// Full tiles read from storage, by (level, index).
+type TileCache = HashMap<(u8, u64), Arc<Vec<Hash>>>;
+
 /// A transparency log over a [`Storage`].
 pub struct Log<S: Storage> {
     storage: S,
@@ -50,7 +53,7 @@ pub struct Log<S: Storage> {
     published_size: u64,
     staged: Option<Vec<u8>>,
     index: HashMap<Hash, u64>,
-    cache: Mutex<HashMap<(u8, u64), Arc<Vec<Hash>>>>,
+    cache: Mutex<TileCache>,
     witnesses: Vec<LogWitness>,
     witness_sizes: Vec<Option<u64>>,
     quorum: usize,
@@ -222,7 +225,7 @@ impl<S: Storage> Log<S> {
         self.lock_cache().remove(&(0, n));
     }
 
-    fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<(u8, u64), Arc<Vec<Hash>>>> {
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, TileCache> {
         self.cache
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -26,7 +26,7 @@ pub(crate) fn subtree_hash(src: &dyn SubtreeSource, start: u64, n: u64) -> Resul
     if n == 0 {
         return Ok(Hash::empty());
     }
-    if n.is_power_of_two() && start % n == 0 {
+    if n.is_power_of_two() && start.is_multiple_of(n) {
         return src.complete_subtree(n.trailing_zeros() as u8, start / n);
     }
     let k = split_point(n);

@@ -646,10 +646,10 @@ fn handle(conn: TcpStream, witness: &Mutex<Witness>, state_path: &Path) -> anyho
         if h.is_empty() {
             break;
         }
-        if let Some((k, v)) = h.split_once(':') {
-            if k.eq_ignore_ascii_case("content-length") {
-                len = v.trim().parse().unwrap_or(usize::MAX);
-            }
+        if let Some((k, v)) = h.split_once(':')
+            && k.eq_ignore_ascii_case("content-length")
+        {
+            len = v.trim().parse().unwrap_or(usize::MAX);
         }
     }
     let mut out = conn;
@@ -677,7 +677,7 @@ fn handle(conn: TcpStream, witness: &Mutex<Witness>, state_path: &Path) -> anyho
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     match method {
         "POST" if path.ends_with("/add-checkpoint") => {
-            if len > encore_registry::MAX_ENTRY_BYTES {
+            if len > encore_registry::MAX_WITNESS_REQUEST_BYTES {
                 return reply(413, "text/plain", b"request too large\n");
             }
             let mut body = vec![0u8; len];
