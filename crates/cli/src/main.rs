@@ -29,11 +29,20 @@ struct Cli {
 enum Command {
     /// Decode audio and report tempo, beats, downbeats, onsets and loudness.
     Analyze(cmd::analyze::Args),
+    /// The rights registry: create a log, register works, write certificates.
+    Registry(cmd::registry::RegistryArgs),
+    /// Check a registry certificate (C2SP tlog-proof) offline.
+    Verify(cmd::registry::VerifyArgs),
+    /// A C2SP tlog-witness: create a key, serve add-checkpoint.
+    Witness(cmd::registry::WitnessArgs),
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Analyze(args) => cmd::analyze::run(args),
+        Command::Registry(args) => cmd::registry::run_registry(args),
+        Command::Verify(args) => cmd::registry::run_verify(args),
+        Command::Witness(args) => cmd::registry::run_witness(args),
     }
 }
 

@@ -1,0 +1,732 @@
+//! `encore registry init|add|proof|bench`, `encore verify` and `encore witness init|serve`:
+//! the rights registry on a local log directory, offline certificate checks, and a C2SP
+//! tlog-witness served over plain HTTP/1.1.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use encore_registry::{
+    AudioMatch, Claim, CreatorKey, DirStorage, Hash, IdentityCommitment, KeyKind, Log, LogWitness,
+    NoteSigner, NoteVerifier, Policy, Statement, TlogProof, Witness, WitnessCallError,
+    WitnessClient, WitnessError, digest_audio_file, encode_add_checkpoint, lyrics_digest,
+    match_audio, verify_certificate,
+};
+
+/// Arguments of `encore registry`.
+#[derive(Debug, clap::Args)]
+pub struct RegistryArgs {
+    #[command(subcommand)]
+    command: RegistryCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum RegistryCommand {
+    /// Create a log in DIR with a new Ed25519 key (DIR/key, DIR/key.pub = verifier key).
+    Init {
+        /// The log directory (C2SP tlog-tiles layout).
+        dir: PathBuf,
+        /// The log's origin line, e.g. `registry.example.org/works`.
+        #[arg(long)]
+        origin: String,
+    },
+    /// Register works; prints `INDEX<TAB>FILE` per file once a published checkpoint covers it.
+    Add(AddArgs),
+    /// Write a C2SP tlog-proof (certificate) for entry INDEX.
+    Proof {
+        /// The log directory.
+        dir: PathBuf,
+        /// The entry index.
+        index: u64,
+        /// Output file (`.tlog-proof`).
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Measure durable appends per second, proof build/verify time and certificate size.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct AddArgs {
+    /// The log directory.
+    dir: PathBuf,
+    /// Audio files to register.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// The creator's key (`encore-creator-key-v1 HEX`); default DIR/creator.key, made by init.
+    #[arg(long)]
+    creator_key: Option<PathBuf>,
+    /// Title (default: the file name without extension).
+    #[arg(long)]
+    title: Option<String>,
+    /// Lyrics text file; its normalised SHA-256 goes into the statement.
+    #[arg(long)]
+    lyrics: Option<PathBuf>,
+    /// The creator's legal identity; only a salted commitment enters the log, and the salt is
+    /// printed (keep it to open the commitment later).
+    #[arg(long)]
+    identity: Option<String>,
+    /// Claimed time, Unix seconds (default: now).
+    #[arg(long)]
+    time: Option<u64>,
+    /// Entries per batch (one checkpoint per batch).
+    #[arg(long, default_value_t = 256)]
+    batch: usize,
+    /// A witness to ask for cosignatures, as `URL=VKEY` (repeatable).
+    #[arg(long = "witness")]
+    witnesses: Vec<String>,
+    /// Cosignatures required before publishing (default: all given witnesses).
+    #[arg(long)]
+    quorum: Option<usize>,
+    /// Print JSON lines `{"index","file","new","identity_salt"}`.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct BenchArgs {
+    /// Directory to create the benchmark log in (must not exist).
+    dir: PathBuf,
+    /// Entries to append.
+    #[arg(long, default_value_t = 1_000_000)]
+    entries: u64,
+    /// Entries per batch.
+    #[arg(long, default_value_t = 4096)]
+    batch: usize,
+    /// Print `ACK INDEX` after each published batch (used by the crash test).
+    #[arg(long)]
+    print_acks: bool,
+}
+
+/// Arguments of `encore verify`.
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// The tlog-proof file.
+    proof: PathBuf,
+    /// The log's verifier key, or a file holding it (e.g. DIR/key.pub).
+    #[arg(long)]
+    key: String,
+    /// A trusted witness verifier key (or file), repeatable.
+    #[arg(long = "witness")]
+    witnesses: Vec<String>,
+    /// Witness cosignatures required (default: all given witnesses).
+    #[arg(long)]
+    quorum: Option<usize>,
+    /// Also check that this audio file is the registered one (same bytes or same decoded audio).
+    #[arg(long)]
+    file: Option<PathBuf>,
+    /// Print a JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `encore witness`.
+#[derive(Debug, clap::Args)]
+pub struct WitnessArgs {
+    #[command(subcommand)]
+    command: WitnessCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum WitnessCommand {
+    /// Create a witness key in DIR (DIR/key, DIR/key.pub = cosignature verifier key).
+    Init {
+        /// The witness directory.
+        dir: PathBuf,
+        /// The witness name, e.g. `witness.example.org/w1`.
+        #[arg(long)]
+        name: String,
+    },
+    /// Serve C2SP tlog-witness `POST /add-checkpoint` and `GET /<origin hash>/checkpoint`.
+    Serve {
+        /// The witness directory (key and state).
+        dir: PathBuf,
+        /// A log verifier key (or file) to follow, repeatable.
+        #[arg(long = "log", required = true)]
+        logs: Vec<String>,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:7380")]
+        listen: String,
+        /// Stop after this many requests (tests).
+        #[arg(long, hide = true)]
+        max_requests: Option<u64>,
+    },
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn write_new(path: &Path, data: &str) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp).with_context(|| format!("{}", tmp.display()))?;
+    f.write_all(data.as_bytes())?;
+    f.sync_all()?;
+    #[cfg(unix)]
+    if path
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().ends_with("key"))
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+    }
+    std::fs::rename(&tmp, path).with_context(|| format!("{}", path.display()))?;
+    Ok(())
+}
+
+fn read_text(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// A vkey given inline or as a file holding it.
+fn vkey_arg(s: &str) -> anyhow::Result<NoteVerifier> {
+    let p = Path::new(s);
+    let text = if p.is_file() {
+        read_text(p)?
+    } else {
+        s.to_owned()
+    };
+    NoteVerifier::parse(text.trim()).with_context(|| format!("verifier key {s:?}"))
+}
+
+fn log_signer(dir: &Path) -> anyhow::Result<NoteSigner> {
+    let k = dir.join("key");
+    NoteSigner::parse(&read_text(&k)?).with_context(|| format!("{}", k.display()))
+}
+
+/// Runs `encore registry`.
+pub fn run_registry(args: RegistryArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        RegistryCommand::Init { dir, origin } => {
+            let signer = NoteSigner::generate(&origin, KeyKind::Ed25519).context("origin")?;
+            std::fs::create_dir_all(&dir).with_context(|| format!("{}", dir.display()))?;
+            if dir.join("key").exists() || dir.join("checkpoint").exists() {
+                bail!("{} already holds a log", dir.display());
+            }
+            let storage = DirStorage::open(&dir)?;
+            write_new(&dir.join("key"), &format!("{}\n", signer.to_private_text()))?;
+            write_new(
+                &dir.join("key.pub"),
+                &format!("{}\n", signer.verifier().to_vkey()),
+            )?;
+            write_new(&dir.join("creator.key"), &CreatorKey::generate()?.to_text())?;
+            Log::create(storage, signer.clone())?;
+            println!("{}", signer.verifier().to_vkey());
+            Ok(ExitCode::SUCCESS)
+        }
+        RegistryCommand::Add(a) => add(a),
+        RegistryCommand::Proof { dir, index, output } => {
+            let log = Log::open(DirStorage::open(&dir)?, log_signer(&dir)?)
+                .with_context(|| format!("opening log {}", dir.display()))?;
+            let proof = log.proof(index)?;
+            let tmp = output.with_extension("tmp");
+            std::fs::write(&tmp, proof.to_text()).with_context(|| format!("{}", tmp.display()))?;
+            std::fs::rename(&tmp, &output).with_context(|| format!("{}", output.display()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        RegistryCommand::Bench(b) => bench(b),
+    }
+}
+
+fn add(a: AddArgs) -> anyhow::Result<ExitCode> {
+    let signer = log_signer(&a.dir)?;
+    let mut log = Log::open(DirStorage::open(&a.dir)?, signer)
+        .with_context(|| format!("opening log {}", a.dir.display()))?;
+    let mut witnesses = Vec::new();
+    for w in &a.witnesses {
+        let (url, vkey) = w.split_once('=').context("--witness must be URL=VKEY")?;
+        witnesses.push(LogWitness {
+            client: Box::new(HttpWitness::new(url)?),
+            verifier: vkey_arg(vkey)?,
+        });
+    }
+    let quorum = a.quorum.unwrap_or(witnesses.len());
+    log.set_witnesses(witnesses, quorum)?;
+    let key_path = a
+        .creator_key
+        .clone()
+        .unwrap_or_else(|| a.dir.join("creator.key"));
+    let creator = CreatorKey::parse(&read_text(&key_path)?)
+        .with_context(|| format!("{}", key_path.display()))?;
+    let lyrics = match &a.lyrics {
+        Some(p) => Some(lyrics_digest(&read_text(p)?)),
+        None => None,
+    };
+    let time = a.time.unwrap_or_else(now);
+    let bar = crate::output::progress_bar(a.files.len() as u64, "registering");
+    for chunk in a.files.chunks(a.batch.max(1)) {
+        let mut entries = Vec::new();
+        let mut salts = Vec::new();
+        for f in chunk {
+            let _span = tracing::info_span!("register", file = %f.display()).entered();
+            let d = digest_audio_file(f).with_context(|| format!("{}", f.display()))?;
+            let (identity, salt) = match &a.identity {
+                Some(id) => {
+                    let (c, s) = IdentityCommitment::random(id)?;
+                    (c, Some(s))
+                }
+                None => (IdentityCommitment::new("", &[0; 32]), None),
+            };
+            let title = a.title.clone().unwrap_or_else(|| {
+                f.file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            });
+            let claim = Claim {
+                audio_sha256: d.file_sha256,
+                content_digest: d.content,
+                lyrics_sha256: lyrics,
+                title,
+                identity,
+                claimed_time: time,
+            };
+            entries.push(
+                Statement::sign(claim, &creator)
+                    .with_context(|| format!("{}", f.display()))?
+                    .encode(),
+            );
+            salts.push(salt);
+            bar.inc(1);
+        }
+        let before = log.size();
+        let idx = log.append(&entries, now())?;
+        for ((i, f), salt) in idx.iter().zip(chunk).zip(salts) {
+            if a.json {
+                crate::output::print_json_line(&serde_json::json!({
+                    "index": i,
+                    "file": f.display().to_string(),
+                    "new": *i >= before,
+                    "identity_salt": salt.map(|s| s.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+                }))?;
+            } else {
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "{i}\t{}", f.display())?;
+                out.flush()?;
+            }
+        }
+    }
+    bar.finish_and_clear();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `encore verify`.
+pub fn run_verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let bytes =
+        std::fs::read(&a.proof).with_context(|| format!("reading {}", a.proof.display()))?;
+    let witnesses = a
+        .witnesses
+        .iter()
+        .map(|w| vkey_arg(w))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let policy = Policy {
+        log: vkey_arg(&a.key)?,
+        quorum: a.quorum.unwrap_or(witnesses.len()),
+        witnesses,
+    };
+    let result = TlogProof::parse(&bytes).and_then(|p| verify_certificate(&p, &policy));
+    let v = match result {
+        Ok(v) => v,
+        Err(e) => {
+            if a.json {
+                crate::output::print_json_line(
+                    &serde_json::json!({"verified": false, "error": e.to_string()}),
+                )?;
+            } else {
+                eprintln!("NOT VERIFIED: {}: {e}", a.proof.display());
+            }
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let audio = match &a.file {
+        Some(f) => Some(match_audio(
+            &v.statement,
+            &digest_audio_file(f).with_context(|| format!("{}", f.display()))?,
+        )),
+        None => None,
+    };
+    let ok = audio != Some(AudioMatch::Different);
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    if a.json {
+        crate::output::print_json_line(&serde_json::json!({
+            "verified": ok,
+            "index": v.index,
+            "origin": v.checkpoint.origin,
+            "tree_size": v.checkpoint.size,
+            "title": v.statement.claim.title,
+            "claimed_time": v.statement.claim.claimed_time,
+            "creator": hex(&v.statement.creator),
+            "audio_sha256": hex(&v.statement.claim.audio_sha256),
+            "witnesses": v.witnesses.iter().map(|(n, t)| serde_json::json!({"name": n, "time": t})).collect::<Vec<_>>(),
+            "audio_match": audio.map(|m| format!("{m:?}")),
+        }))?;
+    } else if ok {
+        println!(
+            "verified: entry {} of {} (tree size {}), {:?}, {} witness cosignature(s){}",
+            v.index,
+            v.checkpoint.origin,
+            v.checkpoint.size,
+            v.statement.claim.title,
+            v.witnesses.len(),
+            match audio {
+                Some(AudioMatch::Exact) => ", audio file identical",
+                Some(AudioMatch::SameContent) => ", audio content identical (re-encoded)",
+                _ => "",
+            }
+        );
+    } else {
+        eprintln!(
+            "NOT VERIFIED: the certificate is valid but the audio file is not the registered work"
+        );
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn bench(b: BenchArgs) -> anyhow::Result<ExitCode> {
+    if b.dir.join("checkpoint").exists() {
+        bail!("{} already holds a log", b.dir.display());
+    }
+    let signer = NoteSigner::generate("bench.encore.invalid/log", KeyKind::Ed25519)?;
+    std::fs::create_dir_all(&b.dir)?;
+    write_new(
+        &b.dir.join("key"),
+        &format!("{}\n", signer.to_private_text()),
+    )?;
+    let mut log = Log::create(DirStorage::open(&b.dir)?, signer.clone())?;
+    let witnesses: Vec<NoteSigner> = (1..=3)
+        .map(|i| {
+            NoteSigner::generate(
+                &format!("bench.encore.invalid/witness{i}"),
+                KeyKind::Cosignature,
+            )
+        })
+        .collect::<Result<_, _>>()?;
+    let mut lw = Vec::new();
+    for w in &witnesses {
+        let wit = Arc::new(Mutex::new(Witness::new(
+            w.clone(),
+            vec![signer.verifier()],
+        )?));
+        lw.push(LogWitness {
+            client: Box::new(encore_registry::LocalWitness::new(wit, now)),
+            verifier: w.verifier(),
+        });
+    }
+    log.set_witnesses(lw, 3)?;
+    let creator = CreatorKey::generate()?;
+    let start = Instant::now();
+    let mut done = 0u64;
+    while done < b.entries {
+        let n = (b.entries - done).min(b.batch as u64);
+        let entries: Vec<Vec<u8>> = (done..done + n)
+            .map(|i| {
+                let claim = Claim {
+                    audio_sha256: Hash::leaf(&i.to_be_bytes()).0,
+                    content_digest: Hash::leaf(&(!i).to_be_bytes()).0,
+                    lyrics_sha256: None,
+                    title: format!("bench work {i}"),
+                    identity: IdentityCommitment::new("bench", &[0; 32]),
+                    claimed_time: 1_700_000_000,
+                };
+                Statement::sign(claim, &creator).map(|s| s.encode())
+            })
+            .collect::<Result<_, _>>()?;
+        let idx = log.append(&entries, now())?;
+        done += n;
+        if b.print_acks {
+            let mut out = std::io::stdout().lock();
+            for i in idx {
+                writeln!(out, "ACK {i}")?;
+            }
+            out.flush()?;
+        }
+    }
+    let append_s = start.elapsed().as_secs_f64();
+    let size = log.size();
+    let policy = Policy {
+        log: signer.verifier(),
+        witnesses: witnesses.iter().map(NoteSigner::verifier).collect(),
+        quorum: 3,
+    };
+    let samples = 200u64.min(size);
+    let (mut build, mut verify, mut cert_bytes) = (Duration::ZERO, Duration::ZERO, 0usize);
+    for k in 0..samples {
+        let i = (k * 7919 * 104_729) % size;
+        let t = Instant::now();
+        let p = log.proof(i)?;
+        build += t.elapsed();
+        let text = p.to_text();
+        cert_bytes = cert_bytes.max(text.len());
+        let t = Instant::now();
+        verify_certificate(&TlogProof::parse(&text)?, &policy)?;
+        verify += t.elapsed();
+    }
+    let per = |d: Duration| d.as_secs_f64() * 1000.0 / samples.max(1) as f64;
+    crate::output::print_json_line(&serde_json::json!({
+        "entries": size,
+        "batch": b.batch,
+        "append_s": append_s,
+        "appends_per_s": size as f64 / append_s,
+        "proof_build_ms": per(build),
+        "proof_verify_ms": per(verify),
+        "certificate_bytes": cert_bytes,
+        "witnesses": 3,
+    }))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A tlog-witness reached over plain HTTP/1.1 (`http://host:port[/prefix]`).
+struct HttpWitness {
+    addr: String,
+    host: String,
+    prefix: String,
+}
+
+impl HttpWitness {
+    fn new(url: &str) -> anyhow::Result<Self> {
+        let rest = url
+            .strip_prefix("http://")
+            .context("witness URL must start with http://")?;
+        let (hostport, prefix) = rest
+            .split_once('/')
+            .map_or((rest, String::new()), |(h, p)| (h, format!("/{p}")));
+        let addr = if hostport.contains(':') {
+            hostport.to_owned()
+        } else {
+            format!("{hostport}:80")
+        };
+        Ok(HttpWitness {
+            addr,
+            host: hostport.to_owned(),
+            prefix: prefix.trim_end_matches('/').to_owned(),
+        })
+    }
+}
+
+impl WitnessClient for HttpWitness {
+    fn add_checkpoint(
+        &self,
+        old: u64,
+        proof: &[Hash],
+        checkpoint: &[u8],
+    ) -> Result<Vec<u8>, WitnessCallError> {
+        let t = |e: std::io::Error| WitnessCallError::Transport(e.to_string());
+        let body = encode_add_checkpoint(old, proof, checkpoint);
+        let mut s = TcpStream::connect(&self.addr).map_err(t)?;
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .map_err(t)?;
+        let head = format!(
+            "POST {}/add-checkpoint HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            self.prefix,
+            self.host,
+            body.len()
+        );
+        s.write_all(head.as_bytes())
+            .and_then(|()| s.write_all(&body))
+            .map_err(t)?;
+        let mut resp = Vec::new();
+        s.take(1 << 20).read_to_end(&mut resp).map_err(t)?;
+        let split = resp
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .ok_or_else(|| WitnessCallError::Transport("no HTTP header".into()))?;
+        let status: u16 = String::from_utf8_lossy(&resp[..split])
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| WitnessCallError::Transport("bad status line".into()))?;
+        let body = resp[split + 4..].to_vec();
+        match status {
+            200 => Ok(body),
+            409 => String::from_utf8_lossy(&body)
+                .trim()
+                .parse()
+                .map(WitnessCallError::Conflict)
+                .map_or_else(
+                    |_| Err(WitnessCallError::Transport("bad 409 body".into())),
+                    Err,
+                ),
+            s => Err(WitnessCallError::Refused {
+                status: s,
+                body: String::from_utf8_lossy(&body).into_owned(),
+            }),
+        }
+    }
+}
+
+/// Runs `encore witness`.
+pub fn run_witness(a: WitnessArgs) -> anyhow::Result<ExitCode> {
+    match a.command {
+        WitnessCommand::Init { dir, name } => {
+            std::fs::create_dir_all(&dir)?;
+            if dir.join("key").exists() {
+                bail!("{} already holds a witness key", dir.display());
+            }
+            let signer = NoteSigner::generate(&name, KeyKind::Cosignature)?;
+            write_new(&dir.join("key"), &format!("{}\n", signer.to_private_text()))?;
+            write_new(
+                &dir.join("key.pub"),
+                &format!("{}\n", signer.verifier().to_vkey()),
+            )?;
+            println!("{}", signer.verifier().to_vkey());
+            Ok(ExitCode::SUCCESS)
+        }
+        WitnessCommand::Serve {
+            dir,
+            logs,
+            listen,
+            max_requests,
+        } => serve(&dir, &logs, &listen, max_requests),
+    }
+}
+
+fn serve(
+    dir: &Path,
+    logs: &[String],
+    listen: &str,
+    max_requests: Option<u64>,
+) -> anyhow::Result<ExitCode> {
+    let signer = NoteSigner::parse(&read_text(&dir.join("key"))?).context("witness key")?;
+    let logs = logs
+        .iter()
+        .map(|l| vkey_arg(l))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut witness = Witness::new(signer, logs)?;
+    let state_path = dir.join("state");
+    if let Ok(b) = std::fs::read(&state_path) {
+        witness
+            .load_state(&b)
+            .with_context(|| format!("{}", state_path.display()))?;
+    }
+    let witness = Arc::new(Mutex::new(witness));
+    let listener = TcpListener::bind(listen).with_context(|| format!("listening on {listen}"))?;
+    eprintln!("witness listening on http://{}", listener.local_addr()?);
+    let mut served = 0u64;
+    for conn in listener.incoming() {
+        let Ok(conn) = conn else { continue };
+        let w = witness.clone();
+        let sp = state_path.clone();
+        // One request per connection, handled in order: the state update is atomic with the
+        // checks because the witness is locked for the whole request.
+        if let Err(e) = handle(conn, &w, &sp) {
+            tracing::warn!(error = %e, "request failed");
+        }
+        served += 1;
+        if max_requests.is_some_and(|m| served >= m) {
+            break;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn handle(conn: TcpStream, witness: &Mutex<Witness>, state_path: &Path) -> anyhow::Result<()> {
+    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut line = String::new();
+    reader.by_ref().take(8192).read_line(&mut line)?;
+    let mut parts = line.split_whitespace();
+    let (method, path) = (
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or("").to_owned(),
+    );
+    let mut len = 0usize;
+    for _ in 0..100 {
+        let mut h = String::new();
+        reader.by_ref().take(8192).read_line(&mut h)?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':')
+            && k.eq_ignore_ascii_case("content-length")
+        {
+            len = v.trim().parse().unwrap_or(usize::MAX);
+        }
+    }
+    let mut out = conn;
+    let mut reply = |status: u16, ctype: &str, body: &[u8]| -> anyhow::Result<()> {
+        let reason = match status {
+            200 => "OK",
+            400 => "Bad Request",
+            403 => "Forbidden",
+            404 => "Not Found",
+            409 => "Conflict",
+            413 => "Payload Too Large",
+            422 => "Unprocessable Entity",
+            _ => "Internal Server Error",
+        };
+        write!(
+            out,
+            "HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )?;
+        out.write_all(body)?;
+        Ok(())
+    };
+    let mut w = witness
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    match method {
+        "POST" if path.ends_with("/add-checkpoint") => {
+            if len > encore_registry::MAX_WITNESS_REQUEST_BYTES {
+                return reply(413, "text/plain", b"request too large\n");
+            }
+            let mut body = vec![0u8; len];
+            reader.read_exact(&mut body)?;
+            let res = w.add_checkpoint(&body, now(), |state| {
+                write_state(state_path, state).map_err(|e| encore_registry::Error::Io {
+                    path: state_path.display().to_string(),
+                    source: std::io::Error::other(e.to_string()),
+                })
+            });
+            match res {
+                Ok(sigs) => reply(200, "text/plain; charset=utf-8", &sigs),
+                Err(WitnessError::Conflict(size)) => {
+                    reply(409, "text/x.tlog.size", format!("{size}\n").as_bytes())
+                }
+                Err(e) => {
+                    tracing::info!(status = e.status(), error = %e, "refused checkpoint");
+                    let msg: &[u8] = if e.status() == 500 {
+                        b"internal error\n"
+                    } else {
+                        b"refused\n"
+                    };
+                    reply(e.status(), "text/plain", msg)
+                }
+            }
+        }
+        "GET" if path.ends_with("/checkpoint") => {
+            let hash = path
+                .trim_end_matches("/checkpoint")
+                .rsplit('/')
+                .next()
+                .unwrap_or("");
+            match w.latest_by_origin_hash(hash) {
+                Some(note) => reply(200, "text/plain; charset=utf-8", note),
+                None => reply(404, "text/plain", b"not found\n"),
+            }
+        }
+        _ => reply(404, "text/plain", b"not found\n"),
+    }
+}
+
+fn write_state(path: &Path, state: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(state)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
