@@ -1,0 +1,1 @@
+//! Labelled benchmark corpus generator.
