@@ -23,7 +23,7 @@ pub enum Kind {
     CnUscc,
     /// PRC passport number.
     Passport,
-    /// IPv4 or IPv6 address (one kind for both; the finding's `detail` says which).
+    /// IPv4 or IPv6 address (one kind for both: `:` in the value means IPv6).
     IpAddress,
 }
 
