@@ -29,11 +29,17 @@ struct Cli {
 enum Command {
     /// Decode audio and report tempo, beats, downbeats, onsets and loudness.
     Analyze(cmd::analyze::Args),
+    /// Find personal information (IDs, phones, cards, e-mails, ...) in files, folders and SQLite.
+    Scan(cmd::scan::Args),
+    /// Generate the labelled personal-information corpus and evaluate scanners on it.
+    ScanBench(cmd::scan::BenchArgs),
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Analyze(args) => cmd::analyze::run(args),
+        Command::Scan(args) => cmd::scan::run(args),
+        Command::ScanBench(args) => cmd::scan::run_bench(args),
     }
 }
 

@@ -138,7 +138,12 @@ impl Context {
         let Some(ac) = &self.ac else {
             return suffix_penalty(&text[end..]);
         };
+        // Context is the value's own line: a CSV header or the previous log line says nothing.
         let lo = floor_char(text, start.saturating_sub(WINDOW_BEFORE));
+        let lo = text[lo..start]
+            .iter()
+            .rposition(|&c| c == b'\n')
+            .map_or(lo, |p| lo + p + 1);
         let before = &text[lo..start];
         let mut nearest: Option<Effect> = None;
         for m in ac.find_iter(before) {
@@ -153,6 +158,10 @@ impl Context {
         };
         if nearest.is_none() {
             let hi = (end + WINDOW_AFTER).min(text.len());
+            let hi = text[end..hi]
+                .iter()
+                .position(|&c| c == b'\n')
+                .map_or(hi, |p| end + p);
             let after = &text[end..hi];
             if let Some(m) = ac
                 .find_iter(after)

@@ -6,9 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::Kind;
 use crate::regions::PREFECTURES;
 use crate::validate;
-use crate::Kind;
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -104,7 +104,9 @@ impl Rng {
         &items[self.below(items.len())]
     }
     fn digits(&mut self, n: usize) -> String {
-        (0..n).map(|_| char::from(b'0' + self.below(10) as u8)).collect()
+        (0..n)
+            .map(|_| char::from(b'0' + self.below(10) as u8))
+            .collect()
     }
 }
 
@@ -152,7 +154,9 @@ impl Values<'_> {
                     v[17] = check;
                 }
                 _ => {
-                    let bad: &[&[u8]] = &[b"00", b"19", b"29", b"39", b"49", b"55", b"68", b"77", b"90", b"99"];
+                    let bad: &[&[u8]] = &[
+                        b"00", b"19", b"29", b"39", b"49", b"55", b"68", b"77", b"90", b"99",
+                    ];
                     let b: &[u8] = *self.rng.pick(bad);
                     v[..2].copy_from_slice(b);
                     let check = validate::resident_id_check_char(&v[..17]).unwrap_or(b'0');
@@ -170,13 +174,22 @@ impl Values<'_> {
     }
 
     fn bad_mobile(&mut self) -> String {
-        let segs = ["120", "121", "127", "140", "154", "160", "164", "169", "179", "194", "100", "110"];
+        let segs = [
+            "120", "121", "127", "140", "154", "160", "164", "169", "179", "194", "100", "110",
+        ];
         format!("{}{}", self.rng.pick(&segs), self.rng.digits(8))
     }
 
     fn card_with(&mut self, valid: bool) -> String {
         let (prefix, len): (String, usize) = match self.rng.below(6) {
-            0 | 1 => (format!("62{}", self.rng.pick(&["2202", "2848", "1700", "2588", "1483", "2700"])), *self.rng.pick(&[16, 19, 19, 17, 18])),
+            0 | 1 => (
+                format!(
+                    "62{}",
+                    self.rng
+                        .pick(&["2202", "2848", "1700", "2588", "1483", "2700"])
+                ),
+                *self.rng.pick(&[16, 19, 19, 17, 18]),
+            ),
             2 => ("4".to_string(), *self.rng.pick(&[16, 16, 19])),
             3 => (format!("5{}", self.rng.range(1, 5)), 16),
             4 => (format!("35{}", self.rng.range(28, 89)), 16),
@@ -202,7 +215,11 @@ impl Values<'_> {
         if self.rng.chance(0.6) {
             self.card_with(false)
         } else {
-            let mut body = format!("{}{}", self.rng.pick(&["1", "7", "8", "30", "00"]), self.rng.digits(14));
+            let mut body = format!(
+                "{}{}",
+                self.rng.pick(&["1", "7", "8", "30", "00"]),
+                self.rng.digits(14)
+            );
             for d in b'0'..=b'9' {
                 body.push(char::from(d));
                 if validate::luhn(body.as_bytes()) {
@@ -215,28 +232,67 @@ impl Values<'_> {
     }
 
     fn email(&mut self) -> String {
-        let names = ["zhangsan", "li.si", "wang_wu", "chen.jing", "liuyang", "alice", "bob.smith", "j.doe", "mary-ann", "zhao88", "sun_li", "huang.lei"];
-        let domains = ["163.com", "qq.com", "126.com", "gmail.com", "example.com", "corp.example.cn", "sina.com.cn", "outlook.com", "foxmail.com", "yeah.net"];
+        let names = [
+            "zhangsan",
+            "li.si",
+            "wang_wu",
+            "chen.jing",
+            "liuyang",
+            "alice",
+            "bob.smith",
+            "j.doe",
+            "mary-ann",
+            "zhao88",
+            "sun_li",
+            "huang.lei",
+        ];
+        let domains = [
+            "163.com",
+            "qq.com",
+            "126.com",
+            "gmail.com",
+            "example.com",
+            "corp.example.cn",
+            "sina.com.cn",
+            "outlook.com",
+            "foxmail.com",
+            "yeah.net",
+        ];
         let name = if self.rng.chance(0.2) {
             let len = self.rng.range(6, 10) as usize;
             self.rng.digits(len)
         } else {
-            format!("{}{}", self.rng.pick(&names), if self.rng.chance(0.5) { self.rng.digits(2) } else { String::new() })
+            format!(
+                "{}{}",
+                self.rng.pick(&names),
+                if self.rng.chance(0.5) {
+                    self.rng.digits(2)
+                } else {
+                    String::new()
+                }
+            )
         };
         format!("{name}@{}", self.rng.pick(&domains))
     }
 
     fn uscc_with(&mut self, valid: bool) -> String {
         const ALPHA: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-        let dept = *self.rng.pick(&["91", "92", "93", "11", "12", "51", "52", "53", "Y1"]);
-        let region = format!("{:04}{:02}", self.rng.pick(&PREFECTURES[..]), self.rng.range(0, 20));
+        let dept = *self
+            .rng
+            .pick(&["91", "92", "93", "11", "12", "51", "52", "53", "Y1"]);
+        let region = format!(
+            "{:04}{:02}",
+            self.rng.pick(&PREFECTURES[..]),
+            self.rng.range(0, 20)
+        );
         let org: String = (0..9).map(|_| char::from(*self.rng.pick(ALPHA))).collect();
         let body = format!("{dept}{region}{org}");
         let check = validate::uscc_check_char(body.as_bytes()).unwrap_or(b'0');
         let check = if valid {
             check
         } else {
-            ALPHA[(ALPHA.iter().position(|&c| c == check).unwrap_or(0) + 1 + self.rng.below(29)) % 31]
+            ALPHA[(ALPHA.iter().position(|&c| c == check).unwrap_or(0) + 1 + self.rng.below(29))
+                % 31]
         };
         format!("{body}{}", char::from(check))
     }
@@ -251,17 +307,44 @@ impl Values<'_> {
     }
 
     fn ipv4(&mut self) -> String {
-        let first = *self.rng.pick(&[1u32, 8, 14, 36, 42, 58, 101, 110, 114, 117, 119, 120, 183, 192, 203, 211, 222]);
-        format!("{first}.{}.{}.{}", self.rng.range(0, 255), self.rng.range(0, 255), self.rng.range(1, 254))
+        let first = *self.rng.pick(&[
+            1u32, 8, 14, 36, 42, 58, 101, 110, 114, 117, 119, 120, 183, 192, 203, 211, 222,
+        ]);
+        format!(
+            "{first}.{}.{}.{}",
+            self.rng.range(0, 255),
+            self.rng.range(0, 255),
+            self.rng.range(1, 254)
+        )
     }
 
     fn ipv6(&mut self) -> String {
-        let head = *self.rng.pick(&["2001:db8", "240e:3b7", "2408:8207", "fe80:0", "2409:8a00", "2400:cb00"]);
-        let groups: Vec<String> = (0..4).map(|_| format!("{:x}", self.rng.range(1, 0xffff))).collect();
+        let head = *self.rng.pick(&[
+            "2001:db8",
+            "240e:3b7",
+            "2408:8207",
+            "fe80:0",
+            "2409:8a00",
+            "2400:cb00",
+        ]);
+        let groups: Vec<String> = (0..4)
+            .map(|_| format!("{:x}", self.rng.range(1, 0xffff)))
+            .collect();
         if self.rng.chance(0.5) {
-            format!("{head}::{}", groups[..self.rng.range(2, 4) as usize].join(":"))
+            format!(
+                "{head}::{}",
+                groups[..self.rng.range(2, 4) as usize].join(":")
+            )
         } else {
-            format!("{head}:{}:{}:{}:{}:{}:{}", self.rng.range(0, 0xfff), self.rng.range(0, 0xfff), groups[0], groups[1], groups[2], groups[3])
+            format!(
+                "{head}:{}:{}:{}:{}:{}:{}",
+                self.rng.range(0, 0xfff),
+                self.rng.range(0, 0xfff),
+                groups[0],
+                groups[1],
+                groups[2],
+                groups[3]
+            )
         }
     }
 
@@ -291,15 +374,50 @@ impl Values<'_> {
             3 | 4 => self.bad_card(),
             5 => self.uscc_with(false),
             6 => format!("ORD-{}", self.mobile()),
-            7 => format!("{}{:02}{:02}{}", self.rng.range(2019, 2026), self.rng.range(1, 12), self.rng.range(1, 28), self.rng.digits(10)),
+            7 => format!(
+                "{}{:02}{:02}{}",
+                self.rng.range(2019, 2026),
+                self.rng.range(1, 12),
+                self.rng.range(1, 28),
+                self.rng.digits(10)
+            ),
             8 => format!("17{}", self.rng.digits(11)),
             9 => format!("{}", self.rng.range(1_600_000_000, 1_800_000_000)),
-            10 => format!("v{}.{}.{}", self.rng.range(0, 12), self.rng.range(0, 30), self.rng.range(0, 200)),
-            11 => format!("CN-{}{:02}-{:02}-{:05}", self.rng.pick(&["A01", "F12", "R55", "M23"]), self.rng.range(0, 99), self.rng.range(0, 99), self.rng.range(0, 99999)),
-            12 => format!("{}.{}.{}.{}.{}", self.rng.range(1, 9), self.rng.range(0, 9), self.rng.range(0, 99), self.rng.range(0, 9), self.rng.range(0, 9)),
-            13 => format!("{}.{}.{}.{}", self.rng.range(256, 999), self.rng.range(0, 255), self.rng.range(0, 255), self.rng.range(0, 255)),
+            10 => format!(
+                "v{}.{}.{}",
+                self.rng.range(0, 12),
+                self.rng.range(0, 30),
+                self.rng.range(0, 200)
+            ),
+            11 => format!(
+                "CN-{}{:02}-{:02}-{:05}",
+                self.rng.pick(&["A01", "F12", "R55", "M23"]),
+                self.rng.range(0, 99),
+                self.rng.range(0, 99),
+                self.rng.range(0, 99999)
+            ),
+            12 => format!(
+                "{}.{}.{}.{}.{}",
+                self.rng.range(1, 9),
+                self.rng.range(0, 9),
+                self.rng.range(0, 99),
+                self.rng.range(0, 9),
+                self.rng.range(0, 9)
+            ),
+            13 => format!(
+                "{}.{}.{}.{}",
+                self.rng.range(256, 999),
+                self.rng.range(0, 255),
+                self.rng.range(0, 255),
+                self.rng.range(0, 255)
+            ),
             14 => format!("E{}", self.rng.digits(7)),
-            _ => format!("{}-{}-{}", self.rng.digits(3), self.rng.digits(3), self.rng.digits(4)),
+            _ => format!(
+                "{}-{}-{}",
+                self.rng.digits(3),
+                self.rng.digits(3),
+                self.rng.digits(4)
+            ),
         }
     }
 }
@@ -324,7 +442,11 @@ fn group(s: &str, sizes: &[usize], sep: &str) -> String {
         if k > 0 {
             out.push_str(sep);
         }
-        let end = if k + 1 == sizes.len() { s.len() } else { (at + n).min(s.len()) };
+        let end = if k + 1 == sizes.len() {
+            s.len()
+        } else {
+            (at + n).min(s.len())
+        };
         out.push_str(&s[at..end]);
         at = end;
     }
@@ -368,8 +490,17 @@ impl Writer<'_> {
     }
 }
 
-const NAMES_ZH: &[&str] = &["张伟", "王芳", "李娜", "刘洋", "陈静", "杨磊", "赵敏", "黄强", "周杰", "吴婷"];
-const NAMES_EN: &[&str] = &["Alice Chen", "Bob Smith", "Carol Wang", "David Li", "Eve Zhang", "Frank Liu"];
+const NAMES_ZH: &[&str] = &[
+    "张伟", "王芳", "李娜", "刘洋", "陈静", "杨磊", "赵敏", "黄强", "周杰", "吴婷",
+];
+const NAMES_EN: &[&str] = &[
+    "Alice Chen",
+    "Bob Smith",
+    "Carol Wang",
+    "David Li",
+    "Eve Zhang",
+    "Frank Liu",
+];
 const LYRICS: &[&str] = &[
     "One, two, three, four, we count the 24 hours to 7 in the morning",
     "Ninety-nine red balloons, 99 times 1999 again",
@@ -399,15 +530,26 @@ pub fn generate(config: &CorpusConfig) -> Corpus {
             _ => lyrics(&mut rng, &mut labels, n),
         };
         total += body.len();
-        documents.push(Document { path, body: body.into_bytes() });
+        documents.push(Document {
+            path,
+            body: body.into_bytes(),
+        });
         n += 1;
     }
     let table = users_table(&mut rng, &mut labels, config.table_rows);
-    Corpus { documents, table, labels }
+    Corpus {
+        documents,
+        table,
+        labels,
+    }
 }
 
 fn new_writer(labels: &mut Vec<Label>, path: String) -> Writer<'_> {
-    Writer { path, body: String::new(), labels }
+    Writer {
+        path,
+        body: String::new(),
+        labels,
+    }
 }
 
 fn pii(w: &mut Writer<'_>, rng: &mut Rng, kind: Kind) {
@@ -424,7 +566,15 @@ fn log_file(rng: &mut Rng, labels: &mut Vec<Label>, n: usize) -> (String, String
     let path = format!("logs/app-{n:04}.log");
     let mut w = new_writer(labels, path.clone());
     for line in 0..400 {
-        let ts = format!("2026-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", rng.range(1, 12), rng.range(1, 28), rng.range(0, 23), rng.range(0, 59), rng.range(0, 59), rng.range(0, 999));
+        let ts = format!(
+            "2026-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            rng.range(1, 12),
+            rng.range(1, 28),
+            rng.range(0, 23),
+            rng.range(0, 59),
+            rng.range(0, 59),
+            rng.range(0, 999)
+        );
         w.text(&ts);
         match rng.below(8) {
             0 => {
@@ -437,12 +587,21 @@ fn log_file(rng: &mut Rng, labels: &mut Vec<Label>, n: usize) -> (String, String
             1 => {
                 w.text(" INFO sms sent phone=");
                 pii(&mut w, rng, Kind::CnMobile);
-                w.text(&format!(" request_id={} elapsed={}ms\n", rng.digits(16), rng.range(1, 99)));
+                w.text(&format!(
+                    " request_id={} elapsed={}ms\n",
+                    rng.digits(16),
+                    rng.range(1, 99)
+                ));
             }
             2 => {
                 w.text(" WARN payment declined card=");
                 pii(&mut w, rng, Kind::BankCard);
-                w.text(&format!(" order_id={} amount={}.{:02}\n", neg(rng), rng.range(1, 9999), rng.range(0, 99)));
+                w.text(&format!(
+                    " order_id={} amount={}.{:02}\n",
+                    neg(rng),
+                    rng.range(1, 9999),
+                    rng.range(0, 99)
+                ));
             }
             3 => {
                 w.text(" DEBUG kyc check 身份证号:");
@@ -450,7 +609,12 @@ fn log_file(rng: &mut Rng, labels: &mut Vec<Label>, n: usize) -> (String, String
                 w.text(" result=pass\n");
             }
             4 => {
-                w.text(&format!(" INFO build {} started, trace={} ts={}\n", neg(rng), neg(rng), neg(rng)));
+                w.text(&format!(
+                    " INFO build {} started, trace={} ts={}\n",
+                    neg(rng),
+                    neg(rng),
+                    neg(rng)
+                ));
             }
             5 => {
                 w.text(" INFO mail queued to=");
@@ -458,10 +622,20 @@ fn log_file(rng: &mut Rng, labels: &mut Vec<Label>, n: usize) -> (String, String
                 w.text(&format!(" size={} bytes\n", rng.range(100, 99999)));
             }
             6 => {
-                w.text(&format!(" ERROR upstream timeout after {} ms, retry {} of 3, job {}\n", rng.range(100, 30000), rng.range(1, 3), neg(rng)));
+                w.text(&format!(
+                    " ERROR upstream timeout after {} ms, retry {} of 3, job {}\n",
+                    rng.range(100, 30000),
+                    rng.range(1, 3),
+                    neg(rng)
+                ));
             }
             _ => {
-                w.text(&format!(" INFO track play isrc={} position={}s listeners={}\n", neg(rng), rng.range(0, 400), rng.range(1, 100000)));
+                w.text(&format!(
+                    " INFO track play isrc={} position={}s listeners={}\n",
+                    neg(rng),
+                    rng.range(0, 400),
+                    rng.range(1, 100000)
+                ));
             }
         }
         if line % 97 == 0 {
@@ -494,7 +668,11 @@ fn csv_export(rng: &mut Rng, labels: &mut Vec<Label>, n: usize) -> (String, Stri
         if rng.chance(0.3) {
             pii(&mut w, rng, Kind::CnUscc);
         }
-        w.text(&format!(",{},{}\n", neg(rng), rng.range(1_600_000_000, 1_800_000_000)));
+        w.text(&format!(
+            ",{},{}\n",
+            neg(rng),
+            rng.range(1_600_000_000, 1_800_000_000)
+        ));
     }
     (path, w.body)
 }
@@ -515,7 +693,13 @@ fn json_dump(rng: &mut Rng, labels: &mut Vec<Label>, n: usize) -> (String, Strin
         pii(&mut w, rng, Kind::Passport);
         w.text("\"}, \"ip\": \"");
         pii(&mut w, rng, Kind::IpAddress);
-        w.text(&format!("\", \"created\": {}, \"version\": \"{}\", \"amount\": {}.{:02}}}", rng.range(1_600_000_000, 1_800_000_000), neg(rng), rng.range(1, 5000), rng.range(0, 99)));
+        w.text(&format!(
+            "\", \"created\": {}, \"version\": \"{}\", \"amount\": {}.{:02}}}",
+            rng.range(1_600_000_000, 1_800_000_000),
+            neg(rng),
+            rng.range(1, 5000),
+            rng.range(0, 99)
+        ));
     }
     w.text("\n]\n");
     (path, w.body)
@@ -526,7 +710,11 @@ fn ticket(rng: &mut Rng, labels: &mut Vec<Label>, n: usize, chinese: bool) -> (S
     let mut w = new_writer(labels, path.clone());
     for _ in 0..60 {
         if chinese {
-            w.text(&format!("工单 #{}：用户{}反馈无法登录，", rng.digits(7), rng.pick(NAMES_ZH)));
+            w.text(&format!(
+                "工单 #{}：用户{}反馈无法登录，",
+                rng.digits(7),
+                rng.pick(NAMES_ZH)
+            ));
             match rng.below(6) {
                 0 => {
                     w.text("联系手机");
@@ -561,7 +749,11 @@ fn ticket(rng: &mut Rng, labels: &mut Vec<Label>, n: usize, chinese: bool) -> (S
             }
             w.text("\n");
         } else {
-            w.text(&format!("Ticket {} from {}: ", rng.digits(6), rng.pick(NAMES_EN)));
+            w.text(&format!(
+                "Ticket {} from {}: ",
+                rng.digits(6),
+                rng.pick(NAMES_EN)
+            ));
             match rng.below(5) {
                 0 => {
                     w.text("please call me back at ");
@@ -599,7 +791,13 @@ fn lyrics(rng: &mut Rng, labels: &mut Vec<Label>, n: usize) -> (String, String) 
     let path = format!("lyrics/song-{n:04}.lrc");
     let mut w = new_writer(labels, path.clone());
     for k in 0..120 {
-        w.text(&format!("[{:02}:{:02}.{:02}]{}", k / 20, (k * 3) % 60, rng.range(0, 99), rng.pick(LYRICS)));
+        w.text(&format!(
+            "[{:02}:{:02}.{:02}]{}",
+            k / 20,
+            (k * 3) % 60,
+            rng.range(0, 99),
+            rng.pick(LYRICS)
+        ));
         if rng.chance(0.2) {
             w.text(&format!(" {}", neg(rng)));
         }
@@ -609,12 +807,18 @@ fn lyrics(rng: &mut Rng, labels: &mut Vec<Label>, n: usize) -> (String, String) 
 }
 
 fn users_table(rng: &mut Rng, labels: &mut Vec<Label>, rows: usize) -> Table {
-    let columns = ["name", "mobile", "email", "id_number", "note"].map(String::from).to_vec();
+    let columns = ["name", "mobile", "email", "id_number", "note"]
+        .map(String::from)
+        .to_vec();
     let mut out = Vec::with_capacity(rows);
     for r in 0..rows {
         let rowid = r as i64 + 1;
         let mut cells = vec![rng.pick(NAMES_ZH).to_string()];
-        for (col, kind) in [("mobile", Kind::CnMobile), ("email", Kind::Email), ("id_number", Kind::CnResidentId)] {
+        for (col, kind) in [
+            ("mobile", Kind::CnMobile),
+            ("email", Kind::Email),
+            ("id_number", Kind::CnResidentId),
+        ] {
             let v = Values { rng }.value(kind);
             let written = render(rng, kind, &v);
             labels.push(Label {
@@ -643,7 +847,12 @@ fn users_table(rng: &mut Rng, labels: &mut Vec<Label>, rows: usize) -> Table {
         cells.push(note);
         out.push((rowid, cells));
     }
-    Table { path: "users.db".into(), name: "users".into(), columns, rows: out }
+    Table {
+        path: "users.db".into(),
+        name: "users".into(),
+        columns,
+        rows: out,
+    }
 }
 
 #[cfg(test)]
@@ -652,14 +861,21 @@ mod tests {
 
     #[test]
     fn deterministic_and_labels_point_at_values() {
-        let cfg = CorpusConfig { seed: 7, target_bytes: 200_000, table_rows: 50 };
+        let cfg = CorpusConfig {
+            seed: 7,
+            target_bytes: 200_000,
+            table_rows: 50,
+        };
         let a = generate(&cfg);
         let b = generate(&cfg);
         assert_eq!(a.labels, b.labels);
         for l in a.labels.iter().filter(|l| l.locator.is_none()) {
             let doc = a.documents.iter().find(|d| d.path == l.path).unwrap();
             let v = &doc.body[l.offset..l.offset + l.length];
-            assert!(std::str::from_utf8(v).is_ok(), "label cuts a character: {l:?}");
+            assert!(
+                std::str::from_utf8(v).is_ok(),
+                "label cuts a character: {l:?}"
+            );
         }
         for k in Kind::ALL {
             assert!(a.labels.iter().any(|l| l.kind == k), "no {k} in corpus");

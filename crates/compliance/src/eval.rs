@@ -36,12 +36,23 @@ pub fn score(truth: &[Label], predicted: &[Label]) -> BTreeMap<Kind, KindScore> 
     type Key<'a> = (&'a str, Option<&'a str>, Kind);
     let mut by_place: BTreeMap<Key<'_>, (Vec<&Label>, Vec<&Label>)> = BTreeMap::new();
     for l in truth {
-        by_place.entry((&l.path, l.locator.as_deref(), l.kind)).or_default().0.push(l);
+        by_place
+            .entry((&l.path, l.locator.as_deref(), l.kind))
+            .or_default()
+            .0
+            .push(l);
     }
     for p in predicted {
-        by_place.entry((&p.path, p.locator.as_deref(), p.kind)).or_default().1.push(p);
+        by_place
+            .entry((&p.path, p.locator.as_deref(), p.kind))
+            .or_default()
+            .1
+            .push(p);
     }
-    let mut out: BTreeMap<Kind, KindScore> = Kind::ALL.into_iter().map(|k| (k, KindScore::default())).collect();
+    let mut out: BTreeMap<Kind, KindScore> = Kind::ALL
+        .into_iter()
+        .map(|k| (k, KindScore::default()))
+        .collect();
     for ((_, _, kind), (mut t, mut p)) in by_place {
         t.sort_by_key(|l| l.offset);
         p.sort_by_key(|l| l.offset);
@@ -49,7 +60,9 @@ pub fn score(truth: &[Label], predicted: &[Label]) -> BTreeMap<Kind, KindScore> 
         let mut used = vec![false; t.len()];
         for pred in p {
             let hit = t.iter().enumerate().position(|(k, l)| {
-                !used[k] && l.offset < pred.offset + pred.length && pred.offset < l.offset + l.length
+                !used[k]
+                    && l.offset < pred.offset + pred.length
+                    && pred.offset < l.offset + l.length
             });
             match hit {
                 Some(k) => {
@@ -65,9 +78,17 @@ pub fn score(truth: &[Label], predicted: &[Label]) -> BTreeMap<Kind, KindScore> 
         s.false_negatives += used.iter().filter(|u| !**u).count();
     }
     for s in out.values_mut() {
-        let (tp, fp, fnn) = (s.true_positives as f64, s.false_positives as f64, s.false_negatives as f64);
+        let (tp, fp, fnn) = (
+            s.true_positives as f64,
+            s.false_positives as f64,
+            s.false_negatives as f64,
+        );
         s.precision = if tp + fp == 0.0 { 1.0 } else { tp / (tp + fp) };
-        s.recall = if tp + fnn == 0.0 { 1.0 } else { tp / (tp + fnn) };
+        s.recall = if tp + fnn == 0.0 {
+            1.0
+        } else {
+            tp / (tp + fnn)
+        };
         s.f1 = if s.precision + s.recall == 0.0 {
             0.0
         } else {
@@ -100,16 +121,39 @@ mod tests {
     use super::*;
 
     fn l(path: &str, offset: usize, length: usize, kind: Kind) -> Label {
-        Label { path: path.into(), locator: None, offset, length, kind }
+        Label {
+            path: path.into(),
+            locator: None,
+            offset,
+            length,
+            kind,
+        }
     }
 
     #[test]
     fn overlap_matching_one_to_one() {
-        let truth = [l("a", 0, 11, Kind::CnMobile), l("a", 20, 11, Kind::CnMobile), l("b", 0, 5, Kind::Email)];
-        let pred = [l("a", 0, 11, Kind::CnMobile), l("a", 1, 5, Kind::CnMobile), l("a", 40, 11, Kind::CnMobile), l("b", 0, 5, Kind::BankCard)];
+        let truth = [
+            l("a", 0, 11, Kind::CnMobile),
+            l("a", 20, 11, Kind::CnMobile),
+            l("b", 0, 5, Kind::Email),
+        ];
+        let pred = [
+            l("a", 0, 11, Kind::CnMobile),
+            l("a", 1, 5, Kind::CnMobile),
+            l("a", 40, 11, Kind::CnMobile),
+            l("b", 0, 5, Kind::BankCard),
+        ];
         let s = score(&truth, &pred);
         let m = &s[&Kind::CnMobile];
-        assert_eq!((m.true_positives, m.false_positives, m.false_negatives, m.exact_spans), (1, 2, 1, 1));
+        assert_eq!(
+            (
+                m.true_positives,
+                m.false_positives,
+                m.false_negatives,
+                m.exact_spans
+            ),
+            (1, 2, 1, 1)
+        );
         assert_eq!(s[&Kind::Email].recall, 0.0);
         assert_eq!(s[&Kind::BankCard].precision, 0.0);
         assert_eq!(s[&Kind::Passport].f1, 1.0);
@@ -117,7 +161,9 @@ mod tests {
 
     #[test]
     fn bad_line_names_its_number() {
-        let err = parse_jsonl("{\"path\":\"a\",\"offset\":0,\"length\":1,\"kind\":\"email\"}\nnope").unwrap_err();
+        let err =
+            parse_jsonl("{\"path\":\"a\",\"offset\":0,\"length\":1,\"kind\":\"email\"}\nnope")
+                .unwrap_err();
         assert!(err.to_string().starts_with("line 2"), "{err}");
     }
 }

@@ -200,8 +200,15 @@ impl Scanner {
             .collect())
     }
 
-    fn push(&self, text: &[u8], out: &mut Vec<Candidate>, mut c: Candidate) {
-        c.score = (c.score + self.context.adjust(c.kind, text, c.start, c.end)).clamp(0.0, 1.0);
+    /// Adds the context adjustment to a candidate that has none yet, then keeps it.
+    fn push_scored(&self, text: &[u8], out: &mut Vec<Candidate>, mut c: Candidate) {
+        c.score += self.context.adjust(c.kind, text, c.start, c.end);
+        Self::push(out, c);
+    }
+
+    /// Keeps a scored candidate; of two overlapping ones the higher score (or the e-mail) wins.
+    fn push(out: &mut Vec<Candidate>, mut c: Candidate) {
+        c.score = c.score.clamp(0.0, 1.0);
         while let Some(last) = out.last() {
             if last.end <= c.start {
                 break;
@@ -225,7 +232,7 @@ impl Scanner {
                 if first == 0 || first >= 224 {
                     score -= 0.3;
                 }
-                self.push(
+                self.push_scored(
                     text,
                     out,
                     Candidate {
@@ -261,7 +268,7 @@ impl Scanner {
         if (before == b'-' || before == b'_') && before2.is_ascii_alphanumeric() {
             penalty += 0.5;
         }
-        if (before == b'.' || before == b',') && before2.is_ascii_digit() {
+        if before == b'.' && before2.is_ascii_digit() {
             penalty += 0.6;
         }
         if before == b'#' {
@@ -274,18 +281,21 @@ impl Scanner {
             let mut total = 0;
             for e in k..groups.len() {
                 let g = groups[e];
-                let len = g.u1 - g.u0;
+                // Groups of a spaced or dashed number: at least 3 characters each (the last may be
+                // shorter, as in `6222 0212 3456 7890 1`), one kind of separator throughout.
                 if e > k
-                    && (len < 3 || g.sep != groups[k + 1].sep || groups[k].u1 - groups[k].u0 < 3)
+                    && (g.sep != groups[k + 1].sep
+                        || groups[k].u1 - groups[k].u0 < 3
+                        || (e > k + 1 && groups[e - 1].u1 - groups[e - 1].u0 < 3))
                 {
                     break;
                 }
-                total += len;
+                total += g.u1 - g.u0;
                 if total > MAX_ID_UNITS || g.u1 > s.units.len() {
                     break;
                 }
                 let (u0, u1) = (groups[k].u0, g.u1);
-                if let Some(c) = self.evaluate(&s.units[u0..u1], u0, s, e > k, k > 0 && e == k) {
+                if let Some(c) = self.evaluate(text, &s.units[u0..u1], u0, s, e > k) {
                     if best.as_ref().is_none_or(|(b, _)| c.score >= b.score) {
                         best = Some((c, e));
                     }
@@ -304,7 +314,7 @@ impl Scanner {
                 {
                     c.score -= 0.6;
                 }
-                self.push(text, out, c);
+                Self::push(out, c);
                 k = e + 1;
             } else {
                 k += 1;
@@ -313,52 +323,83 @@ impl Scanner {
         }
     }
 
-    /// Validates the normalised characters `v` (units `u0..`) as every kind of that length.
+    /// Validates the normalised characters `v` (units `u0..`) as every kind of that length and
+    /// returns the best-scoring reading, context included.
     fn evaluate(
         &self,
+        text: &[u8],
         v: &[u8],
         u0: usize,
         s: &Scratch,
         multi: bool,
-        _after_first: bool,
     ) -> Option<Candidate> {
-        let span = |a: usize, b: usize| (s.starts[u0 + a], s.ends[u0 + b - 1]);
-        let make = |kind: Kind, score: f32, a: usize, b: usize| {
-            let (start, end) = span(a, b);
-            Some(Candidate {
-                start,
-                end,
-                kind,
-                score,
-            })
-        };
         let n = v.len();
         let all_digits = v.iter().all(u8::is_ascii_digit);
         let sep_penalty = if multi { 0.05 } else { 0.0 };
-        match n {
-            11 if all_digits && validate::cn_mobile(v) => {
-                make(Kind::CnMobile, BASE_MOBILE - sep_penalty, 0, n)
+        // 17 digits with a 19xx/20xx "birth year" and a month where an ID has them: an ID number
+        // typed wrong far more often than an 18-digit card or a social credit code.
+        let id_shaped = n == 18
+            && v[..17].iter().all(u8::is_ascii_digit)
+            && matches!(&v[6..8], b"19" | b"20")
+            && matches!(
+                &v[10..12],
+                b"01"
+                    | b"02"
+                    | b"03"
+                    | b"04"
+                    | b"05"
+                    | b"06"
+                    | b"07"
+                    | b"08"
+                    | b"09"
+                    | b"10"
+                    | b"11"
+                    | b"12"
+            );
+        let mut best: Option<Candidate> = None;
+        let mut consider = |kind: Kind, score: f32, a: usize, b: usize| {
+            let (start, end) = (s.starts[u0 + a], s.ends[u0 + b - 1]);
+            let score = score + self.context.adjust(kind, text, start, end);
+            if best.as_ref().is_none_or(|c| score > c.score) {
+                best = Some(Candidate {
+                    start,
+                    end,
+                    kind,
+                    score,
+                });
             }
-            13 if !multi && all_digits && v.starts_with(b"86") && validate::cn_mobile(&v[2..]) => {
-                make(Kind::CnMobile, BASE_MOBILE - 0.05, 2, n)
-            }
-            18 if validate::resident_id(v, self.config.max_birth_year) => {
-                make(Kind::CnResidentId, BASE_RESIDENT_ID - sep_penalty, 0, n)
-            }
-            18 if !multi && validate::uscc(v) => make(Kind::CnUscc, BASE_USCC, 0, n),
-            16..=19 if all_digits && validate::bank_card(v) => {
-                make(Kind::BankCard, BASE_CARD - sep_penalty, 0, n)
-            }
-            8 | 9 if !multi => {
-                let w = validate::passport(v);
-                if w > 0.0 {
-                    make(Kind::Passport, BASE_PASSPORT * w, 0, n)
-                } else {
-                    None
-                }
-            }
-            _ => None,
+        };
+        if n == 11 && all_digits && validate::cn_mobile(v) {
+            consider(Kind::CnMobile, BASE_MOBILE - sep_penalty, 0, n);
         }
+        if n == 13 && !multi && all_digits && v.starts_with(b"86") && validate::cn_mobile(&v[2..]) {
+            consider(Kind::CnMobile, BASE_MOBILE - 0.05, 2, n);
+        }
+        if n == 18 && validate::resident_id(v, self.config.max_birth_year) {
+            consider(Kind::CnResidentId, BASE_RESIDENT_ID - sep_penalty, 0, n);
+        }
+        if n == 18 && !multi && validate::uscc(v) {
+            // A code whose first 17 characters are digits passes the check character by chance
+            // once in 31: without a letter it needs a keyword, and ID-shaped ones more so.
+            let digit_body = v[..17].iter().all(u8::is_ascii_digit);
+            let penalty = match (digit_body, id_shaped || all_digits) {
+                (true, true) => 0.5,
+                (true, false) => 0.3,
+                _ => 0.0,
+            };
+            consider(Kind::CnUscc, BASE_USCC - penalty, 0, n);
+        }
+        if (16..=19).contains(&n) && all_digits && validate::bank_card(v) {
+            let shape = if id_shaped { 0.3 } else { 0.0 };
+            consider(Kind::BankCard, BASE_CARD - sep_penalty - shape, 0, n);
+        }
+        if (n == 8 || n == 9) && !multi {
+            let w = validate::passport(v);
+            if w > 0.0 {
+                consider(Kind::Passport, BASE_PASSPORT * w, 0, n);
+            }
+        }
+        best
     }
 
     /// `@` at `i`: an e-mail address around it.
@@ -366,7 +407,7 @@ impl Scanner {
         let Some((start, end)) = parse_email(text, i) else {
             return i + 1;
         };
-        self.push(
+        self.push_scored(
             text,
             out,
             Candidate {
@@ -405,7 +446,7 @@ impl Scanner {
             .get(e)
             .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
         {
-            return e.max(i + 1);
+            return i + 1;
         }
         let mut starts = [s, usize::MAX];
         if s > 0 && (text[s - 1].is_ascii_alphanumeric() || text[s - 1] == b'_') || text[s] == b'.'
@@ -419,22 +460,19 @@ impl Scanner {
             }
         }
         for st in starts.into_iter().filter(|&st| st < e) {
-            let run = &text[st..e];
-            if ipv6_plausible(run) {
-                self.push(
-                    text,
-                    out,
-                    Candidate {
-                        start: st,
-                        end: e,
-                        kind: Kind::IpAddress,
-                        score: BASE_IPV6,
-                    },
-                );
-                break;
+            if ipv6_plausible(&text[st..e]) {
+                let c = Candidate {
+                    start: st,
+                    end: e,
+                    kind: Kind::IpAddress,
+                    score: BASE_IPV6,
+                };
+                self.push_scored(text, out, c);
+                return e;
             }
         }
-        e.max(i + 1)
+        // Not an address: the digits around this colon are still scanned as usual.
+        i + 1
     }
 }
 

@@ -185,12 +185,13 @@ pub fn bank_card(v: &[u8]) -> bool {
     card_issuer(v) && luhn(v)
 }
 
-/// The three-digit PRC mobile number segments allocated to operators (basic, IoT voice, virtual
-/// operators, satellite) as of 2024.
+/// The three-digit PRC mobile segments that take 11-digit personal numbers (basic operators,
+/// virtual operators, IoT voice), the same set as libphonenumber's metadata (data-only 146, 148,
+/// 149 and satellite 174 excluded; 161 is split by sub-range there and left out here).
 const MOBILE_SEGMENTS: &[u16] = &[
-    130, 131, 132, 133, 134, 135, 136, 137, 138, 139, 145, 146, 147, 148, 149, 150, 151, 152, 153,
-    155, 156, 157, 158, 159, 162, 165, 166, 167, 170, 171, 172, 173, 174, 175, 176, 177, 178, 180,
-    181, 182, 183, 184, 185, 186, 187, 188, 189, 190, 191, 192, 193, 195, 196, 197, 198, 199,
+    130, 131, 132, 133, 134, 135, 136, 137, 138, 139, 145, 147, 150, 151, 152, 153, 155, 156, 157,
+    158, 159, 162, 165, 166, 167, 170, 171, 172, 173, 175, 176, 177, 178, 180, 181, 182, 183, 184,
+    185, 186, 187, 188, 189, 190, 191, 192, 193, 195, 196, 197, 198, 199,
 ];
 
 /// A PRC mobile number: 11 digits in an allocated segment.
