@@ -187,7 +187,7 @@ pub fn bank_card(v: &[u8]) -> bool {
 
 /// The three-digit PRC mobile segments that take 11-digit personal numbers (basic operators,
 /// virtual operators, IoT voice), the same set as libphonenumber's metadata (data-only 146, 148,
-/// 149 and satellite 174 excluded; 161 is split by sub-range there and left out here).
+/// 149 excluded; 161 and 174 are split by sub-range there and left out here).
 const MOBILE_SEGMENTS: &[u16] = &[
     130, 131, 132, 133, 134, 135, 136, 137, 138, 139, 145, 147, 150, 151, 152, 153, 155, 156, 157,
     158, 159, 162, 165, 166, 167, 170, 171, 172, 173, 175, 176, 177, 178, 180, 181, 182, 183, 184,
