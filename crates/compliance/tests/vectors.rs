@@ -42,7 +42,11 @@ fn found_in_text(kind: Kind, value: &str) -> bool {
     // Reserved and multicast IPv4 ranges are valid but scored lower (0.45): validity is what
     // these vectors check, so the threshold sits below that.
     let threshold = if kind == Kind::IpAddress { 0.4 } else { 0.5 };
-    let scanner = Scanner::new(ScanConfig { threshold, ..ScanConfig::default() }).unwrap();
+    let scanner = Scanner::new(ScanConfig {
+        threshold,
+        ..ScanConfig::default()
+    })
+    .unwrap();
     let text = format!("记录：{value}。");
     let start = "记录：".len();
     scanner
