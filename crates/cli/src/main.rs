@@ -35,6 +35,10 @@ enum Command {
     Verify(cmd::registry::VerifyArgs),
     /// A C2SP tlog-witness: create a key, serve add-checkpoint.
     Witness(cmd::registry::WitnessArgs),
+    /// Find personal information (IDs, phones, cards, e-mails, ...) in files, folders and SQLite.
+    Scan(cmd::scan::Args),
+    /// Generate the labelled personal-information corpus and evaluate scanners on it.
+    ScanBench(cmd::scan::BenchArgs),
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -43,6 +47,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Registry(args) => cmd::registry::run_registry(args),
         Command::Verify(args) => cmd::registry::run_verify(args),
         Command::Witness(args) => cmd::registry::run_witness(args),
+        Command::Scan(args) => cmd::scan::run(args),
+        Command::ScanBench(args) => cmd::scan::run_bench(args),
     }
 }
 
