@@ -29,11 +29,14 @@ struct Cli {
 enum Command {
     /// Decode audio and report tempo, beats, downbeats, onsets and loudness.
     Analyze(cmd::analyze::Args),
+    /// Content identification: index reference audio, identify queries, audio codes.
+    Fingerprint(cmd::fingerprint::Args),
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Analyze(args) => cmd::analyze::run(args),
+        Command::Fingerprint(args) => cmd::fingerprint::run(args),
     }
 }
 
