@@ -96,7 +96,7 @@ impl PgStore {
     }
 
     /// Drops the whole schema (every table of this index). Used by tests to clean up.
-    pub fn destroy(self) -> Result<()> {
+    pub fn destroy(&self) -> Result<()> {
         let mut w = self.writer.lock().map_err(|_| err("lock poisoned"))?;
         w.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema))
             .map_err(err)
