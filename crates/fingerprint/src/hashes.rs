@@ -20,15 +20,55 @@ pub(crate) const SPAN_BITS: u32 = 9;
 /// Longest audio a fingerprint may cover (frames must fit in 23 bits); longer input is refused.
 pub const MAX_DURATION_S: f64 = 6.0 * 3600.0;
 
-const PAIR_FANOUT: usize = 3;
+/// How many landmarks to take: references are sparse (a small index), queries dense (so that
+/// the reference's landmarks are found even when louder sounds take most of the peaks).
+#[derive(Debug, Clone, Copy)]
+struct Density {
+    peaks_per_second: usize,
+    pair_fanout: usize,
+    triplet_candidates: usize,
+    all_combos: bool,
+}
+
+const REFERENCE: Density = Density {
+    peaks_per_second: crate::peaks::PEAKS_PER_SECOND,
+    pair_fanout: 3,
+    triplet_candidates: 3,
+    all_combos: false,
+};
+
+const QUERY: Density = Density {
+    peaks_per_second: 24,
+    pair_fanout: 6,
+    triplet_candidates: 5,
+    all_combos: true,
+};
+
 const PAIR_MAX_DT: u32 = 63;
 const PAIR_MAX_DB: i32 = 31;
-const TRIPLET_CANDIDATES: usize = 4;
 const TRIPLET_MIN_DT: f32 = 2.0;
 const TRIPLET_MAX_DT: f32 = 95.0;
 const TRIPLET_MAX_DF: f32 = 36.0;
 /// Candidate pairs `(a, b)` among the first candidates that form triplets with an anchor.
 const TRIPLET_COMBOS: [(usize, usize); 3] = [(0, 1), (0, 2), (1, 2)];
+/// Every pair among up to 6 candidates (queries).
+const ALL_COMBOS: [(usize, usize); 15] = [
+    (0, 1),
+    (0, 2),
+    (1, 2),
+    (0, 3),
+    (1, 3),
+    (2, 3),
+    (0, 4),
+    (1, 4),
+    (2, 4),
+    (3, 4),
+    (0, 5),
+    (1, 5),
+    (2, 5),
+    (3, 5),
+    (4, 5),
+];
 
 /// One hash at one time in a fingerprint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -59,16 +99,28 @@ pub struct Fingerprint {
 }
 
 impl Fingerprint {
-    /// Fingerprints mono samples at [`SAMPLE_RATE`] (8 kHz). Refuses input longer than
-    /// [`MAX_DURATION_S`] with [`crate::Error::LimitExceeded`].
+    /// Fingerprints reference audio (a work to index): mono samples at [`SAMPLE_RATE`]
+    /// (8 kHz). Refuses input longer than [`MAX_DURATION_S`] with
+    /// [`crate::Error::LimitExceeded`].
     pub fn from_samples(samples: &[f32]) -> crate::Result<Self> {
+        Self::with_density(samples, REFERENCE)
+    }
+
+    /// Fingerprints a query: like [`Fingerprint::from_samples`] but with about twice the peaks
+    /// and every landmark combination a reference could have used, so that a work is found
+    /// under noise or louder music. Only use it for queries (it would bloat an index).
+    pub fn for_query(samples: &[f32]) -> crate::Result<Self> {
+        Self::with_density(samples, QUERY)
+    }
+
+    fn with_density(samples: &[f32], d: Density) -> crate::Result<Self> {
         let duration_s = check_len(samples.len())?;
-        let peaks = find_peaks(samples);
+        let peaks = find_peaks(samples, d.peaks_per_second);
         Ok(Fingerprint {
             duration_s,
             peaks: peaks.len(),
-            pairs: pairs(&peaks),
-            triplets: triplets(&peaks),
+            pairs: pairs(&peaks, d.pair_fanout),
+            triplets: triplets(&peaks, d),
         })
     }
 
@@ -118,8 +170,8 @@ pub(crate) fn frame_seconds() -> f64 {
     1.0 / FRAME_RATE
 }
 
-fn pairs(peaks: &[Peak]) -> Vec<Posting> {
-    let mut out = Vec::with_capacity(peaks.len() * PAIR_FANOUT);
+fn pairs(peaks: &[Peak], fanout: usize) -> Vec<Posting> {
+    let mut out = Vec::with_capacity(peaks.len() * fanout);
     for (i, p) in peaks.iter().enumerate() {
         let mut n = 0;
         for q in &peaks[i + 1..] {
@@ -134,7 +186,7 @@ fn pairs(peaks: &[Peak]) -> Vec<Posting> {
             let hash = u32::from(p.b) << 12 | ((db + 32) as u32) << 6 | dt;
             out.push(Posting { hash, t: p.t });
             n += 1;
-            if n == PAIR_FANOUT {
+            if n == fanout {
                 break;
             }
         }
@@ -142,9 +194,15 @@ fn pairs(peaks: &[Peak]) -> Vec<Posting> {
     out
 }
 
-fn triplets(peaks: &[Peak]) -> Vec<QueryTriplet> {
-    let mut out = Vec::with_capacity(peaks.len() * TRIPLET_COMBOS.len());
-    let mut cands: Vec<&Peak> = Vec::with_capacity(TRIPLET_CANDIDATES);
+fn triplets(peaks: &[Peak], d: Density) -> Vec<QueryTriplet> {
+    let combos: &[(usize, usize)] = if d.all_combos {
+        &ALL_COMBOS
+    } else {
+        &TRIPLET_COMBOS
+    };
+    let n_cands = d.triplet_candidates.min(6);
+    let mut out = Vec::with_capacity(peaks.len() * combos.len());
+    let mut cands: Vec<&Peak> = Vec::with_capacity(n_cands);
     for (i, p) in peaks.iter().enumerate() {
         cands.clear();
         for q in &peaks[i + 1..] {
@@ -156,11 +214,11 @@ fn triplets(peaks: &[Peak]) -> Vec<QueryTriplet> {
                 continue;
             }
             cands.push(q);
-            if cands.len() == TRIPLET_CANDIDATES {
+            if cands.len() == n_cands {
                 break;
             }
         }
-        for &(a, b) in &TRIPLET_COMBOS {
+        for &(a, b) in combos {
             let (Some(p2), Some(p3)) = (cands.get(a), cands.get(b)) else {
                 continue;
             };

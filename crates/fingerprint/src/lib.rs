@@ -26,7 +26,7 @@
 //! store.add_work(&NewWork { name: "melody".into(), duration_s: fp.duration_s, postings: fp.postings() })?;
 //!
 //! // A five-second excerpt starting at 8 s is found at 8 s.
-//! let query = Fingerprint::from_samples(&music[8 * 8000..13 * 8000])?;
+//! let query = Fingerprint::for_query(&music[8 * 8000..13 * 8000])?;
 //! let matches = identify(&store, &query, &MatchParams::default())?;
 //! assert_eq!(matches[0].name, "melody");
 //! assert!((matches[0].offset_s - 8.0).abs() < 0.1);

@@ -26,7 +26,7 @@ pub const N_BANDS: usize = 119;
 pub const PEAK_RADIUS_BANDS: usize = 6;
 /// Peak neighbourhood half-width in frames.
 pub const PEAK_RADIUS_FRAMES: usize = 6;
-/// Peaks kept per second (sliding window).
+/// Peaks kept per second (sliding window) for reference audio; queries keep more.
 pub const PEAKS_PER_SECOND: usize = 14;
 /// Frames per second.
 pub const FRAME_RATE: f64 = SAMPLE_RATE as f64 / HOP as f64;
@@ -166,7 +166,7 @@ fn parabolic(a: f32, b: f32, c: f32) -> f32 {
 }
 
 /// Finds the landmark peaks of `samples` (mono at [`SAMPLE_RATE`]), sorted by time then band.
-pub(crate) fn find_peaks(samples: &[f32]) -> Vec<Peak> {
+pub(crate) fn find_peaks(samples: &[f32], per_second: usize) -> Vec<Peak> {
     let (s, n_frames) = log_spectrogram(samples);
     if n_frames < 3 {
         return Vec::new();
@@ -204,11 +204,11 @@ pub(crate) fn find_peaks(samples: &[f32]) -> Vec<Peak> {
             });
         }
     }
-    thin(cands)
+    thin(cands, per_second)
 }
 
-/// Keeps a peak when fewer than [`PEAKS_PER_SECOND`] peaks within ±0.5 s are more prominent.
-fn thin(cands: Vec<Peak>) -> Vec<Peak> {
+/// Keeps a peak when fewer than `per_second` peaks within ±0.5 s are more prominent.
+fn thin(cands: Vec<Peak>, per_second: usize) -> Vec<Peak> {
     let half = (FRAME_RATE / 2.0) as u32;
     let mut kept = Vec::with_capacity(cands.len());
     let mut lo = 0usize;
@@ -227,7 +227,7 @@ fn thin(cands: Vec<Peak>) -> Vec<Peak> {
                 q.prominence > p.prominence || (q.prominence == p.prominence && lo + j < i)
             })
             .count();
-        if stronger < PEAKS_PER_SECOND {
+        if stronger < per_second {
             kept.push(*p);
         }
     }
@@ -247,9 +247,9 @@ mod tests {
 
     #[test]
     fn silence_has_no_peaks() {
-        assert!(find_peaks(&vec![0.0; 8000 * 3]).is_empty());
-        assert!(find_peaks(&[]).is_empty());
-        assert!(find_peaks(&[0.1; 10]).is_empty());
+        assert!(find_peaks(&vec![0.0; 8000 * 3], PEAKS_PER_SECOND).is_empty());
+        assert!(find_peaks(&[], PEAKS_PER_SECOND).is_empty());
+        assert!(find_peaks(&[0.1; 10], PEAKS_PER_SECOND).is_empty());
     }
 
     #[test]
@@ -260,7 +260,7 @@ mod tests {
             x.extend(tone(440.0, 0.25));
             x.extend(vec![0.0; 2000]);
         }
-        let peaks = find_peaks(&x);
+        let peaks = find_peaks(&x, PEAKS_PER_SECOND);
         assert!(!peaks.is_empty());
         for p in &peaks {
             assert!((p.f - 45.0).abs() < 1.0, "{p:?}");
@@ -277,7 +277,7 @@ mod tests {
                 (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5
             })
             .collect();
-        let peaks = find_peaks(&x);
+        let peaks = find_peaks(&x, PEAKS_PER_SECOND);
         let per_s = peaks.len() as f64 / 5.0;
         assert!(per_s > 3.0 && per_s <= 2.0 * PEAKS_PER_SECOND as f64, "{per_s}");
     }

@@ -30,7 +30,7 @@ fn indexed() -> MemoryStore {
 }
 
 fn best(store: &dyn PostingStore, q: &[f32]) -> Option<encore_fingerprint::Match> {
-    let fp = Fingerprint::from_samples(q).unwrap();
+    let fp = Fingerprint::for_query(q).unwrap();
     identify(store, &fp, &MatchParams::default())
         .unwrap()
         .into_iter()
@@ -98,7 +98,7 @@ fn short_or_silent_queries_are_not_enough_audio() {
         Vec::new(),
         vec![1e-7; SAMPLE_RATE as usize * 10],
     ] {
-        let fp = Fingerprint::from_samples(&q).unwrap();
+        let fp = Fingerprint::for_query(&q).unwrap();
         let err = identify(&store, &fp, &MatchParams::default()).unwrap_err();
         assert!(matches!(err, Error::NotEnoughAudio { .. }), "{err}");
     }
@@ -187,7 +187,7 @@ fn shared_recordings_are_identified() {
         if secs < 12.0 {
             continue;
         }
-        let q = add_noise(&excerpt(x, 1.0, 10.0), 10.0, 3);
+        let q = add_noise(&excerpt(x, 1.0, 10.0), 20.0, 3);
         let m = best(&store, &q).unwrap_or_else(|| panic!("work {id}: no match"));
         assert_eq!(m.work, *id);
         assert!((m.offset_s - 1.0).abs() < 0.5);

@@ -259,7 +259,7 @@ fn query(
     for path in files {
         let start = Instant::now();
         let outcome = load(path).and_then(|samples| {
-            let fp = Fingerprint::from_samples(&samples)?;
+            let fp = Fingerprint::for_query(&samples)?;
             Ok(encore_fingerprint::identify(store.as_ref(), &fp, &params)?)
         });
         let elapsed_ms = start.elapsed().as_secs_f64() * 1000.0;
