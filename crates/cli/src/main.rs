@@ -39,6 +39,8 @@ enum Command {
     Scan(cmd::scan::Args),
     /// Generate the labelled personal-information corpus and evaluate scanners on it.
     ScanBench(cmd::scan::BenchArgs),
+    /// Content identification: index reference audio, identify queries, audio codes.
+    Fingerprint(cmd::fingerprint::Args),
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -49,6 +51,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Witness(args) => cmd::registry::run_witness(args),
         Command::Scan(args) => cmd::scan::run(args),
         Command::ScanBench(args) => cmd::scan::run_bench(args),
+        Command::Fingerprint(args) => cmd::fingerprint::run(args),
     }
 }
 

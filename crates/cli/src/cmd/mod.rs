@@ -4,3 +4,4 @@
 pub mod analyze;
 pub mod registry;
 pub mod scan;
+pub mod fingerprint;

@@ -1,0 +1,353 @@
+//! Matching a query fingerprint against a store by voting on consistent time offsets.
+//!
+//! Pairs vote for `t_ref - t_query` (in frames) per work; the best offset, give or take one
+//! frame, collects the pair score. Every triplet hit carries its own speed estimate
+//! `span_ref / span_query`, so triplets vote in a two-dimensional Hough space of
+//! `(log speed, offset at query start)`; the best cell's hits are refined by a least-squares
+//! line `t_ref = offset + speed * t_query`, and the hits within two frames of that line form the
+//! triplet score. Scores count distinct query landmarks, never repeated hits of one landmark.
+//!
+//! A work matches when either score reaches its threshold; the reported score is the larger of
+//! the two ratios `votes / threshold`, so 1.0 is the decision boundary for both schemes.
+
+use std::collections::HashMap;
+
+use crate::hashes::{Fingerprint, frame_seconds, unpack_triplet_time};
+use crate::store::{Hit, PostingStore, WorkId};
+use crate::{Error, Result};
+
+/// Which kind of landmark carried a match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Landmark pairs (exact time, no speed change).
+    Pairs,
+    /// Peak triplets (speed, tempo and pitch changes).
+    Triplets,
+}
+
+/// Tunables of [`identify`]. The defaults were calibrated on generated negatives (see
+/// `docs/architecture/fingerprint.md`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatchParams {
+    /// Shorter queries give [`Error::NotEnoughAudio`].
+    pub min_duration_s: f64,
+    /// Queries with fewer hashes give [`Error::NotEnoughAudio`].
+    pub min_hashes: usize,
+    /// Consistent pair votes needed for a match.
+    pub pair_threshold: u32,
+    /// Consistent triplet votes needed for a match.
+    pub triplet_threshold: u32,
+    /// Largest relative speed change searched (0.12 = ±12 %).
+    pub max_speed_change: f64,
+    /// Most matches returned.
+    pub max_results: usize,
+}
+
+impl Default for MatchParams {
+    fn default() -> Self {
+        MatchParams {
+            min_duration_s: 1.0,
+            min_hashes: 12,
+            pair_threshold: 12,
+            triplet_threshold: 10,
+            max_speed_change: 0.12,
+            max_results: 5,
+        }
+    }
+}
+
+/// One identified work.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Match {
+    /// The work's id in the store.
+    pub work: WorkId,
+    /// The work's name in the store.
+    pub name: String,
+    /// `votes / threshold` of the winning method: at least 1.0 for every returned match.
+    pub score: f64,
+    /// Consistent landmarks found.
+    pub votes: u32,
+    /// Position in the reference (s) that corresponds to the start of the query.
+    pub offset_s: f64,
+    /// First matched landmark in the query (s).
+    pub query_start_s: f64,
+    /// Last matched landmark in the query (s).
+    pub query_end_s: f64,
+    /// Reference seconds per query second (1.03 when the query runs 3 % fast).
+    pub speed: f64,
+    /// Which landmarks carried the match.
+    pub method: Method,
+}
+
+/// One piece of evidence: a query landmark `q` at `tq` meeting a reference landmark at `tr`.
+#[derive(Debug, Clone, Copy)]
+struct Vote {
+    work: WorkId,
+    q: u32,
+    tq: f32,
+    tr: f32,
+    /// Log speed implied by the spans (triplets only).
+    ls: f32,
+}
+
+/// Identifies `fp` in `store`: matches best first, empty when nothing reaches a threshold.
+pub fn identify(
+    store: &dyn PostingStore,
+    fp: &Fingerprint,
+    params: &MatchParams,
+) -> Result<Vec<Match>> {
+    let _span = tracing::debug_span!("identify", hashes = fp.len()).entered();
+    if fp.duration_s < params.min_duration_s || fp.len() < params.min_hashes {
+        return Err(Error::NotEnoughAudio {
+            duration_s: fp.duration_s,
+            peaks: fp.peaks,
+            min_duration_s: params.min_duration_s,
+        });
+    }
+    // Query landmarks by hash.
+    let mut by_hash: HashMap<u32, Vec<u32>> = HashMap::with_capacity(fp.len());
+    for (i, p) in fp.pairs.iter().enumerate() {
+        by_hash.entry(p.hash).or_default().push(i as u32);
+    }
+    let n_pairs = fp.pairs.len();
+    for (i, q) in fp.triplets.iter().enumerate() {
+        by_hash
+            .entry(q.hash)
+            .or_default()
+            .push((n_pairs + i) as u32);
+    }
+    let mut hashes: Vec<u32> = by_hash.keys().copied().collect();
+    hashes.sort_unstable();
+    let mut hits: Vec<Hit> = Vec::new();
+    store.lookup(&hashes, &mut hits)?;
+
+    let max_ls = (1.0 + params.max_speed_change).ln() as f32;
+    let mut pair_votes = Vec::new();
+    let mut trip_votes = Vec::new();
+    for hit in &hits {
+        let Some(qs) = by_hash.get(&hit.hash) else {
+            continue;
+        };
+        for &qi in qs {
+            let qi_us = qi as usize;
+            if qi_us < n_pairs {
+                let p = fp.pairs[qi_us];
+                pair_votes.push(Vote {
+                    work: hit.work,
+                    q: qi,
+                    tq: p.t as f32,
+                    tr: hit.t as f32,
+                    ls: 0.0,
+                });
+            } else {
+                let q = fp.triplets[qi_us - n_pairs];
+                let (t1, span) = unpack_triplet_time(hit.t);
+                if span <= 0.0 || q.span <= 0.0 {
+                    continue;
+                }
+                let ls = (span / q.span).ln();
+                if ls.abs() > max_ls {
+                    continue;
+                }
+                trip_votes.push(Vote {
+                    work: hit.work,
+                    q: qi,
+                    tq: q.t1,
+                    tr: t1,
+                    ls,
+                });
+            }
+        }
+    }
+
+    let mut best: HashMap<WorkId, Candidate> = HashMap::new();
+    for c in score_pairs(&mut pair_votes, params.pair_threshold) {
+        best.insert(c.work, c);
+    }
+    for c in score_triplets(&mut trip_votes, params.triplet_threshold, params.max_speed_change) {
+        match best.get(&c.work) {
+            Some(p) if p.score >= c.score => {}
+            _ => {
+                best.insert(c.work, c);
+            }
+        }
+    }
+    let mut cands: Vec<Candidate> = best.into_values().filter(|c| c.score >= 1.0).collect();
+    cands.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.work.cmp(&b.work)));
+    cands.truncate(params.max_results);
+    let fs = frame_seconds();
+    let mut out = Vec::with_capacity(cands.len());
+    for c in cands {
+        // A work removed between the lookup and now is simply skipped.
+        let Some(info) = store.work(c.work)? else {
+            continue;
+        };
+        out.push(Match {
+            work: c.work,
+            name: info.name,
+            score: c.score,
+            votes: c.votes,
+            offset_s: c.offset * fs,
+            query_start_s: f64::from(c.q_start) * fs,
+            query_end_s: f64::from(c.q_end) * fs,
+            speed: c.speed,
+            method: c.method,
+        });
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone)]
+struct Candidate {
+    work: WorkId,
+    score: f64,
+    votes: u32,
+    offset: f64,
+    speed: f64,
+    q_start: f32,
+    q_end: f32,
+    method: Method,
+}
+
+fn distinct_landmarks(votes: &[&Vote]) -> (u32, f32, f32) {
+    let mut qs: Vec<u32> = votes.iter().map(|v| v.q).collect();
+    qs.sort_unstable();
+    qs.dedup();
+    let lo = votes.iter().map(|v| v.tq).fold(f32::MAX, f32::min);
+    let hi = votes.iter().map(|v| v.tq).fold(f32::MIN, f32::max);
+    (qs.len() as u32, lo, hi)
+}
+
+/// Per work: the offset (±1 frame) with most distinct query landmarks.
+fn score_pairs(votes: &mut [Vote], threshold: u32) -> Vec<Candidate> {
+    votes.sort_unstable_by(|a, b| {
+        a.work
+            .cmp(&b.work)
+            .then((a.tr - a.tq).total_cmp(&(b.tr - b.tq)))
+    });
+    let mut out = Vec::new();
+    for group in votes.chunk_by(|a, b| a.work == b.work) {
+        if group.len() < threshold as usize {
+            continue;
+        }
+        // Sliding window over sorted offsets: widest run within 2 frames.
+        let (mut best_lo, mut best_len, mut lo) = (0usize, 0usize, 0usize);
+        for hi in 0..group.len() {
+            let off = |v: &Vote| v.tr - v.tq;
+            while off(&group[hi]) - off(&group[lo]) > 2.0 {
+                lo += 1;
+            }
+            if hi + 1 - lo > best_len {
+                best_len = hi + 1 - lo;
+                best_lo = lo;
+            }
+        }
+        let inliers: Vec<&Vote> = group[best_lo..best_lo + best_len].iter().collect();
+        let (n, q_start, q_end) = distinct_landmarks(&inliers);
+        let mut offs: Vec<f32> = inliers.iter().map(|v| v.tr - v.tq).collect();
+        offs.sort_unstable_by(f32::total_cmp);
+        out.push(Candidate {
+            work: group[0].work,
+            score: f64::from(n) / f64::from(threshold.max(1)),
+            votes: n,
+            offset: f64::from(offs[offs.len() / 2]),
+            speed: 1.0,
+            q_start,
+            q_end,
+            method: Method::Pairs,
+        });
+    }
+    out
+}
+
+/// Least-squares line `tr = a + s * tq` through `votes`.
+fn fit_line(votes: &[&Vote]) -> Option<(f64, f64)> {
+    let n = votes.len() as f64;
+    if votes.len() < 2 {
+        return None;
+    }
+    let mx = votes.iter().map(|v| f64::from(v.tq)).sum::<f64>() / n;
+    let my = votes.iter().map(|v| f64::from(v.tr)).sum::<f64>() / n;
+    let sxx: f64 = votes.iter().map(|v| (f64::from(v.tq) - mx).powi(2)).sum();
+    let sxy: f64 = votes
+        .iter()
+        .map(|v| (f64::from(v.tq) - mx) * (f64::from(v.tr) - my))
+        .sum();
+    if sxx < 1.0 {
+        return None;
+    }
+    let s = sxy / sxx;
+    Some((my - s * mx, s))
+}
+
+const LS_BIN: f32 = 0.02;
+const OFF_BIN: f32 = 16.0;
+/// How far (in log speed) a triplet may vote from the speed its own spans imply.
+const LS_SLACK: f32 = 0.04;
+
+/// Per work: a Hough vote on (log speed, offset), then a line fit through the best cell.
+fn score_triplets(votes: &mut [Vote], threshold: u32, max_change: f64) -> Vec<Candidate> {
+    votes.sort_unstable_by_key(|v| v.work);
+    let mut out = Vec::new();
+    let mut cells: HashMap<(i32, i32), u32> = HashMap::new();
+    for group in votes.chunk_by(|a, b| a.work == b.work) {
+        if group.len() < threshold as usize {
+            continue;
+        }
+        cells.clear();
+        let steps = ((1.0 + max_change).ln() as f32 / LS_BIN).ceil() as i32;
+        let slack = (LS_SLACK / LS_BIN).ceil() as i32;
+        for v in group {
+            // Each vote's own span ratio bounds the speeds it may vote for (spans are noisy).
+            let own = (v.ls / LS_BIN).round() as i32;
+            for k in (own - slack).max(-steps)..=(own + slack).min(steps) {
+                let s = (k as f32 * LS_BIN).exp();
+                let o = ((v.tr - s * v.tq) / OFF_BIN).floor() as i32;
+                *cells.entry((k, o)).or_insert(0) += 1;
+            }
+        }
+        let Some((&(kb, ob), _)) = cells.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+        else {
+            continue;
+        };
+        let s0 = (kb as f32 * LS_BIN).exp();
+        let inliers: Vec<&Vote> = group
+            .iter()
+            .filter(|v| {
+                let o = ((v.tr - s0 * v.tq) / OFF_BIN).floor() as i32;
+                (o - ob).abs() <= 1
+            })
+            .collect();
+        let (mut a, mut s) = fit_line(&inliers)
+            .unwrap_or((f64::from(ob) * f64::from(OFF_BIN), f64::from(s0)));
+        let mut tight: Vec<&Vote> = Vec::new();
+        for tol in [6.0, 2.0, 2.0] {
+            tight = group
+                .iter()
+                .filter(|v| (f64::from(v.tr) - (a + s * f64::from(v.tq))).abs() <= tol)
+                .collect();
+            if let Some((a2, s2)) = fit_line(&tight) {
+                if (s2 - 1.0).abs() <= max_change {
+                    a = a2;
+                    s = s2;
+                }
+            }
+        }
+        if tight.is_empty() {
+            continue;
+        }
+        let (n, q_start, q_end) = distinct_landmarks(&tight);
+        out.push(Candidate {
+            work: group[0].work,
+            score: f64::from(n) / f64::from(threshold.max(1)),
+            votes: n,
+            offset: a,
+            speed: s,
+            q_start,
+            q_end,
+            method: Method::Triplets,
+        });
+    }
+    out
+}
