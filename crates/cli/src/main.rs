@@ -29,11 +29,17 @@ struct Cli {
 enum Command {
     /// Decode audio and report tempo, beats, downbeats, onsets and loudness.
     Analyze(cmd::analyze::Args),
+    /// Generate a haptic track (AHAP, Android, .haptic, web, WAV), or evaluate the generator.
+    Haptics(cmd::haptics::Args),
+    /// Compute visualisation data (bands, beats, loudness, waveform peaks) for the web player.
+    Visualize(cmd::haptics::VisualizeArgs),
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Analyze(args) => cmd::analyze::run(args),
+        Command::Haptics(args) => cmd::haptics::run(args),
+        Command::Visualize(args) => cmd::haptics::run_visualize(args),
     }
 }
 

@@ -99,8 +99,8 @@ pub(crate) fn features(mono: &[f32], sample_rate: u32) -> Features {
         display: Vec::with_capacity(n_frames),
     };
     let floor_db = 10.0 * POWER_FLOOR.log10();
-    let mut prev_db = vec![floor_db; FLUX_BANDS];
-    let mut bands = vec![0.0f32; FLUX_BANDS];
+    let mut prev_db = [floor_db; FLUX_BANDS];
+    let mut bands = [0.0f32; FLUX_BANDS];
     stft.for_each_power_frame(mono, |t, power| {
         // Time-domain RMS over [centre - hop, centre + hop).
         let c = t * hop;

@@ -50,6 +50,10 @@ pub struct GenerateOptions {
     pub amplitude_tolerance: f32,
     /// Largest frequency error the envelope simplification may introduce.
     pub frequency_tolerance: f32,
+    /// Overrides the preset's onset sensitivity: `(threshold, delta, min_gap_s)`, where an
+    /// onset must reach `threshold` and exceed its local average by `delta` (both as shares of
+    /// the track's strongest onset) and be `min_gap_s` after the previous one.
+    pub onset_sensitivity: Option<(f32, f32, f64)>,
 }
 
 impl Default for GenerateOptions {
@@ -60,6 +64,7 @@ impl Default for GenerateOptions {
             beats_s: None,
             amplitude_tolerance: 0.02,
             frequency_tolerance: 0.05,
+            onset_sensitivity: None,
         }
     }
 }
@@ -94,9 +99,9 @@ fn tuning(preset: Preset) -> Tuning {
         max_window_s: 0.03,
         avg_before_s: 0.1,
         avg_after_s: 0.05,
-        delta: 0.07,
-        threshold: 0.15,
-        min_gap_s: 0.05,
+        delta: 0.03,
+        threshold: 0.1,
+        min_gap_s: 0.03,
     };
     match preset {
         Preset::Full => Tuning {
@@ -216,7 +221,12 @@ fn peak(values: &[f32]) -> f32 {
 }
 
 fn build(f: &Features, options: &GenerateOptions, duration_s: f64) -> HapticTrack {
-    let tune = tuning(options.preset);
+    let mut tune = tuning(options.preset);
+    if let Some((threshold, delta, min_gap_s)) = options.onset_sensitivity {
+        tune.pick.threshold = threshold;
+        tune.pick.delta = delta;
+        tune.pick.min_gap_s = min_gap_s;
+    }
     let user = options.intensity;
     let n = f.rms.len();
     let rate = f.frame_rate;
