@@ -41,6 +41,10 @@ enum Command {
     ScanBench(cmd::scan::BenchArgs),
     /// Content identification: index reference audio, identify queries, audio codes.
     Fingerprint(cmd::fingerprint::Args),
+    /// Generate a haptic track (AHAP, Android, .haptic, web, WAV), or evaluate the generator.
+    Haptics(cmd::haptics::Args),
+    /// Compute visualisation data (bands, beats, loudness, waveform peaks) for the web player.
+    Visualize(cmd::haptics::VisualizeArgs),
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -52,6 +56,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Scan(args) => cmd::scan::run(args),
         Command::ScanBench(args) => cmd::scan::run_bench(args),
         Command::Fingerprint(args) => cmd::fingerprint::run(args),
+        Command::Haptics(args) => cmd::haptics::run(args),
+        Command::Visualize(args) => cmd::haptics::run_visualize(args),
     }
 }
 

@@ -5,3 +5,4 @@ pub mod analyze;
 pub mod registry;
 pub mod scan;
 pub mod fingerprint;
+pub mod haptics;

@@ -1,0 +1,149 @@
+//! Comparing tracks: transient timing F-measure and amplitude-envelope correlation.
+
+use crate::model::HapticTrack;
+
+/// Precision, recall and F-measure of estimated event times against reference times.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct FMeasure {
+    /// Matched pairs.
+    pub hits: usize,
+    /// Reference events.
+    pub reference: usize,
+    /// Estimated events.
+    pub estimated: usize,
+}
+
+impl FMeasure {
+    /// Share of estimated events that match (1 when nothing was estimated and nothing expected).
+    pub fn precision(&self) -> f64 {
+        match (self.estimated, self.reference) {
+            (0, 0) => 1.0,
+            (0, _) => 0.0,
+            (e, _) => self.hits as f64 / e as f64,
+        }
+    }
+
+    /// Share of reference events that were found (1 when nothing was expected).
+    pub fn recall(&self) -> f64 {
+        if self.reference == 0 {
+            if self.estimated == 0 { 1.0 } else { 0.0 }
+        } else {
+            self.hits as f64 / self.reference as f64
+        }
+    }
+
+    /// Harmonic mean of precision and recall.
+    pub fn f(&self) -> f64 {
+        let (p, r) = (self.precision(), self.recall());
+        if p + r == 0.0 {
+            0.0
+        } else {
+            2.0 * p * r / (p + r)
+        }
+    }
+
+    /// Sums counts (for an F-measure pooled over many files).
+    pub fn add(&mut self, other: FMeasure) {
+        self.hits += other.hits;
+        self.reference += other.reference;
+        self.estimated += other.estimated;
+    }
+}
+
+/// Matches estimated to reference times one-to-one within `window_s` (optimal for events on
+/// a line: a greedy sweep over both sorted lists).
+pub fn transient_f_measure(reference: &[f64], estimated: &[f64], window_s: f64) -> FMeasure {
+    let mut r: Vec<f64> = reference
+        .iter()
+        .copied()
+        .filter(|t| t.is_finite())
+        .collect();
+    let mut e: Vec<f64> = estimated
+        .iter()
+        .copied()
+        .filter(|t| t.is_finite())
+        .collect();
+    r.sort_by(f64::total_cmp);
+    e.sort_by(f64::total_cmp);
+    let (mut i, mut j, mut hits) = (0, 0, 0);
+    while i < r.len() && j < e.len() {
+        if (r[i] - e[j]).abs() <= window_s {
+            hits += 1;
+            i += 1;
+            j += 1;
+        } else if r[i] < e[j] {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    FMeasure {
+        hits,
+        reference: r.len(),
+        estimated: e.len(),
+    }
+}
+
+/// Pearson correlation of two tracks' amplitude envelopes sampled at `rate` Hz over the
+/// longer of the two; `None` when either is constant.
+pub fn envelope_correlation(a: &HapticTrack, b: &HapticTrack, rate: f64) -> Option<f64> {
+    let d = a.duration_s().max(b.duration_s());
+    let x = a.sample_amplitude(rate, d);
+    let y = b.sample_amplitude(rate, d);
+    pearson(&x, &y)
+}
+
+pub(crate) fn pearson(x: &[f32], y: &[f32]) -> Option<f64> {
+    let n = x.len().min(y.len());
+    if n < 2 {
+        return None;
+    }
+    let mx = x[..n].iter().map(|&v| f64::from(v)).sum::<f64>() / n as f64;
+    let my = y[..n].iter().map(|&v| f64::from(v)).sum::<f64>() / n as f64;
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for k in 0..n {
+        let (dx, dy) = (f64::from(x[k]) - mx, f64::from(y[k]) - my);
+        sxy += dx * dy;
+        sxx += dx * dx;
+        syy += dy * dy;
+    }
+    (sxx > 1e-12 && syy > 1e-12).then(|| sxy / (sxx * syy).sqrt())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::AmplitudeBreakpoint;
+
+    #[test]
+    fn f_measure_cases() {
+        let check = |r: &[f64], e: &[f64], hits: usize, f: f64| {
+            let m = transient_f_measure(r, e, 0.05);
+            assert_eq!(m.hits, hits, "{r:?} {e:?}");
+            assert!((m.f() - f).abs() < 1e-9, "{r:?} {e:?}: {}", m.f());
+        };
+        check(&[], &[], 0, 1.0);
+        check(&[1.0], &[], 0, 0.0);
+        check(&[], &[1.0], 0, 0.0);
+        check(&[1.0, 2.0], &[1.04, 2.2], 1, 0.5);
+        check(&[1.0, 1.03], &[1.01], 1, 2.0 / 3.0);
+        check(&[0.0, 0.5, 1.0], &[0.02, 0.52, 0.98], 3, 1.0);
+    }
+
+    #[test]
+    fn correlation_of_scaled_envelopes_is_one() {
+        let mk = |s: f32| HapticTrack {
+            amplitude: (0..50)
+                .map(|i| AmplitudeBreakpoint {
+                    time: f64::from(i) * 0.1,
+                    amplitude: s * ((i % 7) as f32 / 7.0),
+                    emphasis: None,
+                })
+                .collect(),
+            ..HapticTrack::default()
+        };
+        let c = envelope_correlation(&mk(1.0), &mk(0.5), 100.0).unwrap();
+        assert!((c - 1.0).abs() < 1e-9);
+        assert!(envelope_correlation(&mk(0.0), &mk(1.0), 100.0).is_none());
+    }
+}
