@@ -1,0 +1,32 @@
+//! `encore-lyrics`: time-synced lyrics for Encore.
+//!
+//! - **Formats** ([`parse`], [`write`], [`Format`]): LRC with metadata, repeated line times and
+//!   `[offset:]`; enhanced LRC word times; TTML as Apple Music writes it; SRT; WebVTT; JSON.
+//! - **Text** ([`normalize`], [`tokenize`], [`Language`]): punctuation and case folding, numbers
+//!   spelled out (English, French, Spanish, German), words for Latin scripts and one sung syllable
+//!   per Han character.
+//! - **Pronunciation** ([`Pronouncer`]): Mandarin through pinyin initials and finals, English and
+//!   Romance/Germanic letter-to-sound rules, a grapheme fallback for any language, and eSpeak-NG
+//!   as an optional external phonemiser.
+//! - **Alignment** ([`Aligner`]): Viterbi forced alignment over an HMM built from the lyrics,
+//!   with emission scores from an [`AcousticModel`], fed by a vocal-enhancement front end.
+//! - **Evaluation** ([`evaluate`]): word-onset errors against a reference.
+//!
+//! ```
+//! use encore_lyrics::{Format, parse, write};
+//!
+//! let lrc = "[ti:Demo]\n[00:01.00]<00:01.00>Hello <00:01.50>world <00:02.00>\n";
+//! let lyrics = parse(lrc, Format::Elrc)?;
+//! assert_eq!(lyrics.lines[0].words[1].start_s, Some(1.5));
+//! let ttml = write(&lyrics, Format::Ttml);
+//! assert!(ttml.contains("<span begin=\"00:00:01.500\""));
+//! # Ok::<(), encore_lyrics::Error>(())
+//! ```
+
+mod doc;
+mod error;
+mod formats;
+
+pub use doc::{Line, Lyrics, Word};
+pub use error::{Error, Result};
+pub use formats::{Format, MAX_INPUT_BYTES, MAX_LINES, MAX_TIME_S, MAX_WORDS_PER_LINE, parse, parse_any, write};
