@@ -29,11 +29,14 @@ struct Cli {
 enum Command {
     /// Decode audio and report tempo, beats, downbeats, onsets and loudness.
     Analyze(cmd::analyze::Args),
+    /// Lyric timestamps: align lyrics to audio, evaluate, generate a synthetic benchmark.
+    Lyrics(cmd::lyrics::Args),
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Analyze(args) => cmd::analyze::run(args),
+        Command::Lyrics(args) => cmd::lyrics::run(args),
     }
 }
 

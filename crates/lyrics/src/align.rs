@@ -45,6 +45,12 @@ pub struct AlignOptions {
     pub line_margin_s: f64,
     /// In refine mode, the first word starts at the given line time.
     pub anchor_line_start: bool,
+    /// Cost per frame and per second of distance between a word and its expected place, in the
+    /// word pass (expected places: the line's span shared out by syllable count).
+    pub position_weight_fine: f32,
+    /// The same in the line pass of full mode (expected places: the song's vocal activity
+    /// shared out by syllable count).
+    pub position_weight_coarse: f32,
     /// Most Viterbi cells (frames x states) one pass may use (one byte each).
     pub max_cells: u64,
 }
@@ -61,6 +67,8 @@ impl Default for AlignOptions {
             filler_cost: 4.0,
             line_margin_s: 1.5,
             anchor_line_start: true,
+            position_weight_fine: 1.0,
+            position_weight_coarse: 0.05,
             max_cells: 200_000_000,
         }
     }
@@ -220,7 +228,18 @@ impl<M: AcousticModel> Aligner<M> {
         }
         states.push(State { class: filler, word: None, skippable: true, enter: 0.0 });
         let t = coarse.n_frames();
-        let path = viterbi(&states, t, |f, c| coarse.at(f, c), self.options.max_cells)
+        // Expected place of each syllable: the song's vocal activity shared out by syllables.
+        let filler_c = filler;
+        let act: Vec<f64> = (0..t)
+            .map(|f| {
+                let best = (0..coarse.n_classes).filter(|&c| c != filler_c).map(|c| coarse.at(f, c)).fold(f32::MIN, f32::max);
+                let a = 1.0 / (1.0 + f64::from(coarse.at(f, filler_c) - best).exp());
+                a * a
+            })
+            .collect();
+        let expected = expected_spans(&states, &act);
+        let w = self.options.position_weight_coarse / coarse.frame_rate as f32;
+        let path = viterbi(&states, t, |f, s| coarse.at(f, states[s].class) - w * distance(f, expected[s]), self.options.max_cells)
             .or_else(|_| Ok::<_, Error>(even_path(&states, t)))?;
         let mut spans: Vec<Option<(usize, usize, bool)>> = vec![None; n_lines];
         for (f, &s) in path.iter().enumerate() {
@@ -263,7 +282,9 @@ impl<M: AcousticModel> Aligner<M> {
         let path = if needed > t || t == 0 {
             None
         } else {
-            viterbi(&states, t, |f, c| em.at(lo + f, c), self.options.max_cells).ok()
+            let expected = expected_spans(&states, &vec![1.0; t]);
+            let w = self.options.position_weight_fine / em.frame_rate as f32;
+            viterbi(&states, t, |f, s| em.at(lo + f, states[s].class) - w * distance(f, expected[s]), self.options.max_cells).ok()
         };
         let Some(path) = path else {
             // Not enough frames for one per state: spread words evenly over the window.
@@ -315,7 +336,7 @@ fn viterbi(states: &[State], t: usize, emit: impl Fn(usize, usize) -> f32, max_c
     let mut cur = vec![NEG; s_n];
     for (s, st) in states.iter().enumerate() {
         if s == 0 || (s == 1 && states[0].skippable) {
-            prev[s] = emit(0, st.class) - st.enter;
+            prev[s] = emit(0, s) - st.enter;
         }
     }
     for f in 1..t {
@@ -337,7 +358,7 @@ fn viterbi(states: &[State], t: usize, emit: impl Fn(usize, usize) -> f32, max_c
                     arg = 2;
                 }
             }
-            cur[s] = if best == NEG { NEG } else { best + emit(f, st.class) };
+            cur[s] = if best == NEG { NEG } else { best + emit(f, s) };
             back[f * s_n + s] = arg;
         }
         std::mem::swap(&mut prev, &mut cur);
@@ -358,6 +379,46 @@ fn viterbi(states: &[State], t: usize, emit: impl Fn(usize, usize) -> f32, max_c
         }
     }
     Ok(path)
+}
+
+/// Distance in frames from `f` to the span `[a, b)`.
+fn distance(f: usize, (a, b): (f32, f32)) -> f32 {
+    let f = f as f32;
+    if f < a { a - f } else if f >= b { f - b } else { 0.0 }
+}
+
+/// The expected span (in frames) of each state's word: the frames' `weight` (1 everywhere, or
+/// vocal activity) shared out among words by their number of states. Skippable states get an
+/// unbounded span.
+fn expected_spans(states: &[State], weight: &[f64]) -> Vec<(f32, f32)> {
+    let total_w: f64 = weight.iter().sum();
+    let mut cum = Vec::with_capacity(weight.len() + 1);
+    cum.push(0.0f64);
+    for w in weight {
+        cum.push(cum.last().copied().unwrap_or(0.0) + w);
+    }
+    // Frame at which the cumulative weight reaches `x` (0..=1 of the total).
+    let at = |x: f64| -> f32 {
+        let target = x * total_w;
+        let i = cum.partition_point(|&c| c < target);
+        i.saturating_sub(1) as f32
+    };
+    let real: Vec<usize> = (0..states.len()).filter(|&s| !states[s].skippable).collect();
+    let n = real.len().max(1) as f64;
+    let mut first: std::collections::HashMap<usize, (usize, usize)> = std::collections::HashMap::new();
+    for (k, &s) in real.iter().enumerate() {
+        if let Some(w) = states[s].word {
+            let e = first.entry(w).or_insert((k, k));
+            e.1 = k;
+        }
+    }
+    states
+        .iter()
+        .map(|st| match st.word.and_then(|w| first.get(&w)) {
+            Some(&(a, b)) => (at(a as f64 / n), at((b + 1) as f64 / n)),
+            None => (f32::MIN, f32::MAX),
+        })
+        .collect()
 }
 
 /// A path that spreads the non-skippable states evenly (used when Viterbi cannot run).
@@ -412,14 +473,14 @@ mod tests {
         // Classes: 0 filler, 1 vowel. Frames: 3 filler, 4 vowel, 2 filler, 3 vowel, 2 filler.
         let pattern = [0, 0, 0, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0];
         let states = [st(0, None, true), st(1, Some(0), false), st(0, None, true), st(1, Some(1), false), st(0, None, true)];
-        let path = viterbi(&states, pattern.len(), |f, c| if pattern[f] == c { 0.0 } else { -3.0 }, 1000).unwrap();
+        let path = viterbi(&states, pattern.len(), |f, s| if pattern[f] == states[s].class { 0.0 } else { -3.0 }, 1000).unwrap();
         assert_eq!(path, vec![0, 0, 0, 1, 1, 1, 1, 2, 2, 3, 3, 3, 4, 4]);
     }
 
     #[test]
     fn viterbi_skips_optional_states_and_respects_limits() {
         let states = [st(0, None, true), st(1, Some(0), false), st(0, None, true)];
-        let path = viterbi(&states, 3, |_, c| if c == 1 { 0.0 } else { -5.0 }, 100).unwrap();
+        let path = viterbi(&states, 3, |_, s| if states[s].class == 1 { 0.0 } else { -5.0 }, 100).unwrap();
         assert_eq!(path, vec![1, 1, 1]);
         assert!(matches!(viterbi(&states, 100, |_, _| 0.0, 10), Err(Error::Limit { .. })));
     }
