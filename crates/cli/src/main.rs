@@ -45,6 +45,8 @@ enum Command {
     Haptics(cmd::haptics::Args),
     /// Compute visualisation data (bands, beats, loudness, waveform peaks) for the web player.
     Visualize(cmd::haptics::VisualizeArgs),
+    /// Lyric timestamps: align lyrics to audio, evaluate, generate a synthetic benchmark.
+    Lyrics(cmd::lyrics::Args),
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -58,6 +60,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Fingerprint(args) => cmd::fingerprint::run(args),
         Command::Haptics(args) => cmd::haptics::run(args),
         Command::Visualize(args) => cmd::haptics::run_visualize(args),
+        Command::Lyrics(args) => cmd::lyrics::run(args),
     }
 }
 

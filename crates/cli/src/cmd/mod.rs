@@ -6,3 +6,4 @@ pub mod registry;
 pub mod scan;
 pub mod fingerprint;
 pub mod haptics;
+pub mod lyrics;

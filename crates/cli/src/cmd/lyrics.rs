@@ -1,0 +1,401 @@
+//! `encore lyrics`: align lyrics to audio, evaluate on a JamendoLyrics-style folder, and
+//! generate a synthetic benchmark with exact word times.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use encore_lyrics::{AlignOptions, Aligner, BroadClassModel, Format, Language, Lyrics, Mode, OnsetMetrics};
+
+/// Arguments of `encore lyrics`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Sub,
+}
+
+/// The `encore lyrics` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Sub {
+    /// Align lyrics (plain text, one line per lyric line, or LRC) to an audio file.
+    Align(AlignArgs),
+    /// Evaluate alignment on a JamendoLyrics-layout folder (mp3/, lyrics/, annotations/).
+    Eval(EvalArgs),
+    /// Generate a synthetic benchmark (eSpeak-NG words at known times over FluidSynth music).
+    Synth(SynthArgs),
+}
+
+/// How to align.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModeArg {
+    /// Line times given (line-timed LRC): find word times.
+    Refine,
+    /// Plain lyrics: find line and word times.
+    Full,
+}
+
+/// Output format of `encore lyrics align`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    /// `{"lines": [{"text","start_s","end_s","words": [...]}]}`.
+    Json,
+    /// LRC with line times.
+    Lrc,
+    /// Enhanced LRC with word times.
+    Elrc,
+    /// TTML (Apple Music style, word spans).
+    Ttml,
+    /// SubRip.
+    Srt,
+    /// WebVTT with word timestamps.
+    Vtt,
+}
+
+/// Arguments of `encore lyrics align`.
+#[derive(Debug, clap::Args)]
+pub struct AlignArgs {
+    /// The audio file.
+    pub audio: PathBuf,
+    /// The lyrics: plain text (one lyric line per line) or LRC (any format this crate reads).
+    pub lyrics: PathBuf,
+    /// Print JSON (the default output).
+    #[arg(long)]
+    pub json: bool,
+    /// Output format.
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// Alignment mode; default: refine when every line has a time, full otherwise.
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeArg>,
+    /// Language (en, fr, es, de, zh, or any eSpeak-NG voice); guessed when absent.
+    #[arg(long)]
+    pub lang: Option<String>,
+    /// Use eSpeak-NG (`espeak-ng`, must be installed) for pronunciation instead of rules.
+    #[arg(long)]
+    pub espeak: bool,
+    /// Write to this file instead of stdout.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+}
+
+/// Arguments of `encore lyrics eval`.
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// A folder with `mp3/` (or `audio/`), `lyrics/NAME.txt`, `annotations/words/NAME.csv`,
+    /// `annotations/lines/NAME.csv` and optionally `JamendoLyrics.csv` (languages).
+    pub dir: PathBuf,
+    /// Which modes to run.
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeArg>,
+    /// Use eSpeak-NG for pronunciation.
+    #[arg(long)]
+    pub espeak: bool,
+    /// Only songs whose name contains one of these (comma-separated).
+    #[arg(long)]
+    pub only: Option<String>,
+    /// Print one JSON object per song and mode, then the averages.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `encore lyrics synth`.
+#[derive(Debug, clap::Args)]
+pub struct SynthArgs {
+    /// Output folder (JamendoLyrics layout; created).
+    pub out: PathBuf,
+    /// Languages, as eSpeak-NG voices (comma-separated); `cmn` is Mandarin.
+    #[arg(long, default_value = "cmn,en,fr,es,de")]
+    pub langs: String,
+    /// Songs per language.
+    #[arg(long, default_value_t = 1)]
+    pub songs: usize,
+    /// Random seed (the same seed makes the same benchmark).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// SoundFont for FluidSynth.
+    #[arg(long, default_value = "/usr/share/sounds/sf2/FluidR3_GM.sf2")]
+    pub soundfont: PathBuf,
+}
+
+/// Runs `encore lyrics`.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    match args.command {
+        Sub::Align(a) => align(a),
+        Sub::Eval(a) => eval(a),
+        Sub::Synth(a) => synth(a),
+    }
+}
+
+fn read_lyrics(path: &Path) -> anyhow::Result<Lyrics> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let format = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .and_then(Format::from_extension)
+        .unwrap_or_else(|| Format::sniff(&text));
+    encore_lyrics::parse(&text, format).with_context(|| format!("{}", path.display()))
+}
+
+fn aligner(mode: Mode, lang: Option<Language>, espeak: bool) -> Aligner<BroadClassModel> {
+    let options = AlignOptions { mode, language: lang, espeak, ..AlignOptions::default() };
+    Aligner::new(BroadClassModel::default(), options)
+}
+
+fn contract_json(lyrics: &Lyrics) -> serde_json::Value {
+    let lines: Vec<serde_json::Value> = lyrics
+        .lines
+        .iter()
+        .map(|l| {
+            let words: Vec<serde_json::Value> = l
+                .words
+                .iter()
+                .map(|w| {
+                    serde_json::json!({
+                        "text": w.text, "start_s": w.start_s, "end_s": w.end_s, "confidence": w.confidence,
+                    })
+                })
+                .collect();
+            serde_json::json!({ "text": l.text, "start_s": l.start_s, "end_s": l.end_s, "words": words })
+        })
+        .collect();
+    serde_json::json!({ "lines": lines })
+}
+
+fn align(args: AlignArgs) -> anyhow::Result<ExitCode> {
+    let lyrics = read_lyrics(&args.lyrics)?;
+    if lyrics.lines.is_empty() {
+        bail!("{}: no lyric lines", args.lyrics.display());
+    }
+    let mode = match args.mode {
+        Some(ModeArg::Refine) => Mode::Refine,
+        Some(ModeArg::Full) => Mode::Full,
+        None if lyrics.is_line_timed() => Mode::Refine,
+        None => Mode::Full,
+    };
+    let audio = encore_audio::decode_file(&args.audio).with_context(|| format!("{}", args.audio.display()))?;
+    let lang = args.lang.as_deref().map(Language::from_code);
+    let aligned = aligner(mode, lang, args.espeak)
+        .align_audio(&audio, &lyrics)
+        .with_context(|| format!("aligning {} to {}", args.lyrics.display(), args.audio.display()))?;
+    let format = match (args.format, args.json) {
+        (Some(FormatArg::Lrc), _) => Some(Format::Lrc),
+        (Some(FormatArg::Elrc), _) => Some(Format::Elrc),
+        (Some(FormatArg::Ttml), _) => Some(Format::Ttml),
+        (Some(FormatArg::Srt), _) => Some(Format::Srt),
+        (Some(FormatArg::Vtt), _) => Some(Format::Vtt),
+        (Some(FormatArg::Json), _) | (None, _) => None,
+    };
+    let text = match format {
+        Some(f) => encore_lyrics::write(&aligned, f),
+        None => serde_json::to_string(&contract_json(&aligned))? + "\n",
+    };
+    match args.output {
+        Some(path) => std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?,
+        None => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One song of an evaluation folder.
+struct Song {
+    name: String,
+    audio: PathBuf,
+    text: PathBuf,
+    words_csv: PathBuf,
+    lines_csv: PathBuf,
+    language: Option<Language>,
+}
+
+fn find_songs(dir: &Path, only: Option<&str>) -> anyhow::Result<Vec<Song>> {
+    let mut langs = std::collections::HashMap::new();
+    if let Ok(meta) = std::fs::read_to_string(dir.join("JamendoLyrics.csv")) {
+        let mut lines = meta.lines();
+        let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+        let fp = header.iter().position(|h| *h == "Filepath");
+        let lg = header.iter().position(|h| *h == "Language");
+        if let (Some(fp), Some(lg)) = (fp, lg) {
+            for l in lines {
+                let cols: Vec<&str> = l.split(',').collect();
+                if let (Some(f), Some(g)) = (cols.get(fp), cols.get(lg)) {
+                    let stem = Path::new(f).file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
+                    langs.insert(stem, Language::from_code(g));
+                }
+            }
+        }
+    }
+    let audio_dir = if dir.join("mp3").is_dir() { dir.join("mp3") } else { dir.join("audio") };
+    let mut songs = Vec::new();
+    let entries = std::fs::read_dir(&audio_dir).with_context(|| format!("reading {}", audio_dir.display()))?;
+    for entry in entries {
+        let path = entry?.path();
+        let Some(name) = path.file_stem().and_then(|s| s.to_str()).map(str::to_string) else { continue };
+        if let Some(only) = only
+            && !only.split(',').any(|o| name.contains(o.trim()))
+        {
+            continue;
+        }
+        songs.push(Song {
+            audio: path.clone(),
+            text: dir.join("lyrics").join(format!("{name}.txt")),
+            words_csv: dir.join("annotations/words").join(format!("{name}.csv")),
+            lines_csv: dir.join("annotations/lines").join(format!("{name}.csv")),
+            language: langs.get(&name).cloned(),
+            name,
+        });
+    }
+    songs.sort_by(|a, b| a.name.cmp(&b.name));
+    if songs.is_empty() {
+        bail!("no songs in {}", audio_dir.display());
+    }
+    Ok(songs)
+}
+
+/// The first column of a CSV with a header, as numbers.
+fn csv_column(path: &Path, col: usize) -> anyhow::Result<Vec<f64>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    text.lines()
+        .skip(1)
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            let cell = l.split(',').nth(col).unwrap_or("").trim();
+            cell.parse::<f64>().with_context(|| format!("{} line {}: bad number {cell:?}", path.display(), i + 2))
+        })
+        .collect()
+}
+
+/// Reference line times as an LRC document (start and end per line).
+fn reference_lrc(song: &Song) -> anyhow::Result<Lyrics> {
+    let text = std::fs::read_to_string(&song.lines_csv).with_context(|| format!("reading {}", song.lines_csv.display()))?;
+    let mut lrc = String::new();
+    for (i, l) in text.lines().skip(1).enumerate() {
+        let mut cols = l.splitn(3, ',');
+        let (Some(s), Some(e), Some(t)) = (cols.next(), cols.next(), cols.next()) else {
+            bail!("{} line {}: expected start,end,text", song.lines_csv.display(), i + 2);
+        };
+        let s: f64 = s.trim().parse().with_context(|| format!("{} line {}", song.lines_csv.display(), i + 2))?;
+        let e: f64 = e.trim().parse().with_context(|| format!("{} line {}", song.lines_csv.display(), i + 2))?;
+        let stamp = |t: f64| {
+            let cs = (t * 100.0).round() as u64;
+            format!("{:02}:{:02}.{:02}", cs / 6000, (cs / 100) % 60, cs % 100)
+        };
+        let _ = writeln!(lrc, "[{}]{}\n[{}]", stamp(s), t.trim().trim_matches('"'), stamp(e));
+    }
+    Ok(encore_lyrics::parse(&lrc, Format::Lrc)?)
+}
+
+fn onsets(lyrics: &Lyrics) -> Vec<f64> {
+    lyrics.lines.iter().flat_map(|l| l.words.iter().map(|w| w.start_s.unwrap_or(0.0))).collect()
+}
+
+/// Words spread evenly: over the whole song (full) or inside each reference line (refine).
+fn even_baseline(lyrics: &Lyrics, duration: f64, mode: Mode, lang: &Language) -> Vec<f64> {
+    let count = |text: &str| encore_lyrics::tokenize(text, lang).len();
+    match mode {
+        Mode::Full => {
+            let n: usize = lyrics.lines.iter().map(|l| count(&l.text)).sum();
+            (0..n).map(|i| duration * i as f64 / n.max(1) as f64).collect()
+        }
+        Mode::Refine => lyrics
+            .lines
+            .iter()
+            .flat_map(|l| {
+                let s = l.start_s.unwrap_or(0.0);
+                let e = l.end_s.unwrap_or(s);
+                let n = count(&l.text);
+                (0..n).map(move |i| s + (e - s) * i as f64 / n.max(1) as f64)
+            })
+            .collect(),
+    }
+}
+
+fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
+    let songs = find_songs(&args.dir, args.only.as_deref())?;
+    let modes: Vec<Mode> = match args.mode {
+        Some(ModeArg::Refine) => vec![Mode::Refine],
+        Some(ModeArg::Full) => vec![Mode::Full],
+        None => vec![Mode::Refine, Mode::Full],
+    };
+    let bar = crate::output::progress_bar((songs.len() * modes.len()) as u64, "aligning");
+    let mut results: Vec<(Mode, Vec<OnsetMetrics>, Vec<OnsetMetrics>)> =
+        modes.iter().map(|m| (*m, Vec::new(), Vec::new())).collect();
+    let mut audio_s = 0.0;
+    let mut compute_s = 0.0;
+    for song in &songs {
+        let _span = tracing::info_span!("lyrics_eval_song", song = %song.name).entered();
+        let reference = csv_column(&song.words_csv, 0)?;
+        let t0 = Instant::now();
+        let audio = encore_audio::decode_file(&song.audio).with_context(|| format!("{}", song.audio.display()))?;
+        let features = encore_lyrics::extract_features(&audio).with_context(|| format!("{}", song.audio.display()))?;
+        let mut song_compute = t0.elapsed().as_secs_f64();
+        let duration = audio.duration_s();
+        let lang = song.language.clone().unwrap_or_else(|| {
+            Language::guess(&std::fs::read_to_string(&song.text).unwrap_or_default())
+        });
+        for (mode, got, base) in &mut results {
+            let input = match mode {
+                Mode::Refine => reference_lrc(song)?,
+                Mode::Full => {
+                    let text = std::fs::read_to_string(&song.text).with_context(|| format!("reading {}", song.text.display()))?;
+                    Lyrics::from_plain_text(&text)
+                }
+            };
+            let t1 = Instant::now();
+            let aligned = aligner(*mode, song.language.clone(), args.espeak)
+                .align_features(&features, &input)
+                .with_context(|| format!("aligning {}", song.name))?;
+            song_compute += t1.elapsed().as_secs_f64();
+            let m = encore_lyrics::evaluate(&onsets(&aligned), &reference).with_context(|| song.name.clone())?;
+            let b = encore_lyrics::evaluate(&even_baseline(&input, duration, *mode, &lang), &reference)
+                .with_context(|| format!("{} (even baseline)", song.name))?;
+            let mode_name = if *mode == Mode::Refine { "refine" } else { "full" };
+            if args.json {
+                crate::output::print_json_line(&serde_json::json!({
+                    "song": song.name, "mode": mode_name, "metrics": m, "even_baseline": b,
+                }))?;
+            } else {
+                println!(
+                    "{:<34} {:<6} AAE {:6.2} s  median {:5.2} s  <0.3s {:5.1}%  <1s {:5.1}%   (even: AAE {:6.2} s)",
+                    song.name, mode_name, m.aae_s, m.median_s, 100.0 * m.within_0_3, 100.0 * m.within_1_0, b.aae_s
+                );
+            }
+            got.push(m);
+            base.push(b);
+            bar.inc(1);
+        }
+        audio_s += duration;
+        compute_s += song_compute;
+    }
+    bar.finish_and_clear();
+    for (mode, got, base) in &results {
+        let (Some(m), Some(b)) = (encore_lyrics::average(got), encore_lyrics::average(base)) else { continue };
+        let mode_name = if *mode == Mode::Refine { "refine" } else { "full" };
+        if args.json {
+            crate::output::print_json_line(&serde_json::json!({
+                "song": "MEAN", "mode": mode_name, "songs": got.len(), "metrics": m, "even_baseline": b,
+            }))?;
+        } else {
+            println!(
+                "{:<34} {:<6} AAE {:6.2} s  median {:5.2} s  <0.3s {:5.1}%  <1s {:5.1}%   (even: AAE {:6.2} s)",
+                format!("MEAN over {} songs", got.len()), mode_name, m.aae_s, m.median_s, 100.0 * m.within_0_3, 100.0 * m.within_1_0, b.aae_s
+            );
+        }
+    }
+    let speed = if compute_s > 0.0 { audio_s / compute_s } else { 0.0 };
+    if args.json {
+        crate::output::print_json_line(&serde_json::json!({ "audio_s": audio_s, "compute_s": compute_s, "realtime_factor": speed }))?;
+    } else {
+        println!("{audio_s:.0} s of audio in {compute_s:.1} s ({speed:.0}x real time, decode included, all modes)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+mod synth;
+use synth::synth;

@@ -1,0 +1,487 @@
+//! Forced alignment: an HMM built from the lyrics, decoded with Viterbi over the emission
+//! scores of an [`AcousticModel`].
+//!
+//! Full mode aligns lines first on a coarse grid (syllable states, frames averaged by
+//! [`AlignOptions::coarse_factor`]), then words inside each line on the fine grid; refine mode
+//! only runs the second step inside the given line times. Memory is one byte per
+//! (frame, state) of the pass being decoded and is capped by [`AlignOptions::max_cells`].
+
+use encore_audio::AudioBuffer;
+
+use crate::acoustic::{AcousticModel, Emissions};
+use crate::doc::{Line, Lyrics, Word};
+use crate::error::{Error, Result};
+use crate::frontend::{self, Features};
+use crate::phones::{Phone, PhoneClass, Pronouncer};
+use crate::text::{Language, Token, tokenize};
+
+/// Alignment mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Line times are given (line-timed LRC); find word times inside each line.
+    Refine,
+    /// Only the text is given; find line and word times.
+    Full,
+}
+
+/// Settings of the aligner. The defaults were set on synthetic songs, never per song.
+#[derive(Debug, Clone)]
+pub struct AlignOptions {
+    /// Refine or full.
+    pub mode: Mode,
+    /// Language of the lyrics; guessed from the text when `None`.
+    pub language: Option<Language>,
+    /// Use eSpeak-NG for pronunciation (rules otherwise).
+    pub espeak: bool,
+    /// Repeated states per vowel: the shortest vowel, in fine frames (long notes stay in the last).
+    pub vowel_states: usize,
+    /// Fine frames per coarse frame for the line pass of full mode.
+    pub coarse_factor: usize,
+    /// Log-probability cost of entering an optional pause between words.
+    pub pause_cost: f32,
+    /// Log-probability cost of entering optional filler between lines.
+    pub filler_cost: f32,
+    /// Seconds around a line's coarse span searched by the word pass.
+    pub line_margin_s: f64,
+    /// In refine mode, the first word starts at the given line time.
+    pub anchor_line_start: bool,
+    /// Cost per frame and per second of distance between a word and its expected place, in the
+    /// word pass (expected places: the line's span shared out by syllable count).
+    pub position_weight_fine: f32,
+    /// The same in the line pass of full mode (expected places: the song's vocal activity
+    /// shared out by syllable count).
+    pub position_weight_coarse: f32,
+    /// Most Viterbi cells (frames x states) one pass may use (one byte each).
+    pub max_cells: u64,
+}
+
+impl Default for AlignOptions {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Full,
+            language: None,
+            espeak: false,
+            vowel_states: 3,
+            coarse_factor: 8,
+            pause_cost: 2.0,
+            filler_cost: 4.0,
+            line_margin_s: 1.5,
+            anchor_line_start: true,
+            position_weight_fine: 1.0,
+            position_weight_coarse: 0.05,
+            max_cells: 200_000_000,
+        }
+    }
+}
+
+/// Aligns lyrics to audio with an acoustic model.
+#[derive(Debug, Clone)]
+pub struct Aligner<M> {
+    model: M,
+    options: AlignOptions,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct State {
+    class: usize,
+    /// Index of the word in the flat word list, or `None` for pause/filler.
+    word: Option<usize>,
+    skippable: bool,
+    /// Cost of entering this state (pauses and fillers).
+    enter: f32,
+}
+
+/// A word to align: its place in the lyrics and its phones.
+struct Item {
+    line: usize,
+    index: usize,
+    phones: Vec<Phone>,
+}
+
+impl<M: AcousticModel> Aligner<M> {
+    /// An aligner with `model` and `options`.
+    pub fn new(model: M, options: AlignOptions) -> Self {
+        Self { model, options }
+    }
+
+    /// The options.
+    pub fn options(&self) -> &AlignOptions {
+        &self.options
+    }
+
+    /// Runs the front end on `audio`, then aligns.
+    pub fn align_audio(&self, audio: &AudioBuffer, lyrics: &Lyrics) -> Result<Lyrics> {
+        let features = frontend::extract(audio)?;
+        self.align_features(&features, lyrics)
+    }
+
+    /// Aligns lyrics to front-end features. The result has one line per input line with text,
+    /// times and word times; every word gets a confidence.
+    pub fn align_features(&self, features: &Features, lyrics: &Lyrics) -> Result<Lyrics> {
+        let _span = tracing::info_span!("lyrics_align", model = self.model.name(), lines = lyrics.lines.len()).entered();
+        let emissions = self.model.score(features);
+        let duration = features.len() as f64 / features.frame_rate;
+        let text: String = lyrics.lines.iter().map(|l| l.text.as_str()).collect::<Vec<_>>().join("\n");
+        let lang = self.options.language.clone().or_else(|| lyrics.meta("lang").map(Language::from_code)).unwrap_or_else(|| Language::guess(&text));
+        let pron = Pronouncer::new(lang.clone()).with_espeak(self.options.espeak);
+        let mut out = Lyrics { meta: lyrics.meta.clone(), lines: Vec::with_capacity(lyrics.lines.len()) };
+        let mut items: Vec<Item> = Vec::new();
+        for (li, line) in lyrics.lines.iter().enumerate() {
+            let tokens: Vec<Token> = tokenize(&line.text, &lang);
+            let phones = pron.line(&tokens)?;
+            let mut l = Line::new(line.text.clone());
+            l.start_s = line.start_s;
+            l.end_s = line.end_s;
+            for (wi, (tok, ph)) in tokens.iter().zip(phones).enumerate() {
+                l.words.push(Word::new(tok.text.clone()));
+                if !ph.is_empty() {
+                    items.push(Item { line: li, index: wi, phones: ph });
+                }
+            }
+            out.lines.push(l);
+        }
+        if items.is_empty() {
+            return Err(Error::Invalid("the lyrics contain no words to align".into()));
+        }
+        // Line windows in fine frames.
+        let n = emissions.n_frames();
+        let fr = emissions.frame_rate;
+        let to_frame = |s: f64| ((s * fr).round().max(0.0) as usize).min(n);
+        let windows: Vec<Option<(usize, usize, bool)>> = match self.options.mode {
+            Mode::Refine => {
+                if !lyrics.is_line_timed() {
+                    return Err(Error::Invalid("refine mode needs a start time on every line (line-timed LRC)".into()));
+                }
+                (0..out.lines.len())
+                    .map(|i| {
+                        let start = out.lines[i].start_s.unwrap_or(0.0);
+                        let next = out.lines.get(i + 1).and_then(|l| l.start_s);
+                        let end = out.lines[i].end_s.or(next).unwrap_or_else(|| (start + 10.0).min(duration)).max(start);
+                        let end = next.map_or(end, |ns| end.min(ns.max(start)));
+                        Some((to_frame(start), to_frame(end), self.options.anchor_line_start))
+                    })
+                    .collect()
+            }
+            Mode::Full => self.coarse_lines(&emissions, &items, out.lines.len())?,
+        };
+        // Words inside each line.
+        let mut floor = 0usize;
+        for (li, win) in windows.iter().enumerate() {
+            let line_items: Vec<&Item> = items.iter().filter(|it| it.line == li).collect();
+            let Some((lo, hi, anchored)) = *win else { continue };
+            let (lo, hi) = if self.options.mode == Mode::Full {
+                let margin = (self.options.line_margin_s * fr) as usize;
+                (lo.saturating_sub(margin).max(floor), (hi + margin).min(n))
+            } else {
+                (lo, hi.min(n))
+            };
+            if line_items.is_empty() {
+                continue;
+            }
+            let times = self.fine_line(&emissions, &line_items, lo, hi.max(lo), anchored)?;
+            for (it, (s, e, c)) in line_items.iter().zip(times) {
+                let w = &mut out.lines[li].words[it.index];
+                w.start_s = Some(s as f64 / fr);
+                w.end_s = Some(e as f64 / fr);
+                w.confidence = Some(f64::from(c));
+                floor = floor.max(e);
+            }
+        }
+        finish_times(&mut out, duration, self.options.mode);
+        Ok(out)
+    }
+
+    fn unit_states(&self, phones: &[Phone], word: usize, coarse: bool, vowel_states: usize, out: &mut Vec<State>) {
+        let before = out.len();
+        for p in phones {
+            let class = self.model.class_of(p);
+            if coarse {
+                if p.class == PhoneClass::Vowel {
+                    out.push(State { class, word: Some(word), skippable: false, enter: 0.0 });
+                }
+            } else {
+                let reps = if p.class == PhoneClass::Vowel { vowel_states } else { 1 };
+                for _ in 0..reps {
+                    out.push(State { class, word: Some(word), skippable: false, enter: 0.0 });
+                }
+            }
+        }
+        if out.len() == before
+            && let Some(p) = phones.first()
+        {
+            out.push(State { class: self.model.class_of(p), word: Some(word), skippable: false, enter: 0.0 });
+        }
+    }
+
+    /// Coarse pass of full mode: one state per syllable, optional filler between lines. Returns
+    /// each line's span in fine frames.
+    fn coarse_lines(&self, em: &Emissions, items: &[Item], n_lines: usize) -> Result<Vec<Option<(usize, usize, bool)>>> {
+        let factor = self.options.coarse_factor.max(1);
+        let coarse = em.decimate(factor);
+        let filler = self.model.filler_class();
+        let mut states = vec![State { class: filler, word: None, skippable: true, enter: 0.0 }];
+        for (k, it) in items.iter().enumerate() {
+            if k > 0 && items[k - 1].line != it.line {
+                states.push(State { class: filler, word: None, skippable: true, enter: self.options.filler_cost });
+            }
+            self.unit_states(&it.phones, k, true, 1, &mut states);
+        }
+        states.push(State { class: filler, word: None, skippable: true, enter: 0.0 });
+        let t = coarse.n_frames();
+        // Expected place of each syllable: the song's vocal activity shared out by syllables.
+        let filler_c = filler;
+        let act: Vec<f64> = (0..t)
+            .map(|f| {
+                let best = (0..coarse.n_classes).filter(|&c| c != filler_c).map(|c| coarse.at(f, c)).fold(f32::MIN, f32::max);
+                let a = 1.0 / (1.0 + f64::from(coarse.at(f, filler_c) - best).exp());
+                a * a
+            })
+            .collect();
+        let expected = expected_spans(&states, &act);
+        let w = self.options.position_weight_coarse / coarse.frame_rate as f32;
+        let path = viterbi(&states, t, |f, s| coarse.at(f, states[s].class) - w * distance(f, expected[s]), self.options.max_cells)
+            .or_else(|_| Ok::<_, Error>(even_path(&states, t)))?;
+        let mut spans: Vec<Option<(usize, usize, bool)>> = vec![None; n_lines];
+        for (f, &s) in path.iter().enumerate() {
+            if let Some(k) = states[s].word {
+                let line = items[k].line;
+                let (a, b) = (f * factor, ((f + 1) * factor).min(em.n_frames()));
+                spans[line] = Some(match spans[line] {
+                    Some((lo, hi, x)) => (lo.min(a), hi.max(b), x),
+                    None => (a, b, false),
+                });
+            }
+        }
+        Ok(spans)
+    }
+
+    /// Fine pass over one line: returns (start frame, end frame, confidence) per item.
+    fn fine_line(&self, em: &Emissions, items: &[&Item], lo: usize, hi: usize, anchored: bool) -> Result<Vec<(usize, usize, f32)>> {
+        let filler = self.model.filler_class();
+        let build = |vowel_states: usize| {
+            let mut states = Vec::new();
+            if !anchored {
+                states.push(State { class: filler, word: None, skippable: true, enter: 0.0 });
+            }
+            for (k, it) in items.iter().enumerate() {
+                if k > 0 {
+                    states.push(State { class: filler, word: None, skippable: true, enter: self.options.pause_cost });
+                }
+                self.unit_states(&it.phones, k, false, vowel_states, &mut states);
+            }
+            states.push(State { class: filler, word: None, skippable: true, enter: 0.0 });
+            states
+        };
+        let t = hi.saturating_sub(lo);
+        let mut states = build(self.options.vowel_states.max(1));
+        let needed = states.iter().filter(|s| !s.skippable).count();
+        if needed > t {
+            states = build(1);
+        }
+        let needed = states.iter().filter(|s| !s.skippable).count();
+        let path = if needed > t || t == 0 {
+            None
+        } else {
+            let expected = expected_spans(&states, &vec![1.0; t]);
+            let w = self.options.position_weight_fine / em.frame_rate as f32;
+            viterbi(&states, t, |f, s| em.at(lo + f, states[s].class) - w * distance(f, expected[s]), self.options.max_cells).ok()
+        };
+        let Some(path) = path else {
+            // Not enough frames for one per state: spread words evenly over the window.
+            let n = items.len();
+            return Ok((0..n)
+                .map(|k| {
+                    let a = lo + (t * k) / n;
+                    let b = lo + (t * (k + 1)) / n;
+                    (a, b.max(a), 0.0)
+                })
+                .collect());
+        };
+        let mut spans: Vec<Option<(usize, usize, f64, usize)>> = vec![None; items.len()];
+        for (f, &s) in path.iter().enumerate() {
+            let st = states[s];
+            if let Some(k) = st.word {
+                let a = em.at(lo + f, st.class);
+                let b = em.at(lo + f, filler);
+                let p = 1.0 / (1.0 + f64::from(b - a).exp());
+                let frame = lo + f;
+                spans[k] = Some(match spans[k] {
+                    Some((s0, _, sum, cnt)) => (s0, frame + 1, sum + p, cnt + 1),
+                    None => (frame, frame + 1, p, 1),
+                });
+            }
+        }
+        Ok(spans
+            .into_iter()
+            .map(|s| s.map_or((lo, lo, 0.0), |(a, b, sum, cnt)| (a, b, (sum / cnt as f64) as f32)))
+            .collect())
+    }
+}
+
+/// Viterbi over a left-to-right chain: each state can stay, advance by one, or jump over one
+/// skippable state. Starts in the first state (or after it when skippable) and ends in the
+/// last (or before it when skippable). Returns the state per frame.
+fn viterbi(states: &[State], t: usize, emit: impl Fn(usize, usize) -> f32, max_cells: u64) -> Result<Vec<usize>> {
+    let s_n = states.len();
+    let cells = (s_n as u64).saturating_mul(t as u64);
+    if cells > max_cells {
+        return Err(Error::Limit { what: "alignment cells (frames x states)", got: cells, limit: max_cells });
+    }
+    if t == 0 || s_n == 0 {
+        return Err(Error::Invalid("nothing to align".into()));
+    }
+    const NEG: f32 = f32::NEG_INFINITY;
+    let mut back = vec![0u8; s_n * t];
+    let mut prev = vec![NEG; s_n];
+    let mut cur = vec![NEG; s_n];
+    for (s, st) in states.iter().enumerate() {
+        if s == 0 || (s == 1 && states[0].skippable) {
+            prev[s] = emit(0, s) - st.enter;
+        }
+    }
+    for f in 1..t {
+        for s in 0..s_n {
+            let st = &states[s];
+            let mut best = prev[s];
+            let mut arg = 0u8;
+            if s >= 1 {
+                let v = prev[s - 1] - st.enter;
+                if v > best {
+                    best = v;
+                    arg = 1;
+                }
+            }
+            if s >= 2 && states[s - 1].skippable {
+                let v = prev[s - 2] - st.enter;
+                if v > best {
+                    best = v;
+                    arg = 2;
+                }
+            }
+            cur[s] = if best == NEG { NEG } else { best + emit(f, s) };
+            back[f * s_n + s] = arg;
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    let last = s_n - 1;
+    let mut s = last;
+    if states[last].skippable && s_n >= 2 && prev[last - 1] > prev[last] {
+        s = last - 1;
+    }
+    if prev[s] == NEG {
+        return Err(Error::Invalid("no alignment path fits the audio".into()));
+    }
+    let mut path = vec![0usize; t];
+    for f in (0..t).rev() {
+        path[f] = s;
+        if f > 0 {
+            s -= back[f * s_n + s] as usize;
+        }
+    }
+    Ok(path)
+}
+
+/// Distance in frames from `f` to the span `[a, b)`.
+fn distance(f: usize, (a, b): (f32, f32)) -> f32 {
+    let f = f as f32;
+    if f < a { a - f } else if f >= b { f - b } else { 0.0 }
+}
+
+/// The expected span (in frames) of each state's word: the frames' `weight` (1 everywhere, or
+/// vocal activity) shared out among words by their number of states. Skippable states get an
+/// unbounded span.
+fn expected_spans(states: &[State], weight: &[f64]) -> Vec<(f32, f32)> {
+    let total_w: f64 = weight.iter().sum();
+    let mut cum = Vec::with_capacity(weight.len() + 1);
+    cum.push(0.0f64);
+    for w in weight {
+        cum.push(cum.last().copied().unwrap_or(0.0) + w);
+    }
+    // Frame at which the cumulative weight reaches `x` (0..=1 of the total).
+    let at = |x: f64| -> f32 {
+        let target = x * total_w;
+        let i = cum.partition_point(|&c| c < target);
+        i.saturating_sub(1) as f32
+    };
+    let real: Vec<usize> = (0..states.len()).filter(|&s| !states[s].skippable).collect();
+    let n = real.len().max(1) as f64;
+    let mut first: std::collections::HashMap<usize, (usize, usize)> = std::collections::HashMap::new();
+    for (k, &s) in real.iter().enumerate() {
+        if let Some(w) = states[s].word {
+            let e = first.entry(w).or_insert((k, k));
+            e.1 = k;
+        }
+    }
+    states
+        .iter()
+        .map(|st| match st.word.and_then(|w| first.get(&w)) {
+            Some(&(a, b)) => (at(a as f64 / n), at((b + 1) as f64 / n)),
+            None => (f32::MIN, f32::MAX),
+        })
+        .collect()
+}
+
+/// A path that spreads the non-skippable states evenly (used when Viterbi cannot run).
+fn even_path(states: &[State], t: usize) -> Vec<usize> {
+    let real: Vec<usize> = (0..states.len()).filter(|&s| !states[s].skippable).collect();
+    if real.is_empty() {
+        return vec![0; t];
+    }
+    (0..t).map(|f| real[(f * real.len()) / t.max(1)]).collect()
+}
+
+/// Fills untimed words (punctuation) from their neighbours and sets line times from words.
+fn finish_times(out: &mut Lyrics, duration: f64, mode: Mode) {
+    let mut last_end = 0.0f64;
+    for line in &mut out.lines {
+        let n = line.words.len();
+        for i in 0..n {
+            if line.words[i].start_s.is_none() {
+                let next = line.words[i + 1..].iter().find_map(|w| w.start_s);
+                let t = next.unwrap_or(last_end);
+                line.words[i].start_s = Some(t);
+                line.words[i].end_s = Some(t);
+                line.words[i].confidence = Some(0.0);
+            }
+            last_end = line.words[i].end_s.unwrap_or(last_end);
+        }
+        let first = line.words.first().and_then(|w| w.start_s);
+        let last = line.words.last().and_then(|w| w.end_s);
+        match mode {
+            Mode::Full => {
+                line.start_s = first.or(Some(last_end));
+                line.end_s = last.or(line.start_s);
+            }
+            Mode::Refine => {
+                line.start_s = line.start_s.or(first);
+                line.end_s = line.end_s.or(last).map(|e| e.min(duration.max(e)));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn st(class: usize, word: Option<usize>, skippable: bool) -> State {
+        State { class, word, skippable, enter: 0.0 }
+    }
+
+    #[test]
+    fn viterbi_follows_the_evidence() {
+        // Classes: 0 filler, 1 vowel. Frames: 3 filler, 4 vowel, 2 filler, 3 vowel, 2 filler.
+        let pattern = [0, 0, 0, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0];
+        let states = [st(0, None, true), st(1, Some(0), false), st(0, None, true), st(1, Some(1), false), st(0, None, true)];
+        let path = viterbi(&states, pattern.len(), |f, s| if pattern[f] == states[s].class { 0.0 } else { -3.0 }, 1000).unwrap();
+        assert_eq!(path, vec![0, 0, 0, 1, 1, 1, 1, 2, 2, 3, 3, 3, 4, 4]);
+    }
+
+    #[test]
+    fn viterbi_skips_optional_states_and_respects_limits() {
+        let states = [st(0, None, true), st(1, Some(0), false), st(0, None, true)];
+        let path = viterbi(&states, 3, |_, s| if states[s].class == 1 { 0.0 } else { -5.0 }, 100).unwrap();
+        assert_eq!(path, vec![1, 1, 1]);
+        assert!(matches!(viterbi(&states, 100, |_, _| 0.0, 10), Err(Error::Limit { .. })));
+    }
+}

@@ -1,0 +1,44 @@
+//! `encore-lyrics`: time-synced lyrics for Encore.
+//!
+//! - **Formats** ([`parse`], [`write`], [`Format`]): LRC with metadata, repeated line times and
+//!   `[offset:]`; enhanced LRC word times; TTML as Apple Music writes it; SRT; WebVTT; JSON.
+//! - **Text** ([`normalize`], [`tokenize`], [`Language`]): punctuation and case folding, numbers
+//!   spelled out (English, French, Spanish, German), words for Latin scripts and one sung syllable
+//!   per Han character.
+//! - **Pronunciation** ([`Pronouncer`]): Mandarin through pinyin initials and finals, English and
+//!   Romance/Germanic letter-to-sound rules, a grapheme fallback for any language, and eSpeak-NG
+//!   as an optional external phonemiser.
+//! - **Alignment** ([`Aligner`]): Viterbi forced alignment over an HMM built from the lyrics,
+//!   with emission scores from an [`AcousticModel`], fed by a vocal-enhancement front end.
+//! - **Evaluation** ([`evaluate`]): word-onset errors against a reference.
+//!
+//! ```
+//! use encore_lyrics::{Format, parse, write};
+//!
+//! let lrc = "[ti:Demo]\n[00:01.00]<00:01.00>Hello <00:01.50>world <00:02.00>\n";
+//! let lyrics = parse(lrc, Format::Elrc)?;
+//! assert_eq!(lyrics.lines[0].words[1].start_s, Some(1.5));
+//! let ttml = write(&lyrics, Format::Ttml);
+//! assert!(ttml.contains("<span begin=\"00:00:01.500\""));
+//! # Ok::<(), encore_lyrics::Error>(())
+//! ```
+
+mod acoustic;
+mod align;
+mod doc;
+mod error;
+mod eval;
+mod formats;
+mod frontend;
+mod phones;
+mod text;
+
+pub use acoustic::{AcousticModel, BroadClassModel, Emissions};
+pub use align::{AlignOptions, Aligner, Mode};
+pub use doc::{Line, Lyrics, Word};
+pub use error::{Error, Result};
+pub use eval::{OnsetMetrics, average, evaluate};
+pub use frontend::{FRONTEND_SAMPLE_RATE, Features, MAX_AUDIO_S, N_MELS, extract as extract_features, from_mid_side};
+pub use phones::{Phone, PhoneClass, Pronouncer, espeak_ipa, ipa_phones, pinyin_parts};
+pub use text::{Language, Token, is_han, normalize, spell_number, tokenize};
+pub use formats::{Format, MAX_INPUT_BYTES, MAX_LINES, MAX_TIME_S, MAX_WORDS_PER_LINE, parse, parse_any, write};
