@@ -29,11 +29,23 @@ struct Cli {
 enum Command {
     /// Decode audio and report tempo, beats, downbeats, onsets and loudness.
     Analyze(cmd::analyze::Args),
+    /// Start the platform: HTTP API and in-process workers (SQLite + files under --data).
+    Serve(cmd::serve::ServeArgs),
+    /// Run pipeline workers only, against the same database and blob store as the servers.
+    Worker(cmd::serve::WorkerArgs),
+    /// Platform administration (`encore admin create --email ...` makes an admin).
+    Admin(cmd::serve::AdminArgs),
+    /// Bulk-import a music folder, reading tags with lofty.
+    Import(cmd::serve::ImportArgs),
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Analyze(args) => cmd::analyze::run(args),
+        Command::Serve(args) => cmd::serve::serve(args),
+        Command::Worker(args) => cmd::serve::worker(args),
+        Command::Admin(args) => cmd::serve::admin(args),
+        Command::Import(args) => cmd::serve::import(args),
     }
 }
 

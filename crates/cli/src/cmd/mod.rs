@@ -2,3 +2,4 @@
 //! `run(Args)` (builds what runs, returns the exit code).
 
 pub mod analyze;
+pub mod serve;
