@@ -47,6 +47,14 @@ enum Command {
     Visualize(cmd::haptics::VisualizeArgs),
     /// Lyric timestamps: align lyrics to audio, evaluate, generate a synthetic benchmark.
     Lyrics(cmd::lyrics::Args),
+    /// Start the platform: HTTP API and in-process workers (SQLite + files under --data).
+    Serve(cmd::serve::ServeArgs),
+    /// Run pipeline workers only, against the same database and blob store as the servers.
+    Worker(cmd::serve::WorkerArgs),
+    /// Platform administration (`encore admin create --email ...` makes an admin).
+    Admin(cmd::serve::AdminArgs),
+    /// Bulk-import a music folder, reading tags with lofty.
+    Import(cmd::serve::ImportArgs),
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -61,6 +69,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Haptics(args) => cmd::haptics::run(args),
         Command::Visualize(args) => cmd::haptics::run_visualize(args),
         Command::Lyrics(args) => cmd::lyrics::run(args),
+        Command::Serve(args) => cmd::serve::serve(args),
+        Command::Worker(args) => cmd::serve::worker(args),
+        Command::Admin(args) => cmd::serve::admin(args),
+        Command::Import(args) => cmd::serve::import(args),
     }
 }
 

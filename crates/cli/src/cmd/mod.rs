@@ -7,3 +7,4 @@ pub mod scan;
 pub mod fingerprint;
 pub mod haptics;
 pub mod lyrics;
+pub mod serve;

@@ -1,0 +1,319 @@
+//! `encore serve`, `encore worker`, `encore admin create` and `encore import`: the platform
+//! server, its workers, its first admin, and bulk import of a music folder.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use encore_server::{AppState, BlobConfig, Config, NewWork, Role, WorkMetadata};
+
+/// Where the platform keeps its data, shared by every server command.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DataArgs {
+    /// Data directory: the SQLite database and the blob store live here by default.
+    #[arg(long, default_value = "./encore-data")]
+    pub data: PathBuf,
+    /// Database URL instead of DATA/encore.db (`postgres://user@host/db` or `sqlite://PATH`).
+    #[arg(long, env = "ENCORE_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// S3-compatible endpoint for blobs instead of DATA/blobs (with ENCORE_S3_BUCKET,
+    /// ENCORE_S3_ACCESS_KEY_ID, ENCORE_S3_SECRET_ACCESS_KEY, optional ENCORE_S3_REGION).
+    #[arg(long, env = "ENCORE_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+}
+
+impl DataArgs {
+    /// Builds the configuration: embedded defaults, overridden where asked.
+    pub fn config(&self) -> anyhow::Result<Config> {
+        let mut config = Config::embedded(&self.data);
+        if let Some(url) = &self.database_url {
+            config.database_url = url.clone();
+        }
+        if let Some(endpoint) = &self.s3_endpoint {
+            let var = |name: &str| std::env::var(name).with_context(|| format!("{name} must be set with --s3-endpoint"));
+            config.blobs = BlobConfig::S3 {
+                endpoint: endpoint.clone(),
+                bucket: var("ENCORE_S3_BUCKET")?,
+                region: std::env::var("ENCORE_S3_REGION").unwrap_or_else(|_| "us-east-1".into()),
+                access_key_id: var("ENCORE_S3_ACCESS_KEY_ID")?,
+                secret_access_key: var("ENCORE_S3_SECRET_ACCESS_KEY")?,
+                allow_http: endpoint.starts_with("http://"),
+            };
+        }
+        Ok(config)
+    }
+}
+
+/// Arguments of `encore serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// In-process pipeline workers (0 when `encore worker` processes run elsewhere).
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+    /// Largest audio upload in megabytes.
+    #[arg(long, default_value_t = 500)]
+    pub max_upload_mb: u64,
+    /// Mark cookies Secure (set when clients reach the server over HTTPS).
+    #[arg(long)]
+    pub secure_cookies: bool,
+}
+
+/// Arguments of `encore worker`.
+#[derive(Debug, clap::Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Concurrent jobs in this process.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+}
+
+/// Arguments of `encore admin`.
+#[derive(Debug, clap::Args)]
+pub struct AdminArgs {
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+/// Administration subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum AdminCommand {
+    /// Create an admin account (the password is read from ENCORE_ADMIN_PASSWORD or stdin).
+    Create {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The admin's e-mail address.
+        #[arg(long)]
+        email: String,
+    },
+}
+
+/// Arguments of `encore import`.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// Music folder to import (walked recursively).
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// E-mail of the creator account that will own the works (creator or admin).
+    #[arg(long)]
+    pub creator: String,
+    /// Print one JSON line per file.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+/// Runs `encore serve`.
+pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let mut config = args.data.config()?;
+    config.max_upload_bytes = args.max_upload_mb.saturating_mul(1_000_000);
+    config.secure_cookies = args.secure_cookies;
+    runtime()?.block_on(async move {
+        let state = AppState::open(config).await.context("opening the data store")?;
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
+        let addr = listener.local_addr()?;
+        eprintln!("encore: serving http://{addr} (data {}, {} workers)", args.data.data.display(), args.workers);
+        encore_server::serve(state, listener, args.workers, shutdown_signal()).await?;
+        eprintln!("encore: stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Runs `encore worker`.
+pub fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
+    let config = args.data.config()?;
+    runtime()?.block_on(async move {
+        let state = AppState::open(config).await.context("opening the data store")?;
+        eprintln!("encore: {} workers running", args.workers);
+        encore_server::run_workers(state, args.workers, shutdown_signal()).await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Runs `encore admin`.
+pub fn admin(args: AdminArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        AdminCommand::Create { data, email } => {
+            let password = match std::env::var("ENCORE_ADMIN_PASSWORD") {
+                Ok(p) => p,
+                Err(_) => {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line).context("reading the password from stdin")?;
+                    line.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            let config = data.config()?;
+            runtime()?.block_on(async move {
+                let state = AppState::open(config).await.context("opening the data store")?;
+                let id = state
+                    .create_user(&email, &password, Role::Admin)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))
+                    .with_context(|| format!("creating admin {email}"))?;
+                println!("{id}");
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+    }
+}
+
+const AUDIO_EXTENSIONS: &[&str] = &["mp3", "flac", "ogg", "oga", "opus", "m4a", "mp4", "aac", "wav", "aif", "aiff"];
+
+/// Tags read from a file, with fallbacks.
+fn read_tags(path: &Path, default_artist: &str) -> (WorkMetadata, Option<Vec<u8>>) {
+    use lofty::prelude::*;
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut meta = WorkMetadata {
+        title: stem,
+        artists: vec![default_artist.to_string()],
+        ..Default::default()
+    };
+    let mut cover = None;
+    let Ok(tagged) = lofty::read_from_path(path) else {
+        return (meta, cover);
+    };
+    let Some(tag) = tagged.primary_tag().or_else(|| tagged.first_tag()) else {
+        return (meta, cover);
+    };
+    if let Some(t) = tag.title().filter(|t| !t.trim().is_empty()) {
+        meta.title = t.into_owned();
+    }
+    if let Some(a) = tag.artist().filter(|a| !a.trim().is_empty()) {
+        meta.artists = a.split(['/', ';']).map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+    }
+    meta.album = tag.album().map(|a| a.into_owned());
+    meta.genre = tag.genre().map(|g| g.into_owned());
+    meta.isrc = tag.get_string(&lofty::tag::ItemKey::Isrc).map(str::to_string);
+    meta.lyrics = tag.get_string(&lofty::tag::ItemKey::Lyrics).map(str::to_string);
+    if let Some(p) = tag.pictures().first() {
+        cover = Some(p.data().to_vec());
+    }
+    (meta, cover)
+}
+
+/// Runs `encore import`.
+pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
+    if !args.dir.is_dir() {
+        bail!("{}: not a folder", args.dir.display());
+    }
+    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(&args.dir)
+        .follow_links(false)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        })
+        .collect();
+    files.sort();
+    let config = args.data.config()?;
+    let json = args.json;
+    runtime()?.block_on(async move {
+        let state = AppState::open(config).await.context("opening the data store")?;
+        let user_id = state
+            .user_id_by_email(&args.creator)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .with_context(|| format!("no account {}; create it first", args.creator))?;
+        let creator_id = state
+            .creator_profile(&user_id, &args.creator)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let creator_name = args.creator.split('@').next().unwrap_or("Unknown").to_string();
+        let bar = crate::output::progress_bar(files.len() as u64, "importing");
+        let (mut ok, mut failed) = (0u64, 0u64);
+        for path in &files {
+            let (meta, cover) = read_tags(path, &creator_name);
+            let result = async {
+                let meta = meta.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+                let cover_file = match cover.as_deref().and_then(|c| encore_server::sniff_image(c).map(|t| (c, t))) {
+                    Some((bytes, kind)) => {
+                        let f = tempfile::NamedTempFile::new_in(&state.config.scratch_dir)?;
+                        std::fs::write(f.path(), bytes)?;
+                        Some((f.into_temp_path(), kind))
+                    }
+                    None => None,
+                };
+                let id = encore_server::ingest(
+                    &state,
+                    NewWork {
+                        creator_id: &creator_id,
+                        audio: path,
+                        meta,
+                        cover: cover_file.as_ref().map(|(p, k)| (p.as_ref(), *k)),
+                    },
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                anyhow::Ok(id)
+            }
+            .await;
+            match result {
+                Ok(id) => {
+                    ok += 1;
+                    if json {
+                        crate::output::print_json_line(&serde_json::json!({"path": path, "work_id": id}))?;
+                    }
+                }
+                Err(e) => {
+                    failed += 1;
+                    if json {
+                        crate::output::print_json_line(&serde_json::json!({"path": path, "error": e.to_string()}))?;
+                    } else {
+                        bar.suspend(|| eprintln!("{}: {e:#}", path.display()));
+                    }
+                }
+            }
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        if json {
+            crate::output::print_json_line(&serde_json::json!({"summary": {"imported": ok, "failed": failed}}))?;
+        } else {
+            println!("imported {ok} works, {failed} failed; workers of `encore serve` or `encore worker` process them");
+        }
+        // Give a moment for logs to flush; the works are queued durably already.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(2) })
+    })
+}

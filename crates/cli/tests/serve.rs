@@ -1,0 +1,146 @@
+//! `encore admin create`, `encore import` and `encore serve` end to end, on a real socket.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn encore() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_encore"))
+}
+
+fn write_wav(path: &Path, seconds: f64) {
+    let sr = 22_050u32;
+    let samples: Vec<f32> = (0..(seconds * f64::from(sr)) as usize)
+        .map(|i| if i % 5512 < 40 { 0.8 } else { 0.02 * ((i as f32) * 0.05).sin() })
+        .collect();
+    let buf = encore_audio::AudioBuffer::mono(sr, samples);
+    let mut f = std::fs::File::create(path).unwrap();
+    buf.write_wav_pcm16(&mut f).unwrap();
+}
+
+/// One HTTP/1.1 request; returns status, headers and body.
+fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+    let status = head.split(' ').nth(1).unwrap_or("0").parse().unwrap_or(0);
+    (status, head.to_string(), body.to_string())
+}
+
+#[test]
+fn admin_import_serve_and_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let music = dir.path().join("music");
+    std::fs::create_dir_all(music.join("album")).unwrap();
+    write_wav(&music.join("one.wav"), 1.0);
+    write_wav(&music.join("album/two.wav"), 1.5);
+    std::fs::write(music.join("broken.mp3"), b"not really an mp3 file").unwrap();
+    std::fs::write(music.join("notes.txt"), b"ignored").unwrap();
+
+    let mut child = encore()
+        .args(["admin", "create", "--email", "root@example.org", "--data"])
+        .arg(&data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .env_remove("ENCORE_ADMIN_PASSWORD")
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"a long admin password\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim().len(), 36, "prints the new user id");
+    let again = encore()
+        .args(["admin", "create", "--email", "root@example.org", "--data"])
+        .arg(&data)
+        .env("ENCORE_ADMIN_PASSWORD", "another long password")
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists"), "{}", String::from_utf8_lossy(&again.stderr));
+
+    let import = encore()
+        .arg("import")
+        .arg(&music)
+        .args(["--creator", "root@example.org", "--json", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(import.status.code(), Some(2), "a file failed: {}", String::from_utf8_lossy(&import.stderr));
+    let lines: Vec<serde_json::Value> = String::from_utf8(import.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    assert!(lines[0]["path"].as_str().unwrap().ends_with("album/two.wav"));
+    assert!(lines[1]["error"].as_str().unwrap().contains("audio"), "{:?}", lines[1]);
+    assert!(lines[2]["work_id"].is_string());
+    assert_eq!(lines[3]["summary"], serde_json::json!({"imported": 2, "failed": 1}));
+
+    let mut server = encore()
+        .args(["serve", "--listen", "127.0.0.1:0", "--workers", "1", "--data"])
+        .arg(&data)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(server.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    let (status, _, body) = http(&addr, "GET", "/api/health", &[], "");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"schema_version\":1"), "{body}");
+
+    let (status, head, body) = http(
+        &addr,
+        "POST",
+        "/api/auth/login",
+        &[("Content-Type", "application/json")],
+        r#"{"email":"root@example.org","password":"a long admin password"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let cookie = head
+        .lines()
+        .filter_map(|l| l.strip_prefix("set-cookie: "))
+        .map(|c| c.split(';').next().unwrap().to_string())
+        .collect::<Vec<_>>()
+        .join("; ");
+    // The in-process worker analyses both imported works.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, _, body) = http(&addr, "GET", "/api/admin/jobs", &[("Cookie", &cookie)], "");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if v["analyse"]["done"] == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "jobs did not finish: {body}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (_, _, body) = http(&addr, "GET", "/api/works", &[("Cookie", &cookie)], "");
+    let works: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let titles: Vec<_> = works["items"].as_array().unwrap().iter().map(|w| w["title"].as_str().unwrap().to_string()).collect();
+    assert!(titles.contains(&"one".to_string()) && titles.contains(&"two".to_string()), "{titles:?}");
+
+    // SIGTERM: graceful shutdown, exit 0.
+    let pid = server.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = server.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
