@@ -23,6 +23,30 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# PostgreSQL for the tests of the PostgreSQL backends (fingerprint postings, server).
+# Uses the one at ENCORE_TEST_PG_URL / 127.0.0.1:5432 when it answers; otherwise installs
+# Debian's server, starts it and creates the role and database the tests use.
+if ! command -v pg_isready >/dev/null 2>&1 || ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+    echo "installing postgresql" >&2
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+    # A server installed here is a throwaway test server: trust loopback connections, as the
+    # tests' URL (postgres://USER@127.0.0.1:5432/test) carries no password.
+    version=$(ls /etc/postgresql | sort -n | tail -n 1)
+    $SUDO sed -i -E 's/^(host.*127\.0\.0\.1\/32.*)(scram-sha-256|md5)$/\1trust/; s/^(host.*::1\/128.*)(scram-sha-256|md5)$/\1trust/' \
+      "/etc/postgresql/$version/main/pg_hba.conf"
+  fi
+  version=$(ls /etc/postgresql | sort -n | tail -n 1)
+  $SUDO pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+  user=$(id -un)
+  $SUDO -u postgres psql -qc "CREATE ROLE \"$user\" SUPERUSER LOGIN" 2>/dev/null || true
+  $SUDO -u postgres createdb -O "$user" test 2>/dev/null || true
+fi
+
 if ! command -v cargo >/dev/null 2>&1; then
   echo "installing Rust with rustup" >&2
   curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c rustfmt,clippy
