@@ -168,3 +168,38 @@ fn bad_input_fails_cleanly_and_keeps_existing_output() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("no NAME.haptic"));
 }
+
+#[test]
+fn eval_scores_a_track_against_itself_as_perfect() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = thump_wav(dir.path());
+    let haptic = dir.path().join("thump.haptic");
+    let status = encore()
+        .arg("haptics")
+        .arg(&wav)
+        .args(["--format", "lofelt", "-o"])
+        .arg(&haptic)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = encore()
+        .args(["haptics", "eval"])
+        .arg(dir.path())
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let all = &v["sets"][2];
+    assert_eq!(all["files"], 1);
+    assert!(
+        (all["pooled_f"].as_f64().unwrap() - 1.0).abs() < 1e-9,
+        "{all}"
+    );
+    assert!(all["mean_correlation"].as_f64().unwrap() > 0.999, "{all}");
+    assert!(v["speed_x_realtime"]["generation"].as_f64().unwrap() > 0.0);
+}

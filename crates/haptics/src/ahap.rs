@@ -173,7 +173,7 @@ pub fn to_ahap(track: &HapticTrack) -> Result<String> {
         }),
         pattern,
     };
-    serde_json::to_string_pretty(&ahap).map_err(|e| Error::InvalidArgument(e.to_string()))
+    serde_json::to_string(&ahap).map_err(|e| Error::InvalidArgument(e.to_string()))
 }
 
 fn push_curves(pattern: &mut Vec<Entry>, id: &str, points: &[(f64, f32)]) {

@@ -99,9 +99,9 @@ fn tuning(preset: Preset) -> Tuning {
         max_window_s: 0.03,
         avg_before_s: 0.1,
         avg_after_s: 0.05,
-        delta: 0.03,
-        threshold: 0.1,
-        min_gap_s: 0.03,
+        delta: 0.01,
+        threshold: 0.06,
+        min_gap_s: 0.05,
     };
     match preset {
         Preset::Full => Tuning {

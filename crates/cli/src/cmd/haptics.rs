@@ -298,6 +298,18 @@ fn find_files(dir: &Path, keep: impl Fn(&Path) -> bool) -> Vec<PathBuf> {
     files
 }
 
+/// CPU seconds used by this process so far (Linux `/proc/self/stat`, clock ticks of 10 ms), so
+/// speed figures stay meaningful on a loaded machine. `None` elsewhere.
+fn process_cpu_s() -> Option<f64> {
+    let stat = fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
 fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let _span = tracing::info_span!("haptics_eval", dir = %args.dir.display()).entered();
     if !args.dir.is_dir() {
@@ -325,7 +337,7 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
         ..GenerateOptions::default()
     };
     let (mut halves, mut all) = ([Half::default(), Half::default()], Half::default());
-    let (mut audio_s, mut gen_s, mut total_s) = (0.0f64, 0.0f64, 0.0f64);
+    let (mut audio_s, mut gen_s, mut total_s, mut gen_cpu_s) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
     let mut rows = Vec::new();
     let bar = crate::output::progress_bar(pairs.len() as u64, "pairs");
     for (i, (haptic, wav)) in pairs.iter().enumerate() {
@@ -336,8 +348,12 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("{}", haptic.display()))?;
         let audio = load(wav)?;
         let t1 = Instant::now();
+        let c1 = process_cpu_s();
         let ours = generate(&audio.samples, audio.sample_rate, &options)?;
         gen_s += t1.elapsed().as_secs_f64();
+        if let (Some(a), Some(b)) = (c1, process_cpu_s()) {
+            gen_cpu_s += b - a;
+        }
         total_s += t0.elapsed().as_secs_f64();
         audio_s += audio.duration_s();
         let reference: Vec<f64> = designer.transients().map(|t| t.time).collect();
@@ -361,8 +377,8 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
     bar.finish_and_clear();
 
     let mut music_rows = Vec::new();
-    let (mut on_beat, mut transients, mut music_s, mut music_gen_s) =
-        (0usize, 0usize, 0.0f64, 0.0f64);
+    let (mut on_beat, mut transients, mut music_s, mut music_gen_s, mut music_cpu_s) =
+        (0usize, 0usize, 0.0f64, 0.0f64, 0.0f64);
     if let Some(dir) = &args.music {
         let exts = ["ogg", "mp3", "flac", "wav", "m4a", "opus"];
         for file in find_files(dir, |p| {
@@ -371,8 +387,12 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
         }) {
             let audio = load(&file)?;
             let t = Instant::now();
+            let c = process_cpu_s();
             let track = generate(&audio.samples, audio.sample_rate, &options)?;
             music_gen_s += t.elapsed().as_secs_f64();
+            if let (Some(a), Some(b)) = (c, process_cpu_s()) {
+                music_cpu_s += b - a;
+            }
             music_s += audio.duration_s();
             let beats = onset_beats(&audio.samples, audio.sample_rate)?;
             let times: Vec<f64> = track.transients().map(|t| t.time).collect();
@@ -402,7 +422,9 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
         "window_s": args.window,
         "sets": [halves[0].json("tune (even)"), halves[1].json("held_out (odd)"), all.json("all")],
         "speed_x_realtime": { "generation": audio_s / gen_s.max(1e-9), "with_decoding": audio_s / total_s.max(1e-9),
-                              "music_generation": if music_gen_s > 0.0 { music_s / music_gen_s } else { 0.0 } },
+                              "music_generation": if music_gen_s > 0.0 { music_s / music_gen_s } else { 0.0 },
+                              "generation_cpu": if gen_cpu_s > 0.0 { audio_s / gen_cpu_s } else { 0.0 },
+                              "music_generation_cpu": if music_cpu_s > 0.0 { music_s / music_cpu_s } else { 0.0 } },
         "music": { "files": music_rows.len(), "transients": transients,
                    "on_beat_share": if transients == 0 { 0.0 } else { on_beat as f64 / transients as f64 },
                    "per_file": music_rows },
@@ -430,19 +452,35 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
     }
     let sp = &summary["speed_x_realtime"];
     println!(
-        "\nspeed: generation {:.0}x real time, with decoding {:.0}x ({:.1} s of audio)",
+        "\nspeed on the pairs: generation {:.0}x real time (wall), {:.0}x (CPU time), with decoding {:.0}x (wall) ({:.1} s of audio)",
         sp["generation"].as_f64().unwrap_or(0.0),
+        sp["generation_cpu"].as_f64().unwrap_or(0.0),
         sp["with_decoding"].as_f64().unwrap_or(0.0),
         audio_s
     );
     if args.music.is_some() {
         println!(
-            "music: {} files, {} transients, {:.1}% on onset-derived beats (+-70 ms), generation {:.0}x real time",
+            "music: {} files ({:.0} s), {} transients, {:.1}% on onset-derived beats (+-70 ms), generation {:.0}x real time (wall), {:.0}x (CPU time)",
             music_rows.len(),
+            music_s,
             transients,
             100.0 * summary["music"]["on_beat_share"].as_f64().unwrap_or(0.0),
-            sp["music_generation"].as_f64().unwrap_or(0.0)
+            sp["music_generation"].as_f64().unwrap_or(0.0),
+            sp["music_generation_cpu"].as_f64().unwrap_or(0.0)
         );
+        for r in summary["music"]["per_file"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            println!(
+                "  {}: {} transients, {} beats, {:.1}% on beats",
+                r["file"].as_str().unwrap_or(""),
+                r["transients"],
+                r["beats"],
+                100.0 * r["on_beat_share"].as_f64().unwrap_or(0.0)
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
