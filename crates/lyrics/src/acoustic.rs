@@ -86,7 +86,7 @@ impl Default for BroadClassModel {
         // Chosen on synthetic songs and on one named tuning song (see docs/readme/lyrics.md):
         // mix energy plus hiss, smoothed over about 0.3 s, separated sung from unsung frames
         // best (area under the ROC curve 0.87-0.93) of the combinations tried.
-        Self { w_mix: 1.0, w_hiss: 1.0, w_vocal: 0.0, w_ratio: 0.0, slope: 1.5, threshold: 0.0, smooth_frames: 25 }
+        Self { w_mix: 1.0, w_hiss: 1.0, w_vocal: 0.0, w_ratio: 0.0, slope: 3.0, threshold: 0.5, smooth_frames: 25 }
     }
 }
 

@@ -37,6 +37,8 @@ pub struct AlignOptions {
     pub vowel_states: usize,
     /// Fine frames per coarse frame for the line pass of full mode.
     pub coarse_factor: usize,
+    /// Repeated states per syllable in the line pass (shortest syllable, in coarse frames).
+    pub coarse_syllable_states: usize,
     /// Log-probability cost of entering an optional pause between words.
     pub pause_cost: f32,
     /// Log-probability cost of entering optional filler between lines.
@@ -63,6 +65,7 @@ impl Default for AlignOptions {
             espeak: false,
             vowel_states: 3,
             coarse_factor: 8,
+            coarse_syllable_states: 2,
             pause_cost: 2.0,
             filler_cost: 4.0,
             line_margin_s: 1.5,
@@ -169,6 +172,7 @@ impl<M: AcousticModel> Aligner<M> {
         for (li, win) in windows.iter().enumerate() {
             let line_items: Vec<&Item> = items.iter().filter(|it| it.line == li).collect();
             let Some((lo, hi, anchored)) = *win else { continue };
+            let core = (lo, hi.min(n));
             let (lo, hi) = if self.options.mode == Mode::Full {
                 let margin = (self.options.line_margin_s * fr) as usize;
                 (lo.saturating_sub(margin).max(floor), (hi + margin).min(n))
@@ -178,7 +182,7 @@ impl<M: AcousticModel> Aligner<M> {
             if line_items.is_empty() {
                 continue;
             }
-            let times = self.fine_line(&emissions, &line_items, lo, hi.max(lo), anchored)?;
+            let times = self.fine_line(&emissions, &line_items, lo, hi.max(lo), core, anchored)?;
             for (it, (s, e, c)) in line_items.iter().zip(times) {
                 let w = &mut out.lines[li].words[it.index];
                 w.start_s = Some(s as f64 / fr);
@@ -197,7 +201,9 @@ impl<M: AcousticModel> Aligner<M> {
             let class = self.model.class_of(p);
             if coarse {
                 if p.class == PhoneClass::Vowel {
-                    out.push(State { class, word: Some(word), skippable: false, enter: 0.0 });
+                    for _ in 0..vowel_states {
+                        out.push(State { class, word: Some(word), skippable: false, enter: 0.0 });
+                    }
                 }
             } else {
                 let reps = if p.class == PhoneClass::Vowel { vowel_states } else { 1 };
@@ -224,7 +230,7 @@ impl<M: AcousticModel> Aligner<M> {
             if k > 0 && items[k - 1].line != it.line {
                 states.push(State { class: filler, word: None, skippable: true, enter: self.options.filler_cost });
             }
-            self.unit_states(&it.phones, k, true, 1, &mut states);
+            self.unit_states(&it.phones, k, true, self.options.coarse_syllable_states.max(1), &mut states);
         }
         states.push(State { class: filler, word: None, skippable: true, enter: 0.0 });
         let t = coarse.n_frames();
@@ -256,7 +262,9 @@ impl<M: AcousticModel> Aligner<M> {
     }
 
     /// Fine pass over one line: returns (start frame, end frame, confidence) per item.
-    fn fine_line(&self, em: &Emissions, items: &[&Item], lo: usize, hi: usize, anchored: bool) -> Result<Vec<(usize, usize, f32)>> {
+    /// Words are expected inside `core` (the line's span from the line pass, or its given times);
+    /// the window `lo..hi` may be wider.
+    fn fine_line(&self, em: &Emissions, items: &[&Item], lo: usize, hi: usize, core: (usize, usize), anchored: bool) -> Result<Vec<(usize, usize, f32)>> {
         let filler = self.model.filler_class();
         let build = |vowel_states: usize| {
             let mut states = Vec::new();
@@ -282,7 +290,8 @@ impl<M: AcousticModel> Aligner<M> {
         let path = if needed > t || t == 0 {
             None
         } else {
-            let expected = expected_spans(&states, &vec![1.0; t]);
+            let weight: Vec<f64> = (lo..hi).map(|f| if (core.0..core.1).contains(&f) { 1.0 } else { 1e-3 }).collect();
+            let expected = expected_spans(&states, &weight);
             let w = self.options.position_weight_fine / em.frame_rate as f32;
             viterbi(&states, t, |f, s| em.at(lo + f, states[s].class) - w * distance(f, expected[s]), self.options.max_cells).ok()
         };

@@ -98,6 +98,21 @@ pub struct EvalArgs {
     /// Print one JSON object per song and mode, then the averages.
     #[arg(long)]
     pub json: bool,
+    /// Tuning: position-prior weight of the word pass (default from the library).
+    #[arg(long)]
+    pub fine_weight: Option<f32>,
+    /// Tuning: position-prior weight of the line pass.
+    #[arg(long)]
+    pub coarse_weight: Option<f32>,
+    /// Tuning: states per syllable in the line pass.
+    #[arg(long)]
+    pub coarse_states: Option<usize>,
+    /// Tuning: vocal-activity threshold of the broad-class model (robust z units).
+    #[arg(long)]
+    pub threshold: Option<f32>,
+    /// Tuning: vocal-activity slope of the broad-class model.
+    #[arg(long)]
+    pub slope: Option<f32>,
 }
 
 /// Arguments of `encore lyrics synth`.
@@ -348,7 +363,24 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
                 }
             };
             let t1 = Instant::now();
-            let aligned = aligner(*mode, song.language.clone(), args.espeak)
+            let mut options = AlignOptions { mode: *mode, language: song.language.clone(), espeak: args.espeak, ..AlignOptions::default() };
+            if let Some(w) = args.fine_weight {
+                options.position_weight_fine = w;
+            }
+            if let Some(w) = args.coarse_weight {
+                options.position_weight_coarse = w;
+            }
+            if let Some(k) = args.coarse_states {
+                options.coarse_syllable_states = k;
+            }
+            let mut model = BroadClassModel::default();
+            if let Some(t) = args.threshold {
+                model.threshold = t;
+            }
+            if let Some(k) = args.slope {
+                model.slope = k;
+            }
+            let aligned = Aligner::new(model, options)
                 .align_features(&features, &input)
                 .with_context(|| format!("aligning {}", song.name))?;
             song_compute += t1.elapsed().as_secs_f64();
