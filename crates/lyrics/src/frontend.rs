@@ -62,7 +62,11 @@ fn median_of(buf: &mut [f32]) -> f32 {
 pub fn extract(audio: &AudioBuffer) -> Result<Features> {
     let dur = audio.duration_s();
     if dur > MAX_AUDIO_S {
-        return Err(Error::Limit { what: "audio duration (s)", got: dur as u64, limit: MAX_AUDIO_S as u64 });
+        return Err(Error::Limit {
+            what: "audio duration (s)",
+            got: dur as u64,
+            limit: MAX_AUDIO_S as u64,
+        });
     }
     let _span = tracing::info_span!("lyrics_frontend", duration_s = dur).entered();
     let (left, right) = match audio.channels {
@@ -74,8 +78,16 @@ pub fn extract(audio: &AudioBuffer) -> Result<Features> {
     };
     let left = resample(&left, audio.sample_rate, FRONTEND_SAMPLE_RATE)?;
     let right = resample(&right, audio.sample_rate, FRONTEND_SAMPLE_RATE)?;
-    let mid: Vec<f32> = left.iter().zip(&right).map(|(l, r)| 0.5 * (l + r)).collect();
-    let side: Vec<f32> = left.iter().zip(&right).map(|(l, r)| 0.5 * (l - r)).collect();
+    let mid: Vec<f32> = left
+        .iter()
+        .zip(&right)
+        .map(|(l, r)| 0.5 * (l + r))
+        .collect();
+    let side: Vec<f32> = left
+        .iter()
+        .zip(&right)
+        .map(|(l, r)| 0.5 * (l - r))
+        .collect();
     drop((left, right));
     Ok(from_mid_side(&mid, &side))
 }
@@ -134,7 +146,9 @@ pub fn from_mid_side(mid: &[f32], side: &[f32]) -> Features {
             }
         }
         bank.apply(&full, &mut mel);
-        feats.log_mel.extend(mel.iter().map(|m| 10.0 * (m + 1e-10).log10()));
+        feats
+            .log_mel
+            .extend(mel.iter().map(|m| 10.0 * (m + 1e-10).log10()));
         feats.vocal_db.push((10.0 * (v + 1e-10).log10()) as f32);
         feats.mix_db.push(10.0 * (mix + 1e-10).log10());
         feats.hiss_db.push((10.0 * (hiss + 1e-10).log10()) as f32);
@@ -170,20 +184,36 @@ pub fn from_mid_side(mid: &[f32], side: &[f32]) -> Features {
             for ((c, mk), sk) in slot.iter_mut().zip(m).zip(s) {
                 *c = (mk - sk).max(0.0);
             }
-            mix_ring[t % HPSS_FRAMES] = m[v_lo..=v_hi].iter().zip(&s[v_lo..=v_hi]).map(|(a, b)| a + b).sum();
+            mix_ring[t % HPSS_FRAMES] = m[v_lo..=v_hi]
+                .iter()
+                .zip(&s[v_lo..=v_hi])
+                .map(|(a, b)| a + b)
+                .sum();
             if t >= half {
                 let t_out = t - half;
-                emit(&centre_ring, mix_ring[t_out % HPSS_FRAMES], t_out, &mut feats);
+                emit(
+                    &centre_ring,
+                    mix_ring[t_out % HPSS_FRAMES],
+                    t_out,
+                    &mut feats,
+                );
             }
         }
         mid_t = end;
     }
     // Flush the last frames, padding the ring with silence.
     for t in n_frames..n_frames + half {
-        centre_ring[t % HPSS_FRAMES].iter_mut().for_each(|x| *x = 0.0);
+        centre_ring[t % HPSS_FRAMES]
+            .iter_mut()
+            .for_each(|x| *x = 0.0);
         if t >= half {
             let t_out = t - half;
-            emit(&centre_ring, mix_ring[t_out % HPSS_FRAMES], t_out, &mut feats);
+            emit(
+                &centre_ring,
+                mix_ring[t_out % HPSS_FRAMES],
+                t_out,
+                &mut feats,
+            );
         }
     }
     feats
