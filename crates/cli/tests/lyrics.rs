@@ -59,11 +59,25 @@ fn tmp(name: &str) -> PathBuf {
 fn align_prints_the_contract_json_and_other_formats() {
     let dir = tmp("align");
     let audio = dir.join("song.wav");
-    write_song(&audio, &[(2.0, 2.8), (3.0, 3.9), (7.0, 7.8), (8.0, 9.0)], 11.0);
+    write_song(
+        &audio,
+        &[(2.0, 2.8), (3.0, 3.9), (7.0, 7.8), (8.0, 9.0)],
+        11.0,
+    );
     let lyrics = dir.join("song.txt");
     std::fs::write(&lyrics, "la lo\nna no\n").unwrap();
-    let out = encore().args(["lyrics", "align"]).arg(&audio).arg(&lyrics).arg("--json").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = encore()
+        .args(["lyrics", "align"])
+        .arg(&audio)
+        .arg(&lyrics)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let lines = v["lines"].as_array().unwrap();
     assert_eq!(lines.len(), 2);
@@ -75,15 +89,36 @@ fn align_prints_the_contract_json_and_other_formats() {
     assert!((w["start_s"].as_f64().unwrap() - 7.0).abs() < 0.4, "{v}");
     assert!(w["confidence"].as_f64().is_some());
 
-    for (format, needle) in [("lrc", "[00:0"), ("elrc", "<00:0"), ("ttml", "<span begin=")] {
-        let out = encore().args(["lyrics", "align", "--format", format]).arg(&audio).arg(&lyrics).output().unwrap();
+    for (format, needle) in [
+        ("lrc", "[00:0"),
+        ("elrc", "<00:0"),
+        ("ttml", "<span begin="),
+    ] {
+        let out = encore()
+            .args(["lyrics", "align", "--format", format])
+            .arg(&audio)
+            .arg(&lyrics)
+            .output()
+            .unwrap();
         assert!(out.status.success());
-        assert!(String::from_utf8_lossy(&out.stdout).contains(needle), "{format}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains(needle),
+            "{format}"
+        );
     }
     // A line-timed LRC selects refine mode: line starts are kept.
     let lrc = dir.join("song.lrc");
-    std::fs::write(&lrc, "[00:02.00]la lo\n[00:05.00]\n[00:07.00]na no\n[00:10.00]\n").unwrap();
-    let out = encore().args(["lyrics", "align", "--json"]).arg(&audio).arg(&lrc).output().unwrap();
+    std::fs::write(
+        &lrc,
+        "[00:02.00]la lo\n[00:05.00]\n[00:07.00]na no\n[00:10.00]\n",
+    )
+    .unwrap();
+    let out = encore()
+        .args(["lyrics", "align", "--json"])
+        .arg(&audio)
+        .arg(&lrc)
+        .output()
+        .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["lines"][1]["start_s"].as_f64(), Some(7.0));
     let _ = std::fs::remove_dir_all(&dir);
@@ -96,11 +131,21 @@ fn bad_input_fails_with_a_clear_message() {
     write_song(&audio, &[(1.0, 2.0)], 3.0);
     let lrc = dir.join("bad.lrc");
     std::fs::write(&lrc, "[00:01.00]ok\n[00:0x.00]bad\n").unwrap();
-    let out = encore().args(["lyrics", "align"]).arg(&audio).arg(&lrc).output().unwrap();
+    let out = encore()
+        .args(["lyrics", "align"])
+        .arg(&audio)
+        .arg(&lrc)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("line 2"), "{err}");
-    let out = encore().args(["lyrics", "align"]).arg(dir.join("missing.wav")).arg(&lrc).output().unwrap();
+    let out = encore()
+        .args(["lyrics", "align"])
+        .arg(dir.join("missing.wav"))
+        .arg(&lrc)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -118,11 +163,17 @@ fn eval_on_shared_jamendo_dev() {
     // One song (the named tuning song), refine mode: valid output, better than 1 s and than
     // words spread evenly inside the lines.
     let out = encore()
-        .args(["lyrics", "eval", "--json", "--mode", "refine", "--only", "Fantasma"])
+        .args([
+            "lyrics", "eval", "--json", "--mode", "refine", "--only", "Fantasma",
+        ])
         .arg(&dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
     assert_eq!(first["mode"], "refine");

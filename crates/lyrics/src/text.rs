@@ -246,7 +246,7 @@ fn english(n: u64) -> String {
         0..=19 => ONES[n as usize].to_string(),
         20..=99 => {
             let t = TENS[(n / 10) as usize];
-            if n % 10 == 0 {
+            if n.is_multiple_of(10) {
                 t.to_string()
             } else {
                 format!("{t} {}", ONES[(n % 10) as usize])
@@ -397,7 +397,7 @@ fn spanish(n: u64) -> String {
         0..=29 => ONES[n as usize].to_string(),
         30..=99 => {
             let t = TENS[(n / 10) as usize];
-            if n % 10 == 0 {
+            if n.is_multiple_of(10) {
                 t.to_string()
             } else {
                 format!("{t} y {}", ONES[(n % 10) as usize])

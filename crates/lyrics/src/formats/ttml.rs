@@ -146,10 +146,8 @@ pub(super) fn parse(text: &str) -> Result<Lyrics> {
                     _ => {}
                 }
             }
-            Event::Empty(e) => {
-                if e.local_name().as_ref() == b"br" && para.is_some() {
-                    in_br = true;
-                }
+            Event::Empty(e) if e.local_name().as_ref() == b"br" && para.is_some() => {
+                in_br = true;
             }
             Event::End(e) => {
                 depth = depth.saturating_sub(1);
