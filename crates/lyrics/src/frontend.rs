@@ -218,3 +218,68 @@ pub fn from_mid_side(mid: &[f32], side: &[f32]) -> Features {
     }
     feats
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tone(pan_left: f32, pan_right: f32, secs: f32) -> AudioBuffer {
+        let n = (secs * FRONTEND_SAMPLE_RATE as f32) as usize;
+        let mut inter = Vec::with_capacity(2 * n);
+        for i in 0..n {
+            let t = i as f32 / FRONTEND_SAMPLE_RATE as f32;
+            let s: f32 = (1..8)
+                .map(|h| (std::f32::consts::TAU * 220.0 * h as f32 * t).sin() / h as f32)
+                .sum::<f32>()
+                * 0.2;
+            inter.push(s * pan_left);
+            inter.push(s * pan_right);
+        }
+        AudioBuffer::new(FRONTEND_SAMPLE_RATE, 2, inter)
+    }
+
+    fn mean(x: &[f32]) -> f32 {
+        x.iter().sum::<f32>() / x.len() as f32
+    }
+
+    #[test]
+    fn centre_extraction_removes_hard_panned_sources() {
+        let centre = extract(&tone(1.0, 1.0, 2.0)).unwrap();
+        let left = extract(&tone(1.0, 0.0, 2.0)).unwrap();
+        // Same mix energy, but only the centred source survives the centre estimate.
+        assert!((mean(&centre.mix_db) - mean(&left.mix_db)).abs() < 6.0);
+        assert!(
+            mean(&centre.vocal_db) > mean(&left.vocal_db) + 30.0,
+            "{} {}",
+            mean(&centre.vocal_db),
+            mean(&left.vocal_db)
+        );
+        assert_eq!(centre.log_mel.len(), centre.len() * N_MELS);
+        assert!((centre.frame_rate - 86.13).abs() < 0.01);
+        assert!((centre.len() as f64 / centre.frame_rate - 2.0).abs() < 0.05);
+    }
+
+    #[test]
+    fn steady_tones_are_harmonic_clicks_are_not() {
+        let n = 2 * FRONTEND_SAMPLE_RATE as usize;
+        let clicks: Vec<f32> = (0..n)
+            .map(|i| if i % 5000 == 0 { 0.9 } else { 0.0 })
+            .collect();
+        let steady = extract(&tone(1.0, 1.0, 2.0)).unwrap();
+        let hits = extract(&AudioBuffer::mono(FRONTEND_SAMPLE_RATE, clicks)).unwrap();
+        // Harmonic share of the vocal band: high for the tone, low for the clicks.
+        let share = |f: &Features| mean(&f.vocal_db) - mean(&f.mix_db);
+        assert!(
+            share(&steady) > share(&hits) + 6.0,
+            "{} {}",
+            share(&steady),
+            share(&hits)
+        );
+    }
+
+    #[test]
+    fn overlong_audio_is_a_limit_error() {
+        let audio = AudioBuffer::mono(1000, vec![0.0; (MAX_AUDIO_S as usize + 60) * 1000]);
+        assert!(matches!(extract(&audio), Err(Error::Limit { .. })));
+    }
+}
