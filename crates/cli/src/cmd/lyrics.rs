@@ -109,6 +109,9 @@ pub struct EvalArgs {
     /// Tuning: states per syllable in the line pass.
     #[arg(long)]
     pub coarse_states: Option<usize>,
+    /// Tuning: cost of entering filler between lines.
+    #[arg(long)]
+    pub filler_cost: Option<f32>,
     /// Tuning: vocal-activity threshold of the broad-class model (robust z units).
     #[arg(long)]
     pub threshold: Option<f32>,
@@ -434,6 +437,9 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
             }
             if let Some(w) = args.coarse_weight {
                 options.position_weight_coarse = w;
+            }
+            if let Some(c) = args.filler_cost {
+                options.filler_cost = c;
             }
             if let Some(k) = args.coarse_states {
                 options.coarse_syllable_states = k;
