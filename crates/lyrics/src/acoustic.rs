@@ -41,7 +41,11 @@ impl Emissions {
                 scores.push(sum / (end - start) as f32);
             }
         }
-        Emissions { frame_rate: self.frame_rate / factor as f64, n_classes: self.n_classes, scores }
+        Emissions {
+            frame_rate: self.frame_rate / factor as f64,
+            n_classes: self.n_classes,
+            scores,
+        }
     }
 }
 
@@ -86,7 +90,15 @@ impl Default for BroadClassModel {
         // Chosen on synthetic songs and on one named tuning song (see docs/readme/lyrics.md):
         // mix energy plus hiss, smoothed over about 0.3 s, separated sung from unsung frames
         // best (area under the ROC curve 0.87-0.93) of the combinations tried.
-        Self { w_mix: 1.0, w_hiss: 1.0, w_vocal: 0.0, w_ratio: 0.0, slope: 1.5, threshold: 0.0, smooth_frames: 25 }
+        Self {
+            w_mix: 1.0,
+            w_hiss: 1.0,
+            w_vocal: 0.0,
+            w_ratio: 0.0,
+            slope: 3.0,
+            threshold: 0.5,
+            smooth_frames: 25,
+        }
     }
 }
 
@@ -132,14 +144,28 @@ fn sigmoid(x: f32) -> f32 {
 impl BroadClassModel {
     /// The per-frame probability that a voice is singing.
     pub fn vocal_activity(&self, f: &Features) -> Vec<f32> {
-        let ratio: Vec<f32> = f.vocal_db.iter().zip(&f.mix_db).map(|(v, m)| v - m).collect();
-        let (zm, zh, zv, zr) = (robust_z(&f.mix_db), robust_z(&f.hiss_db), robust_z(&f.vocal_db), robust_z(&ratio));
+        let ratio: Vec<f32> = f
+            .vocal_db
+            .iter()
+            .zip(&f.mix_db)
+            .map(|(v, m)| v - m)
+            .collect();
+        let (zm, zh, zv, zr) = (
+            robust_z(&f.mix_db),
+            robust_z(&f.hiss_db),
+            robust_z(&f.vocal_db),
+            robust_z(&ratio),
+        );
         let peak = f.mix_db.iter().copied().fold(f32::MIN, f32::max);
         let raw: Vec<f32> = (0..f.len())
             .map(|t| {
                 // Near-digital silence is never singing.
                 let quiet = if f.mix_db[t] < peak - 45.0 { -4.0 } else { 0.0 };
-                self.w_mix * zm[t] + self.w_hiss * zh[t] + self.w_vocal * zv[t] + self.w_ratio * zr[t] + quiet
+                self.w_mix * zm[t]
+                    + self.w_hiss * zh[t]
+                    + self.w_vocal * zv[t]
+                    + self.w_ratio * zr[t]
+                    + quiet
             })
             .collect();
         moving_average(&raw, self.smooth_frames)
@@ -169,8 +195,14 @@ impl AcousticModel for BroadClassModel {
     }
     fn score(&self, f: &Features) -> Emissions {
         let act = self.vocal_activity(f);
-        let onset: Vec<f32> = robust_z(&f.flux).into_iter().map(|z| sigmoid(z - 1.0)).collect();
-        let hiss: Vec<f32> = robust_z(&f.hiss_db).into_iter().map(|z| sigmoid(z - 0.5)).collect();
+        let onset: Vec<f32> = robust_z(&f.flux)
+            .into_iter()
+            .map(|z| sigmoid(z - 1.0))
+            .collect();
+        let hiss: Vec<f32> = robust_z(&f.hiss_db)
+            .into_iter()
+            .map(|z| sigmoid(z - 0.5))
+            .collect();
         let mut scores = Vec::with_capacity(act.len() * 5);
         for t in 0..act.len() {
             let a = act[t];
@@ -180,6 +212,10 @@ impl AcousticModel for BroadClassModel {
             scores.push((0.3 + 0.35 * hiss[t] + 0.35 * onset[t]).ln());
             scores.push((0.3 + 0.7 * onset[t]).ln());
         }
-        Emissions { frame_rate: f.frame_rate, n_classes: 5, scores }
+        Emissions {
+            frame_rate: f.frame_rate,
+            n_classes: 5,
+            scores,
+        }
     }
 }

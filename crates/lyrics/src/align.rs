@@ -37,6 +37,8 @@ pub struct AlignOptions {
     pub vowel_states: usize,
     /// Fine frames per coarse frame for the line pass of full mode.
     pub coarse_factor: usize,
+    /// Repeated states per syllable in the line pass (shortest syllable, in coarse frames).
+    pub coarse_syllable_states: usize,
     /// Log-probability cost of entering an optional pause between words.
     pub pause_cost: f32,
     /// Log-probability cost of entering optional filler between lines.
@@ -63,6 +65,7 @@ impl Default for AlignOptions {
             espeak: false,
             vowel_states: 3,
             coarse_factor: 8,
+            coarse_syllable_states: 2,
             pause_cost: 2.0,
             filler_cost: 4.0,
             line_margin_s: 1.5,
@@ -118,13 +121,31 @@ impl<M: AcousticModel> Aligner<M> {
     /// Aligns lyrics to front-end features. The result has one line per input line with text,
     /// times and word times; every word gets a confidence.
     pub fn align_features(&self, features: &Features, lyrics: &Lyrics) -> Result<Lyrics> {
-        let _span = tracing::info_span!("lyrics_align", model = self.model.name(), lines = lyrics.lines.len()).entered();
+        let _span = tracing::info_span!(
+            "lyrics_align",
+            model = self.model.name(),
+            lines = lyrics.lines.len()
+        )
+        .entered();
         let emissions = self.model.score(features);
         let duration = features.len() as f64 / features.frame_rate;
-        let text: String = lyrics.lines.iter().map(|l| l.text.as_str()).collect::<Vec<_>>().join("\n");
-        let lang = self.options.language.clone().or_else(|| lyrics.meta("lang").map(Language::from_code)).unwrap_or_else(|| Language::guess(&text));
+        let text: String = lyrics
+            .lines
+            .iter()
+            .map(|l| l.text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let lang = self
+            .options
+            .language
+            .clone()
+            .or_else(|| lyrics.meta("lang").map(Language::from_code))
+            .unwrap_or_else(|| Language::guess(&text));
         let pron = Pronouncer::new(lang.clone()).with_espeak(self.options.espeak);
-        let mut out = Lyrics { meta: lyrics.meta.clone(), lines: Vec::with_capacity(lyrics.lines.len()) };
+        let mut out = Lyrics {
+            meta: lyrics.meta.clone(),
+            lines: Vec::with_capacity(lyrics.lines.len()),
+        };
         let mut items: Vec<Item> = Vec::new();
         for (li, line) in lyrics.lines.iter().enumerate() {
             let tokens: Vec<Token> = tokenize(&line.text, &lang);
@@ -135,13 +156,19 @@ impl<M: AcousticModel> Aligner<M> {
             for (wi, (tok, ph)) in tokens.iter().zip(phones).enumerate() {
                 l.words.push(Word::new(tok.text.clone()));
                 if !ph.is_empty() {
-                    items.push(Item { line: li, index: wi, phones: ph });
+                    items.push(Item {
+                        line: li,
+                        index: wi,
+                        phones: ph,
+                    });
                 }
             }
             out.lines.push(l);
         }
         if items.is_empty() {
-            return Err(Error::Invalid("the lyrics contain no words to align".into()));
+            return Err(Error::Invalid(
+                "the lyrics contain no words to align".into(),
+            ));
         }
         // Line windows in fine frames.
         let n = emissions.n_frames();
@@ -150,15 +177,25 @@ impl<M: AcousticModel> Aligner<M> {
         let windows: Vec<Option<(usize, usize, bool)>> = match self.options.mode {
             Mode::Refine => {
                 if !lyrics.is_line_timed() {
-                    return Err(Error::Invalid("refine mode needs a start time on every line (line-timed LRC)".into()));
+                    return Err(Error::Invalid(
+                        "refine mode needs a start time on every line (line-timed LRC)".into(),
+                    ));
                 }
                 (0..out.lines.len())
                     .map(|i| {
                         let start = out.lines[i].start_s.unwrap_or(0.0);
                         let next = out.lines.get(i + 1).and_then(|l| l.start_s);
-                        let end = out.lines[i].end_s.or(next).unwrap_or_else(|| (start + 10.0).min(duration)).max(start);
+                        let end = out.lines[i]
+                            .end_s
+                            .or(next)
+                            .unwrap_or_else(|| (start + 10.0).min(duration))
+                            .max(start);
                         let end = next.map_or(end, |ns| end.min(ns.max(start)));
-                        Some((to_frame(start), to_frame(end), self.options.anchor_line_start))
+                        Some((
+                            to_frame(start),
+                            to_frame(end),
+                            self.options.anchor_line_start,
+                        ))
                     })
                     .collect()
             }
@@ -168,7 +205,10 @@ impl<M: AcousticModel> Aligner<M> {
         let mut floor = 0usize;
         for (li, win) in windows.iter().enumerate() {
             let line_items: Vec<&Item> = items.iter().filter(|it| it.line == li).collect();
-            let Some((lo, hi, anchored)) = *win else { continue };
+            let Some((lo, hi, anchored)) = *win else {
+                continue;
+            };
+            let core = (lo, hi.min(n));
             let (lo, hi) = if self.options.mode == Mode::Full {
                 let margin = (self.options.line_margin_s * fr) as usize;
                 (lo.saturating_sub(margin).max(floor), (hi + margin).min(n))
@@ -178,7 +218,7 @@ impl<M: AcousticModel> Aligner<M> {
             if line_items.is_empty() {
                 continue;
             }
-            let times = self.fine_line(&emissions, &line_items, lo, hi.max(lo), anchored)?;
+            let times = self.fine_line(&emissions, &line_items, lo, hi.max(lo), core, anchored)?;
             for (it, (s, e, c)) in line_items.iter().zip(times) {
                 let w = &mut out.lines[li].words[it.index];
                 w.start_s = Some(s as f64 / fr);
@@ -191,56 +231,118 @@ impl<M: AcousticModel> Aligner<M> {
         Ok(out)
     }
 
-    fn unit_states(&self, phones: &[Phone], word: usize, coarse: bool, vowel_states: usize, out: &mut Vec<State>) {
+    fn unit_states(
+        &self,
+        phones: &[Phone],
+        word: usize,
+        coarse: bool,
+        vowel_states: usize,
+        out: &mut Vec<State>,
+    ) {
         let before = out.len();
         for p in phones {
             let class = self.model.class_of(p);
             if coarse {
                 if p.class == PhoneClass::Vowel {
-                    out.push(State { class, word: Some(word), skippable: false, enter: 0.0 });
+                    for _ in 0..vowel_states {
+                        out.push(State {
+                            class,
+                            word: Some(word),
+                            skippable: false,
+                            enter: 0.0,
+                        });
+                    }
                 }
             } else {
-                let reps = if p.class == PhoneClass::Vowel { vowel_states } else { 1 };
+                let reps = if p.class == PhoneClass::Vowel {
+                    vowel_states
+                } else {
+                    1
+                };
                 for _ in 0..reps {
-                    out.push(State { class, word: Some(word), skippable: false, enter: 0.0 });
+                    out.push(State {
+                        class,
+                        word: Some(word),
+                        skippable: false,
+                        enter: 0.0,
+                    });
                 }
             }
         }
         if out.len() == before
             && let Some(p) = phones.first()
         {
-            out.push(State { class: self.model.class_of(p), word: Some(word), skippable: false, enter: 0.0 });
+            out.push(State {
+                class: self.model.class_of(p),
+                word: Some(word),
+                skippable: false,
+                enter: 0.0,
+            });
         }
     }
 
     /// Coarse pass of full mode: one state per syllable, optional filler between lines. Returns
     /// each line's span in fine frames.
-    fn coarse_lines(&self, em: &Emissions, items: &[Item], n_lines: usize) -> Result<Vec<Option<(usize, usize, bool)>>> {
+    fn coarse_lines(
+        &self,
+        em: &Emissions,
+        items: &[Item],
+        n_lines: usize,
+    ) -> Result<Vec<Option<(usize, usize, bool)>>> {
         let factor = self.options.coarse_factor.max(1);
         let coarse = em.decimate(factor);
         let filler = self.model.filler_class();
-        let mut states = vec![State { class: filler, word: None, skippable: true, enter: 0.0 }];
+        let mut states = vec![State {
+            class: filler,
+            word: None,
+            skippable: true,
+            enter: 0.0,
+        }];
         for (k, it) in items.iter().enumerate() {
             if k > 0 && items[k - 1].line != it.line {
-                states.push(State { class: filler, word: None, skippable: true, enter: self.options.filler_cost });
+                states.push(State {
+                    class: filler,
+                    word: None,
+                    skippable: true,
+                    enter: self.options.filler_cost,
+                });
             }
-            self.unit_states(&it.phones, k, true, 1, &mut states);
+            self.unit_states(
+                &it.phones,
+                k,
+                true,
+                self.options.coarse_syllable_states.max(1),
+                &mut states,
+            );
         }
-        states.push(State { class: filler, word: None, skippable: true, enter: 0.0 });
+        states.push(State {
+            class: filler,
+            word: None,
+            skippable: true,
+            enter: 0.0,
+        });
         let t = coarse.n_frames();
         // Expected place of each syllable: the song's vocal activity shared out by syllables.
         let filler_c = filler;
         let act: Vec<f64> = (0..t)
             .map(|f| {
-                let best = (0..coarse.n_classes).filter(|&c| c != filler_c).map(|c| coarse.at(f, c)).fold(f32::MIN, f32::max);
+                let best = (0..coarse.n_classes)
+                    .filter(|&c| c != filler_c)
+                    .map(|c| coarse.at(f, c))
+                    .fold(f32::MIN, f32::max);
                 let a = 1.0 / (1.0 + f64::from(coarse.at(f, filler_c) - best).exp());
                 a * a
             })
             .collect();
         let expected = expected_spans(&states, &act);
         let w = self.options.position_weight_coarse / coarse.frame_rate as f32;
-        let path = viterbi(&states, t, |f, s| coarse.at(f, states[s].class) - w * distance(f, expected[s]), self.options.max_cells)
-            .or_else(|_| Ok::<_, Error>(even_path(&states, t)))?;
+        let path = viterbi(
+            &states,
+            t,
+            |f, s| coarse.at(f, states[s].class) - w * distance(f, expected[s]),
+            self.options.max_cells,
+        )
+        .or_else(|_| Ok::<_, Error>(even_path(&states, t)))?;
         let mut spans: Vec<Option<(usize, usize, bool)>> = vec![None; n_lines];
         for (f, &s) in path.iter().enumerate() {
             if let Some(k) = states[s].word {
@@ -256,20 +358,45 @@ impl<M: AcousticModel> Aligner<M> {
     }
 
     /// Fine pass over one line: returns (start frame, end frame, confidence) per item.
-    fn fine_line(&self, em: &Emissions, items: &[&Item], lo: usize, hi: usize, anchored: bool) -> Result<Vec<(usize, usize, f32)>> {
+    /// Words are expected inside `core` (the line's span from the line pass, or its given times);
+    /// the window `lo..hi` may be wider.
+    fn fine_line(
+        &self,
+        em: &Emissions,
+        items: &[&Item],
+        lo: usize,
+        hi: usize,
+        core: (usize, usize),
+        anchored: bool,
+    ) -> Result<Vec<(usize, usize, f32)>> {
         let filler = self.model.filler_class();
         let build = |vowel_states: usize| {
             let mut states = Vec::new();
             if !anchored {
-                states.push(State { class: filler, word: None, skippable: true, enter: 0.0 });
+                states.push(State {
+                    class: filler,
+                    word: None,
+                    skippable: true,
+                    enter: 0.0,
+                });
             }
             for (k, it) in items.iter().enumerate() {
                 if k > 0 {
-                    states.push(State { class: filler, word: None, skippable: true, enter: self.options.pause_cost });
+                    states.push(State {
+                        class: filler,
+                        word: None,
+                        skippable: true,
+                        enter: self.options.pause_cost,
+                    });
                 }
                 self.unit_states(&it.phones, k, false, vowel_states, &mut states);
             }
-            states.push(State { class: filler, word: None, skippable: true, enter: 0.0 });
+            states.push(State {
+                class: filler,
+                word: None,
+                skippable: true,
+                enter: 0.0,
+            });
             states
         };
         let t = hi.saturating_sub(lo);
@@ -282,9 +409,24 @@ impl<M: AcousticModel> Aligner<M> {
         let path = if needed > t || t == 0 {
             None
         } else {
-            let expected = expected_spans(&states, &vec![1.0; t]);
+            let weight: Vec<f64> = (lo..hi)
+                .map(|f| {
+                    if (core.0..core.1).contains(&f) {
+                        1.0
+                    } else {
+                        1e-3
+                    }
+                })
+                .collect();
+            let expected = expected_spans(&states, &weight);
             let w = self.options.position_weight_fine / em.frame_rate as f32;
-            viterbi(&states, t, |f, s| em.at(lo + f, states[s].class) - w * distance(f, expected[s]), self.options.max_cells).ok()
+            viterbi(
+                &states,
+                t,
+                |f, s| em.at(lo + f, states[s].class) - w * distance(f, expected[s]),
+                self.options.max_cells,
+            )
+            .ok()
         };
         let Some(path) = path else {
             // Not enough frames for one per state: spread words evenly over the window.
@@ -313,7 +455,11 @@ impl<M: AcousticModel> Aligner<M> {
         }
         Ok(spans
             .into_iter()
-            .map(|s| s.map_or((lo, lo, 0.0), |(a, b, sum, cnt)| (a, b, (sum / cnt as f64) as f32)))
+            .map(|s| {
+                s.map_or((lo, lo, 0.0), |(a, b, sum, cnt)| {
+                    (a, b, (sum / cnt as f64) as f32)
+                })
+            })
             .collect())
     }
 }
@@ -321,11 +467,20 @@ impl<M: AcousticModel> Aligner<M> {
 /// Viterbi over a left-to-right chain: each state can stay, advance by one, or jump over one
 /// skippable state. Starts in the first state (or after it when skippable) and ends in the
 /// last (or before it when skippable). Returns the state per frame.
-fn viterbi(states: &[State], t: usize, emit: impl Fn(usize, usize) -> f32, max_cells: u64) -> Result<Vec<usize>> {
+fn viterbi(
+    states: &[State],
+    t: usize,
+    emit: impl Fn(usize, usize) -> f32,
+    max_cells: u64,
+) -> Result<Vec<usize>> {
     let s_n = states.len();
     let cells = (s_n as u64).saturating_mul(t as u64);
     if cells > max_cells {
-        return Err(Error::Limit { what: "alignment cells (frames x states)", got: cells, limit: max_cells });
+        return Err(Error::Limit {
+            what: "alignment cells (frames x states)",
+            got: cells,
+            limit: max_cells,
+        });
     }
     if t == 0 || s_n == 0 {
         return Err(Error::Invalid("nothing to align".into()));
@@ -384,7 +539,13 @@ fn viterbi(states: &[State], t: usize, emit: impl Fn(usize, usize) -> f32, max_c
 /// Distance in frames from `f` to the span `[a, b)`.
 fn distance(f: usize, (a, b): (f32, f32)) -> f32 {
     let f = f as f32;
-    if f < a { a - f } else if f >= b { f - b } else { 0.0 }
+    if f < a {
+        a - f
+    } else if f >= b {
+        f - b
+    } else {
+        0.0
+    }
 }
 
 /// The expected span (in frames) of each state's word: the frames' `weight` (1 everywhere, or
@@ -403,9 +564,12 @@ fn expected_spans(states: &[State], weight: &[f64]) -> Vec<(f32, f32)> {
         let i = cum.partition_point(|&c| c < target);
         i.saturating_sub(1) as f32
     };
-    let real: Vec<usize> = (0..states.len()).filter(|&s| !states[s].skippable).collect();
+    let real: Vec<usize> = (0..states.len())
+        .filter(|&s| !states[s].skippable)
+        .collect();
     let n = real.len().max(1) as f64;
-    let mut first: std::collections::HashMap<usize, (usize, usize)> = std::collections::HashMap::new();
+    let mut first: std::collections::HashMap<usize, (usize, usize)> =
+        std::collections::HashMap::new();
     for (k, &s) in real.iter().enumerate() {
         if let Some(w) = states[s].word {
             let e = first.entry(w).or_insert((k, k));
@@ -423,7 +587,9 @@ fn expected_spans(states: &[State], weight: &[f64]) -> Vec<(f32, f32)> {
 
 /// A path that spreads the non-skippable states evenly (used when Viterbi cannot run).
 fn even_path(states: &[State], t: usize) -> Vec<usize> {
-    let real: Vec<usize> = (0..states.len()).filter(|&s| !states[s].skippable).collect();
+    let real: Vec<usize> = (0..states.len())
+        .filter(|&s| !states[s].skippable)
+        .collect();
     if real.is_empty() {
         return vec![0; t];
     }
@@ -465,23 +631,55 @@ mod tests {
     use super::*;
 
     fn st(class: usize, word: Option<usize>, skippable: bool) -> State {
-        State { class, word, skippable, enter: 0.0 }
+        State {
+            class,
+            word,
+            skippable,
+            enter: 0.0,
+        }
     }
 
     #[test]
     fn viterbi_follows_the_evidence() {
         // Classes: 0 filler, 1 vowel. Frames: 3 filler, 4 vowel, 2 filler, 3 vowel, 2 filler.
         let pattern = [0, 0, 0, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0];
-        let states = [st(0, None, true), st(1, Some(0), false), st(0, None, true), st(1, Some(1), false), st(0, None, true)];
-        let path = viterbi(&states, pattern.len(), |f, s| if pattern[f] == states[s].class { 0.0 } else { -3.0 }, 1000).unwrap();
+        let states = [
+            st(0, None, true),
+            st(1, Some(0), false),
+            st(0, None, true),
+            st(1, Some(1), false),
+            st(0, None, true),
+        ];
+        let path = viterbi(
+            &states,
+            pattern.len(),
+            |f, s| {
+                if pattern[f] == states[s].class {
+                    0.0
+                } else {
+                    -3.0
+                }
+            },
+            1000,
+        )
+        .unwrap();
         assert_eq!(path, vec![0, 0, 0, 1, 1, 1, 1, 2, 2, 3, 3, 3, 4, 4]);
     }
 
     #[test]
     fn viterbi_skips_optional_states_and_respects_limits() {
         let states = [st(0, None, true), st(1, Some(0), false), st(0, None, true)];
-        let path = viterbi(&states, 3, |_, s| if states[s].class == 1 { 0.0 } else { -5.0 }, 100).unwrap();
+        let path = viterbi(
+            &states,
+            3,
+            |_, s| if states[s].class == 1 { 0.0 } else { -5.0 },
+            100,
+        )
+        .unwrap();
         assert_eq!(path, vec![1, 1, 1]);
-        assert!(matches!(viterbi(&states, 100, |_, _| 0.0, 10), Err(Error::Limit { .. })));
+        assert!(matches!(
+            viterbi(&states, 100, |_, _| 0.0, 10),
+            Err(Error::Limit { .. })
+        ));
     }
 }

@@ -43,18 +43,33 @@ pub struct Lyrics {
 impl Word {
     /// An untimed word.
     pub fn new(text: impl Into<String>) -> Self {
-        Self { text: text.into(), start_s: None, end_s: None, confidence: None }
+        Self {
+            text: text.into(),
+            start_s: None,
+            end_s: None,
+            confidence: None,
+        }
     }
     /// A timed word.
     pub fn timed(text: impl Into<String>, start_s: f64, end_s: f64) -> Self {
-        Self { text: text.into(), start_s: Some(start_s), end_s: Some(end_s), confidence: None }
+        Self {
+            text: text.into(),
+            start_s: Some(start_s),
+            end_s: Some(end_s),
+            confidence: None,
+        }
     }
 }
 
 impl Line {
     /// An untimed line.
     pub fn new(text: impl Into<String>) -> Self {
-        Self { text: text.into(), start_s: None, end_s: None, words: Vec::new() }
+        Self {
+            text: text.into(),
+            start_s: None,
+            end_s: None,
+            words: Vec::new(),
+        }
     }
 }
 
@@ -67,12 +82,18 @@ impl Lyrics {
             .filter(|l| !l.is_empty())
             .map(Line::new)
             .collect();
-        Self { meta: Vec::new(), lines }
+        Self {
+            meta: Vec::new(),
+            lines,
+        }
     }
 
     /// The value of a metadata tag.
     pub fn meta(&self, key: &str) -> Option<&str> {
-        self.meta.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.as_str())
+        self.meta
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
     }
 
     /// True when every line has a start time.
@@ -87,7 +108,11 @@ impl Lyrics {
             if self.lines[i].end_s.is_some() {
                 continue;
             }
-            let from_words = self.lines[i].words.iter().filter_map(|w| w.end_s).reduce(f64::max);
+            let from_words = self.lines[i]
+                .words
+                .iter()
+                .filter_map(|w| w.end_s)
+                .reduce(f64::max);
             let next = self.lines.get(i + 1).and_then(|l| l.start_s);
             self.lines[i].end_s = from_words.or(next).or(duration_s);
         }

@@ -39,5 +39,9 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 pub(crate) fn parse_err(format: &'static str, line: usize, message: impl Into<String>) -> Error {
-    Error::Parse { format, line, message: message.into() }
+    Error::Parse {
+        format,
+        line,
+        message: message.into(),
+    }
 }

@@ -32,13 +32,21 @@ pub fn evaluate(predicted: &[f64], reference: &[f64]) -> Result<OnsetMetrics> {
     if reference.is_empty() {
         return Err(Error::Invalid("no reference words".into()));
     }
-    let mut err: Vec<f64> = predicted.iter().zip(reference).map(|(p, r)| (p - r).abs()).collect();
+    let mut err: Vec<f64> = predicted
+        .iter()
+        .zip(reference)
+        .map(|(p, r)| (p - r).abs())
+        .collect();
     if err.iter().any(|e| !e.is_finite()) {
         return Err(Error::Invalid("non-finite time".into()));
     }
     err.sort_by(f64::total_cmp);
     let n = err.len();
-    let median = if n % 2 == 1 { err[n / 2] } else { 0.5 * (err[n / 2 - 1] + err[n / 2]) };
+    let median = if n % 2 == 1 {
+        err[n / 2]
+    } else {
+        0.5 * (err[n / 2 - 1] + err[n / 2])
+    };
     Ok(OnsetMetrics {
         words: n,
         aae_s: err.iter().sum::<f64>() / n as f64,

@@ -38,7 +38,11 @@ pub use align::{AlignOptions, Aligner, Mode};
 pub use doc::{Line, Lyrics, Word};
 pub use error::{Error, Result};
 pub use eval::{OnsetMetrics, average, evaluate};
-pub use frontend::{FRONTEND_SAMPLE_RATE, Features, MAX_AUDIO_S, N_MELS, extract as extract_features, from_mid_side};
+pub use formats::{
+    Format, MAX_INPUT_BYTES, MAX_LINES, MAX_TIME_S, MAX_WORDS_PER_LINE, parse, parse_any, write,
+};
+pub use frontend::{
+    FRONTEND_SAMPLE_RATE, Features, MAX_AUDIO_S, N_MELS, extract as extract_features, from_mid_side,
+};
 pub use phones::{Phone, PhoneClass, Pronouncer, espeak_ipa, ipa_phones, pinyin_parts};
 pub use text::{Language, Token, is_han, normalize, spell_number, tokenize};
-pub use formats::{Format, MAX_INPUT_BYTES, MAX_LINES, MAX_TIME_S, MAX_WORDS_PER_LINE, parse, parse_any, write};

@@ -29,7 +29,10 @@ pub struct Phone {
 
 impl Phone {
     fn new(symbol: impl Into<String>, class: PhoneClass) -> Self {
-        Self { symbol: symbol.into(), class }
+        Self {
+            symbol: symbol.into(),
+            class,
+        }
     }
 }
 
@@ -43,7 +46,10 @@ pub struct Pronouncer {
 impl Pronouncer {
     /// A rule-based pronouncer for `lang` (pinyin for Chinese).
     pub fn new(lang: Language) -> Self {
-        Self { lang, espeak: false }
+        Self {
+            lang,
+            espeak: false,
+        }
     }
 
     /// Uses eSpeak-NG (`espeak-ng -q --ipa -v LANG`) for whole lines, falling back to rules when a
@@ -61,7 +67,11 @@ impl Pronouncer {
     /// Phones for each token of one line (an empty list for tokens with nothing sung).
     pub fn line(&self, tokens: &[Token]) -> Result<Vec<Vec<Phone>>> {
         if self.espeak && self.lang != Language::Zh {
-            let spoken: Vec<&str> = tokens.iter().map(|t| t.spoken.as_str()).filter(|s| !s.is_empty()).collect();
+            let spoken: Vec<&str> = tokens
+                .iter()
+                .map(|t| t.spoken.as_str())
+                .filter(|s| !s.is_empty())
+                .collect();
             if !spoken.is_empty() {
                 let ipa = espeak_ipa(&spoken.join(" "), self.lang.espeak_voice())?;
                 let words: Vec<&str> = ipa.split_whitespace().collect();
@@ -69,7 +79,13 @@ impl Pronouncer {
                     let mut it = words.into_iter();
                     return Ok(tokens
                         .iter()
-                        .map(|t| if t.spoken.is_empty() { Vec::new() } else { it.next().map(ipa_phones).unwrap_or_default() })
+                        .map(|t| {
+                            if t.spoken.is_empty() {
+                                Vec::new()
+                            } else {
+                                it.next().map(ipa_phones).unwrap_or_default()
+                            }
+                        })
                         .collect());
                 }
             }
@@ -95,7 +111,10 @@ impl Pronouncer {
 
 /// Runs eSpeak-NG and returns IPA, one word per whitespace-separated item.
 pub fn espeak_ipa(text: &str, voice: &str) -> Result<String> {
-    if !voice.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'+') {
+    if !voice
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'+')
+    {
         return Err(Error::Espeak(format!("bad voice name {voice:?}")));
     }
     let out = Command::new("espeak-ng")
@@ -104,9 +123,15 @@ pub fn espeak_ipa(text: &str, voice: &str) -> Result<String> {
         .output()
         .map_err(|e| Error::Espeak(format!("cannot run espeak-ng: {e}")))?;
     if !out.status.success() {
-        return Err(Error::Espeak(String::from_utf8_lossy(&out.stderr).trim().to_string()));
+        return Err(Error::Espeak(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ));
     }
-    Ok(String::from_utf8_lossy(&out.stdout).replace(['ˈ', 'ˌ', '_', '-'], "").split_whitespace().collect::<Vec<_>>().join(" "))
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .replace(['ˈ', 'ˌ', '_', '-'], "")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" "))
 }
 
 fn ipa_class(c: char) -> Option<PhoneClass> {
@@ -145,7 +170,9 @@ pub fn ipa_phones(word: &str) -> Vec<Phone> {
         }
         let Some(class) = ipa_class(c) else { continue };
         match out.last_mut() {
-            Some(last) if tie || (class == PhoneClass::Vowel && last.class == PhoneClass::Vowel) => {
+            Some(last)
+                if tie || (class == PhoneClass::Vowel && last.class == PhoneClass::Vowel) =>
+            {
                 last.symbol.push(c);
                 if tie {
                     last.class = PhoneClass::Fricative;
@@ -172,7 +199,11 @@ fn letter_phones(word: &str, lang: &Language) -> Vec<Phone> {
             let s: String = w.iter().collect();
             for end in ["ent", "es", "e", "s", "t", "x", "d", "z"] {
                 if s.len() > end.len() + 1 && s.ends_with(end) {
-                    let keep = if end == "ent" { w.len() - 3 } else { w.len() - end.chars().count() };
+                    let keep = if end == "ent" {
+                        w.len() - 3
+                    } else {
+                        w.len() - end.chars().count()
+                    };
                     // "-ent" is silent on verbs; keep it after a vowel-less stem (e.g. "dent").
                     if end != "ent" || w[..keep].iter().any(|&c| is_vowel_letter(c)) {
                         w.truncate(keep);
@@ -183,13 +214,18 @@ fn letter_phones(word: &str, lang: &Language) -> Vec<Phone> {
         }
         Language::En => {
             let n = w.len();
-            if n > 3 && w[n - 1] == 'e' && !is_vowel_letter(w[n - 2]) && w[n - 2] != 'l' && w[..n - 2].iter().any(|&c| is_vowel_letter(c)) {
+            if n > 3
+                && w[n - 1] == 'e'
+                && !is_vowel_letter(w[n - 2])
+                && w[n - 2] != 'l'
+                && w[..n - 2].iter().any(|&c| is_vowel_letter(c))
+            {
                 w.truncate(n - 1);
             }
         }
         _ => {}
     }
-    let silent_h = matches!(lang, Language::Fr | Language::Es | Language::Other(_)) ;
+    let silent_h = matches!(lang, Language::Fr | Language::Es | Language::Other(_));
     let mut out: Vec<Phone> = Vec::new();
     let mut i = 0;
     while i < w.len() {
@@ -208,7 +244,9 @@ fn letter_phones(word: &str, lang: &Language) -> Vec<Phone> {
         let pair: String = [Some(c), next].into_iter().flatten().collect();
         let (sym, class, len) = match pair.as_str() {
             "ch" | "sh" | "ph" | "th" | "sc" | "zh" => (pair.clone(), PhoneClass::Fricative, 2),
-            "ll" | "nn" | "mm" | "rr" | "gn" | "ng" | "ñ" => (pair.clone(), PhoneClass::Sonorant, 2),
+            "ll" | "nn" | "mm" | "rr" | "gn" | "ng" | "ñ" => {
+                (pair.clone(), PhoneClass::Sonorant, 2)
+            }
             "qu" | "ck" | "gu" => (pair.clone(), PhoneClass::Stop, 2),
             _ => {
                 let class = match c {
@@ -233,8 +271,10 @@ fn letter_phones(word: &str, lang: &Language) -> Vec<Phone> {
     out
 }
 
-const PINYIN_INITIALS: [&str; 23] =
-    ["zh", "ch", "sh", "b", "p", "m", "f", "d", "t", "n", "l", "g", "k", "h", "j", "q", "x", "r", "z", "c", "s", "y", "w"];
+const PINYIN_INITIALS: [&str; 23] = [
+    "zh", "ch", "sh", "b", "p", "m", "f", "d", "t", "n", "l", "g", "k", "h", "j", "q", "x", "r",
+    "z", "c", "s", "y", "w",
+];
 
 /// Splits a toneless pinyin syllable into its initial and final.
 pub fn pinyin_parts(syllable: &str) -> (&str, &str) {
@@ -258,7 +298,9 @@ fn han_phones(c: char) -> Vec<Phone> {
     if !ini.is_empty() {
         let class = match ini {
             "m" | "n" | "l" | "r" | "y" | "w" => PhoneClass::Sonorant,
-            "f" | "h" | "x" | "s" | "sh" | "zh" | "ch" | "j" | "q" | "z" | "c" => PhoneClass::Fricative,
+            "f" | "h" | "x" | "s" | "sh" | "zh" | "ch" | "j" | "q" | "z" | "c" => {
+                PhoneClass::Fricative
+            }
             _ => PhoneClass::Stop,
         };
         out.push(Phone::new(ini, class));
@@ -271,7 +313,10 @@ fn han_phones(c: char) -> Vec<Phone> {
     } else {
         (fin, None)
     };
-    out.push(Phone::new(if nucleus.is_empty() { fin } else { nucleus }, PhoneClass::Vowel));
+    out.push(Phone::new(
+        if nucleus.is_empty() { fin } else { nucleus },
+        PhoneClass::Vowel,
+    ));
     if let (Some(coda), false) = (coda, nucleus.is_empty()) {
         out.push(Phone::new(coda, PhoneClass::Sonorant));
     }
@@ -329,7 +374,10 @@ mod tests {
             return;
         }
         let tokens = crate::text::tokenize("soy un fantasma", &Language::Es);
-        let p = Pronouncer::new(Language::Es).with_espeak(true).line(&tokens).unwrap();
+        let p = Pronouncer::new(Language::Es)
+            .with_espeak(true)
+            .line(&tokens)
+            .unwrap();
         assert_eq!(p.len(), 3);
         assert_eq!(vowels(&p[2]), 3, "{p:?}");
     }

@@ -55,13 +55,39 @@ impl Language {
             return Self::Zh;
         }
         let lower = text.to_lowercase();
-        let words: Vec<&str> = lower.split(|c: char| !c.is_alphabetic() && c != '\'').collect();
+        let words: Vec<&str> = lower
+            .split(|c: char| !c.is_alphabetic() && c != '\'')
+            .collect();
         let score = |list: &[&str]| words.iter().filter(|w| list.contains(w)).count();
         let candidates = [
-            (Self::En, score(&["the", "and", "you", "i", "is", "my", "me", "it", "to", "of", "in", "love", "your"])),
-            (Self::Fr, score(&["le", "la", "les", "et", "je", "tu", "de", "est", "un", "une", "pas", "que", "pour", "des", "c'est", "qui"])),
-            (Self::Es, score(&["el", "la", "los", "las", "y", "que", "de", "en", "un", "una", "mi", "yo", "no", "es", "por", "con", "se"])),
-            (Self::De, score(&["der", "die", "das", "und", "ich", "du", "nicht", "ist", "ein", "eine", "mit", "zu", "es", "wir", "sie", "auf"])),
+            (
+                Self::En,
+                score(&[
+                    "the", "and", "you", "i", "is", "my", "me", "it", "to", "of", "in", "love",
+                    "your",
+                ]),
+            ),
+            (
+                Self::Fr,
+                score(&[
+                    "le", "la", "les", "et", "je", "tu", "de", "est", "un", "une", "pas", "que",
+                    "pour", "des", "c'est", "qui",
+                ]),
+            ),
+            (
+                Self::Es,
+                score(&[
+                    "el", "la", "los", "las", "y", "que", "de", "en", "un", "una", "mi", "yo",
+                    "no", "es", "por", "con", "se",
+                ]),
+            ),
+            (
+                Self::De,
+                score(&[
+                    "der", "die", "das", "und", "ich", "du", "nicht", "ist", "ein", "eine", "mit",
+                    "zu", "es", "wir", "sie", "auf",
+                ]),
+            ),
         ];
         let extra = |s: &str| lower.chars().filter(|c| s.contains(*c)).count();
         let bonus = [0, extra("çèêàù"), extra("ñ¿¡"), extra("äöüß")];
@@ -103,7 +129,10 @@ pub fn tokenize(line: &str, lang: &Language) -> Vec<Token> {
                     if !buf.is_empty() {
                         out.push(token(&std::mem::take(&mut buf), lang));
                     }
-                    out.push(Token { text: c.to_string(), spoken: c.to_string() });
+                    out.push(Token {
+                        text: c.to_string(),
+                        spoken: c.to_string(),
+                    });
                 } else if c.is_alphanumeric() {
                     buf.push(c);
                 } else if let Some(last) = out.last_mut().filter(|_| buf.is_empty()) {
@@ -124,7 +153,10 @@ pub fn tokenize(line: &str, lang: &Language) -> Vec<Token> {
 }
 
 fn token(word: &str, lang: &Language) -> Token {
-    Token { text: word.to_string(), spoken: normalize(word, lang) }
+    Token {
+        text: word.to_string(),
+        spoken: normalize(word, lang),
+    }
 }
 
 /// Normalises text for pronunciation: lower case, apostrophes and hyphens become word breaks,
@@ -134,7 +166,11 @@ pub fn normalize(text: &str, lang: &Language) -> String {
     let mut digits = String::new();
     let flush = |digits: &mut String, out: &mut String| {
         if !digits.is_empty() {
-            let spelled = digits.parse::<u64>().ok().filter(|&n| n < 1_000_000).map(|n| spell_number(n, lang));
+            let spelled = digits
+                .parse::<u64>()
+                .ok()
+                .filter(|&n| n < 1_000_000)
+                .map(|n| spell_number(n, lang));
             match spelled {
                 Some(s) => {
                     out.push(' ');
@@ -182,35 +218,75 @@ pub fn spell_number(n: u64, lang: &Language) -> String {
 
 fn english(n: u64) -> String {
     const ONES: [&str; 20] = [
-        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
-        "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen",
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "thirteen",
+        "fourteen",
+        "fifteen",
+        "sixteen",
+        "seventeen",
+        "eighteen",
+        "nineteen",
     ];
-    const TENS: [&str; 10] = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
+    const TENS: [&str; 10] = [
+        "", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
+    ];
     match n {
         0..=19 => ONES[n as usize].to_string(),
         20..=99 => {
             let t = TENS[(n / 10) as usize];
-            if n % 10 == 0 { t.to_string() } else { format!("{t} {}", ONES[(n % 10) as usize]) }
+            if n.is_multiple_of(10) {
+                t.to_string()
+            } else {
+                format!("{t} {}", ONES[(n % 10) as usize])
+            }
         }
         100..=999 => {
             let rest = n % 100;
             let h = format!("{} hundred", ONES[(n / 100) as usize]);
-            if rest == 0 { h } else { format!("{h} {}", english(rest)) }
+            if rest == 0 {
+                h
+            } else {
+                format!("{h} {}", english(rest))
+            }
         }
         _ => {
             let rest = n % 1000;
             let th = format!("{} thousand", english(n / 1000));
-            if rest == 0 { th } else { format!("{th} {}", english(rest)) }
+            if rest == 0 {
+                th
+            } else {
+                format!("{th} {}", english(rest))
+            }
         }
     }
 }
 
 fn french(n: u64) -> String {
     const ONES: [&str; 17] = [
-        "zéro", "un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix", "onze", "douze", "treize",
-        "quatorze", "quinze", "seize",
+        "zéro", "un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix",
+        "onze", "douze", "treize", "quatorze", "quinze", "seize",
     ];
-    const TENS: [&str; 7] = ["", "dix", "vingt", "trente", "quarante", "cinquante", "soixante"];
+    const TENS: [&str; 7] = [
+        "",
+        "dix",
+        "vingt",
+        "trente",
+        "quarante",
+        "cinquante",
+        "soixante",
+    ];
     match n {
         0..=16 => ONES[n as usize].to_string(),
         17..=19 => format!("dix {}", ONES[(n - 10) as usize]),
@@ -223,77 +299,201 @@ fn french(n: u64) -> String {
             }
         }
         70..=79 => {
-            if n == 71 { "soixante et onze".into() } else { format!("soixante {}", french(n - 60)) }
+            if n == 71 {
+                "soixante et onze".into()
+            } else {
+                format!("soixante {}", french(n - 60))
+            }
         }
         80 => "quatre vingts".into(),
         81..=99 => format!("quatre vingt {}", french(n - 80)),
         100..=999 => {
             let (h, rest) = (n / 100, n % 100);
-            let head = if h == 1 { "cent".to_string() } else { format!("{} cent", ONES[h as usize]) };
-            if rest == 0 { head } else { format!("{head} {}", french(rest)) }
+            let head = if h == 1 {
+                "cent".to_string()
+            } else {
+                format!("{} cent", ONES[h as usize])
+            };
+            if rest == 0 {
+                head
+            } else {
+                format!("{head} {}", french(rest))
+            }
         }
         _ => {
             let (th, rest) = (n / 1000, n % 1000);
-            let head = if th == 1 { "mille".to_string() } else { format!("{} mille", french(th)) };
-            if rest == 0 { head } else { format!("{head} {}", french(rest)) }
+            let head = if th == 1 {
+                "mille".to_string()
+            } else {
+                format!("{} mille", french(th))
+            };
+            if rest == 0 {
+                head
+            } else {
+                format!("{head} {}", french(rest))
+            }
         }
     }
 }
 
 fn spanish(n: u64) -> String {
     const ONES: [&str; 30] = [
-        "cero", "uno", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve", "diez", "once", "doce",
-        "trece", "catorce", "quince", "dieciséis", "diecisiete", "dieciocho", "diecinueve", "veinte", "veintiuno",
-        "veintidós", "veintitrés", "veinticuatro", "veinticinco", "veintiséis", "veintisiete", "veintiocho",
+        "cero",
+        "uno",
+        "dos",
+        "tres",
+        "cuatro",
+        "cinco",
+        "seis",
+        "siete",
+        "ocho",
+        "nueve",
+        "diez",
+        "once",
+        "doce",
+        "trece",
+        "catorce",
+        "quince",
+        "dieciséis",
+        "diecisiete",
+        "dieciocho",
+        "diecinueve",
+        "veinte",
+        "veintiuno",
+        "veintidós",
+        "veintitrés",
+        "veinticuatro",
+        "veinticinco",
+        "veintiséis",
+        "veintisiete",
+        "veintiocho",
         "veintinueve",
     ];
-    const TENS: [&str; 10] = ["", "", "", "treinta", "cuarenta", "cincuenta", "sesenta", "setenta", "ochenta", "noventa"];
+    const TENS: [&str; 10] = [
+        "",
+        "",
+        "",
+        "treinta",
+        "cuarenta",
+        "cincuenta",
+        "sesenta",
+        "setenta",
+        "ochenta",
+        "noventa",
+    ];
     const HUNDREDS: [&str; 10] = [
-        "", "ciento", "doscientos", "trescientos", "cuatrocientos", "quinientos", "seiscientos", "setecientos",
-        "ochocientos", "novecientos",
+        "",
+        "ciento",
+        "doscientos",
+        "trescientos",
+        "cuatrocientos",
+        "quinientos",
+        "seiscientos",
+        "setecientos",
+        "ochocientos",
+        "novecientos",
     ];
     match n {
         0..=29 => ONES[n as usize].to_string(),
         30..=99 => {
             let t = TENS[(n / 10) as usize];
-            if n % 10 == 0 { t.to_string() } else { format!("{t} y {}", ONES[(n % 10) as usize]) }
+            if n.is_multiple_of(10) {
+                t.to_string()
+            } else {
+                format!("{t} y {}", ONES[(n % 10) as usize])
+            }
         }
         100 => "cien".into(),
         101..=999 => {
             let rest = n % 100;
             let h = HUNDREDS[(n / 100) as usize];
-            if rest == 0 { h.to_string() } else { format!("{h} {}", spanish(rest)) }
+            if rest == 0 {
+                h.to_string()
+            } else {
+                format!("{h} {}", spanish(rest))
+            }
         }
         _ => {
             let (th, rest) = (n / 1000, n % 1000);
-            let head = if th == 1 { "mil".to_string() } else { format!("{} mil", spanish(th)) };
-            if rest == 0 { head } else { format!("{head} {}", spanish(rest)) }
+            let head = if th == 1 {
+                "mil".to_string()
+            } else {
+                format!("{} mil", spanish(th))
+            };
+            if rest == 0 {
+                head
+            } else {
+                format!("{head} {}", spanish(rest))
+            }
         }
     }
 }
 
 fn german(n: u64) -> String {
     const ONES: [&str; 20] = [
-        "null", "eins", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun", "zehn", "elf", "zwölf",
-        "dreizehn", "vierzehn", "fünfzehn", "sechzehn", "siebzehn", "achtzehn", "neunzehn",
+        "null",
+        "eins",
+        "zwei",
+        "drei",
+        "vier",
+        "fünf",
+        "sechs",
+        "sieben",
+        "acht",
+        "neun",
+        "zehn",
+        "elf",
+        "zwölf",
+        "dreizehn",
+        "vierzehn",
+        "fünfzehn",
+        "sechzehn",
+        "siebzehn",
+        "achtzehn",
+        "neunzehn",
     ];
-    const TENS: [&str; 10] = ["", "", "zwanzig", "dreißig", "vierzig", "fünfzig", "sechzig", "siebzig", "achtzig", "neunzig"];
-    let unit = |u: u64| if u == 1 { "ein".to_string() } else { ONES[u as usize].to_string() };
+    const TENS: [&str; 10] = [
+        "", "", "zwanzig", "dreißig", "vierzig", "fünfzig", "sechzig", "siebzig", "achtzig",
+        "neunzig",
+    ];
+    let unit = |u: u64| {
+        if u == 1 {
+            "ein".to_string()
+        } else {
+            ONES[u as usize].to_string()
+        }
+    };
     match n {
         0..=19 => ONES[n as usize].to_string(),
         20..=99 => {
             let (t, u) = (n / 10, n % 10);
-            if u == 0 { TENS[t as usize].to_string() } else { format!("{}und{}", unit(u), TENS[t as usize]) }
+            if u == 0 {
+                TENS[t as usize].to_string()
+            } else {
+                format!("{}und{}", unit(u), TENS[t as usize])
+            }
         }
         100..=999 => {
             let rest = n % 100;
             let h = format!("{}hundert", unit(n / 100));
-            if rest == 0 { h } else { format!("{h}{}", german(rest)) }
+            if rest == 0 {
+                h
+            } else {
+                format!("{h}{}", german(rest))
+            }
         }
         _ => {
             let (th, rest) = (n / 1000, n % 1000);
-            let head = if th == 1 { "eintausend".to_string() } else { format!("{}tausend", german(th)) };
-            if rest == 0 { head } else { format!("{head}{}", german(rest)) }
+            let head = if th == 1 {
+                "eintausend".to_string()
+            } else {
+                format!("{}tausend", german(th))
+            };
+            if rest == 0 {
+                head
+            } else {
+                format!("{head}{}", german(rest))
+            }
         }
     }
 }
@@ -316,7 +516,10 @@ fn chinese(n: u64) -> String {
         return s;
     }
     // Larger numbers digit by digit, as is common in lyrics (years, addresses).
-    n.to_string().chars().map(|c| D[c.to_digit(10).unwrap_or(0) as usize]).collect()
+    n.to_string()
+        .chars()
+        .map(|c| D[c.to_digit(10).unwrap_or(0) as usize])
+        .collect()
 }
 
 #[cfg(test)]
@@ -344,7 +547,10 @@ mod tests {
 
     #[test]
     fn normalisation() {
-        assert_eq!(normalize("Hello, World! 2", &Language::En), "hello world two");
+        assert_eq!(
+            normalize("Hello, World! 2", &Language::En),
+            "hello world two"
+        );
         assert_eq!(normalize("C'est l'été", &Language::Fr), "c est l été");
         assert_eq!(normalize("¿Qué?", &Language::Es), "qué");
         assert_eq!(normalize("...", &Language::En), "");
@@ -368,9 +574,18 @@ mod tests {
 
     #[test]
     fn language_guess() {
-        assert_eq!(Language::guess("soy un fantasma que se asusta de si mismo"), Language::Es);
-        assert_eq!(Language::guess("c'est pour le meilleur et pour le pire"), Language::Fr);
-        assert_eq!(Language::guess("ich weiß nicht was du und die anderen"), Language::De);
+        assert_eq!(
+            Language::guess("soy un fantasma que se asusta de si mismo"),
+            Language::Es
+        );
+        assert_eq!(
+            Language::guess("c'est pour le meilleur et pour le pire"),
+            Language::Fr
+        );
+        assert_eq!(
+            Language::guess("ich weiß nicht was du und die anderen"),
+            Language::De
+        );
         assert_eq!(Language::guess("我爱你"), Language::Zh);
     }
 }

@@ -28,7 +28,9 @@ fn song(words: &[(f64, f64)], duration: f64) -> AudioBuffer {
             }
             v *= 0.15;
         }
-        let chord = 0.05 * ((std::f64::consts::TAU * 130.8 * t).sin() + (std::f64::consts::TAU * 164.8 * t).sin());
+        let chord = 0.05
+            * ((std::f64::consts::TAU * 130.8 * t).sin()
+                + (std::f64::consts::TAU * 164.8 * t).sin());
         let l = v as f32 + 0.05 * noise() + chord as f32;
         let r = v as f32 + 0.05 * noise() - chord as f32;
         inter.push(l);
@@ -38,21 +40,39 @@ fn song(words: &[(f64, f64)], duration: f64) -> AudioBuffer {
 }
 
 fn onsets(l: &Lyrics) -> Vec<f64> {
-    l.lines.iter().flat_map(|x| x.words.iter().map(|w| w.start_s.unwrap())).collect()
+    l.lines
+        .iter()
+        .flat_map(|x| x.words.iter().map(|w| w.start_s.unwrap()))
+        .collect()
 }
 
 #[test]
 fn full_mode_finds_sung_words_among_accompaniment() {
-    let words = [(3.0, 3.8), (4.0, 4.6), (4.8, 5.9), (10.0, 10.7), (10.9, 11.8), (12.0, 13.0)];
+    let words = [
+        (3.0, 3.8),
+        (4.0, 4.6),
+        (4.8, 5.9),
+        (10.0, 10.7),
+        (10.9, 11.8),
+        (12.0, 13.0),
+    ];
     let audio = song(&words, 16.0);
     let lyrics = Lyrics::from_plain_text("la lo le\nna no ne\n");
-    let options = AlignOptions { mode: Mode::Full, ..AlignOptions::default() };
-    let out = Aligner::new(BroadClassModel::default(), options).align_audio(&audio, &lyrics).unwrap();
+    let options = AlignOptions {
+        mode: Mode::Full,
+        ..AlignOptions::default()
+    };
+    let out = Aligner::new(BroadClassModel::default(), options)
+        .align_audio(&audio, &lyrics)
+        .unwrap();
     let got = onsets(&out);
     for (g, (want, _)) in got.iter().zip(words) {
         assert!((g - want).abs() < 0.3, "{got:?}");
     }
-    assert!((out.lines[1].start_s.unwrap() - 10.0).abs() < 0.3, "{out:?}");
+    assert!(
+        (out.lines[1].start_s.unwrap() - 10.0).abs() < 0.3,
+        "{out:?}"
+    );
     for w in out.lines.iter().flat_map(|l| &l.words) {
         let c = w.confidence.unwrap();
         assert!(c > 0.5 && c <= 1.0, "{w:?}");
@@ -63,9 +83,18 @@ fn full_mode_finds_sung_words_among_accompaniment() {
 fn refine_mode_keeps_line_times_and_finds_words() {
     let words = [(2.0, 2.5), (3.5, 4.2), (4.4, 5.0), (8.0, 8.6), (9.5, 10.5)];
     let audio = song(&words, 12.0);
-    let lyrics = parse("[00:02.00]ma mi mo\n[00:06.00]\n[00:08.00]ta ti\n[00:11.00]\n", Format::Lrc).unwrap();
-    let options = AlignOptions { mode: Mode::Refine, ..AlignOptions::default() };
-    let out = Aligner::new(BroadClassModel::default(), options).align_audio(&audio, &lyrics).unwrap();
+    let lyrics = parse(
+        "[00:02.00]ma mi mo\n[00:06.00]\n[00:08.00]ta ti\n[00:11.00]\n",
+        Format::Lrc,
+    )
+    .unwrap();
+    let options = AlignOptions {
+        mode: Mode::Refine,
+        ..AlignOptions::default()
+    };
+    let out = Aligner::new(BroadClassModel::default(), options)
+        .align_audio(&audio, &lyrics)
+        .unwrap();
     assert_eq!(out.lines[0].start_s, Some(2.0));
     let got = onsets(&out);
     for (g, (want, _)) in got.iter().zip(words) {
@@ -76,15 +105,23 @@ fn refine_mode_keeps_line_times_and_finds_words() {
 #[test]
 fn refine_needs_line_times() {
     let audio = song(&[(1.0, 2.0)], 3.0);
-    let options = AlignOptions { mode: Mode::Refine, ..AlignOptions::default() };
-    let err = Aligner::new(BroadClassModel::default(), options).align_audio(&audio, &Lyrics::from_plain_text("la"));
-    assert!(matches!(err, Err(encore_lyrics::Error::Invalid(_))), "{err:?}");
+    let options = AlignOptions {
+        mode: Mode::Refine,
+        ..AlignOptions::default()
+    };
+    let err = Aligner::new(BroadClassModel::default(), options)
+        .align_audio(&audio, &Lyrics::from_plain_text("la"));
+    assert!(
+        matches!(err, Err(encore_lyrics::Error::Invalid(_))),
+        "{err:?}"
+    );
 }
 
 #[test]
 fn empty_lyrics_are_an_error_not_a_panic() {
     let audio = song(&[], 1.0);
-    let err = Aligner::new(BroadClassModel::default(), AlignOptions::default()).align_audio(&audio, &Lyrics::from_plain_text("... -- !!"));
+    let err = Aligner::new(BroadClassModel::default(), AlignOptions::default())
+        .align_audio(&audio, &Lyrics::from_plain_text("... -- !!"));
     assert!(err.is_err());
 }
 

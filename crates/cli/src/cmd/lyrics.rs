@@ -7,7 +7,9 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use encore_lyrics::{AlignOptions, Aligner, BroadClassModel, Format, Language, Lyrics, Mode, OnsetMetrics};
+use encore_lyrics::{
+    AlignOptions, Aligner, BroadClassModel, Format, Language, Lyrics, Mode, OnsetMetrics,
+};
 
 /// Arguments of `encore lyrics`.
 #[derive(Debug, clap::Args)]
@@ -98,6 +100,24 @@ pub struct EvalArgs {
     /// Print one JSON object per song and mode, then the averages.
     #[arg(long)]
     pub json: bool,
+    /// Tuning: position-prior weight of the word pass (default from the library).
+    #[arg(long)]
+    pub fine_weight: Option<f32>,
+    /// Tuning: position-prior weight of the line pass.
+    #[arg(long)]
+    pub coarse_weight: Option<f32>,
+    /// Tuning: states per syllable in the line pass.
+    #[arg(long)]
+    pub coarse_states: Option<usize>,
+    /// Tuning: cost of entering filler between lines.
+    #[arg(long)]
+    pub filler_cost: Option<f32>,
+    /// Tuning: vocal-activity threshold of the broad-class model (robust z units).
+    #[arg(long)]
+    pub threshold: Option<f32>,
+    /// Tuning: vocal-activity slope of the broad-class model.
+    #[arg(long)]
+    pub slope: Option<f32>,
 }
 
 /// Arguments of `encore lyrics synth`.
@@ -129,7 +149,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn read_lyrics(path: &Path) -> anyhow::Result<Lyrics> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let format = path
         .extension()
         .and_then(|e| e.to_str())
@@ -139,7 +160,12 @@ fn read_lyrics(path: &Path) -> anyhow::Result<Lyrics> {
 }
 
 fn aligner(mode: Mode, lang: Option<Language>, espeak: bool) -> Aligner<BroadClassModel> {
-    let options = AlignOptions { mode, language: lang, espeak, ..AlignOptions::default() };
+    let options = AlignOptions {
+        mode,
+        language: lang,
+        espeak,
+        ..AlignOptions::default()
+    };
     Aligner::new(BroadClassModel::default(), options)
 }
 
@@ -174,11 +200,18 @@ fn align(args: AlignArgs) -> anyhow::Result<ExitCode> {
         None if lyrics.is_line_timed() => Mode::Refine,
         None => Mode::Full,
     };
-    let audio = encore_audio::decode_file(&args.audio).with_context(|| format!("{}", args.audio.display()))?;
+    let audio = encore_audio::decode_file(&args.audio)
+        .with_context(|| format!("{}", args.audio.display()))?;
     let lang = args.lang.as_deref().map(Language::from_code);
     let aligned = aligner(mode, lang, args.espeak)
         .align_audio(&audio, &lyrics)
-        .with_context(|| format!("aligning {} to {}", args.lyrics.display(), args.audio.display()))?;
+        .with_context(|| {
+            format!(
+                "aligning {} to {}",
+                args.lyrics.display(),
+                args.audio.display()
+            )
+        })?;
     let format = match (args.format, args.json) {
         (Some(FormatArg::Lrc), _) => Some(Format::Lrc),
         (Some(FormatArg::Elrc), _) => Some(Format::Elrc),
@@ -192,7 +225,9 @@ fn align(args: AlignArgs) -> anyhow::Result<ExitCode> {
         None => serde_json::to_string(&contract_json(&aligned))? + "\n",
     };
     match args.output {
-        Some(path) => std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?,
+        Some(path) => {
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?
+        }
         None => {
             use std::io::Write;
             let mut out = std::io::stdout().lock();
@@ -224,18 +259,33 @@ fn find_songs(dir: &Path, only: Option<&str>) -> anyhow::Result<Vec<Song>> {
             for l in lines {
                 let cols: Vec<&str> = l.split(',').collect();
                 if let (Some(f), Some(g)) = (cols.get(fp), cols.get(lg)) {
-                    let stem = Path::new(f).file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
+                    let stem = Path::new(f)
+                        .file_stem()
+                        .and_then(|s| s.to_str())
+                        .unwrap_or("")
+                        .to_string();
                     langs.insert(stem, Language::from_code(g));
                 }
             }
         }
     }
-    let audio_dir = if dir.join("mp3").is_dir() { dir.join("mp3") } else { dir.join("audio") };
+    let audio_dir = if dir.join("mp3").is_dir() {
+        dir.join("mp3")
+    } else {
+        dir.join("audio")
+    };
     let mut songs = Vec::new();
-    let entries = std::fs::read_dir(&audio_dir).with_context(|| format!("reading {}", audio_dir.display()))?;
+    let entries = std::fs::read_dir(&audio_dir)
+        .with_context(|| format!("reading {}", audio_dir.display()))?;
     for entry in entries {
         let path = entry?.path();
-        let Some(name) = path.file_stem().and_then(|s| s.to_str()).map(str::to_string) else { continue };
+        let Some(name) = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .map(str::to_string)
+        else {
+            continue;
+        };
         if let Some(only) = only
             && !only.split(',').any(|o| name.contains(o.trim()))
         {
@@ -259,40 +309,63 @@ fn find_songs(dir: &Path, only: Option<&str>) -> anyhow::Result<Vec<Song>> {
 
 /// The first column of a CSV with a header, as numbers.
 fn csv_column(path: &Path, col: usize) -> anyhow::Result<Vec<f64>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     text.lines()
         .skip(1)
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
             let cell = l.split(',').nth(col).unwrap_or("").trim();
-            cell.parse::<f64>().with_context(|| format!("{} line {}: bad number {cell:?}", path.display(), i + 2))
+            cell.parse::<f64>()
+                .with_context(|| format!("{} line {}: bad number {cell:?}", path.display(), i + 2))
         })
         .collect()
 }
 
 /// Reference line times as an LRC document (start and end per line).
 fn reference_lrc(song: &Song) -> anyhow::Result<Lyrics> {
-    let text = std::fs::read_to_string(&song.lines_csv).with_context(|| format!("reading {}", song.lines_csv.display()))?;
+    let text = std::fs::read_to_string(&song.lines_csv)
+        .with_context(|| format!("reading {}", song.lines_csv.display()))?;
     let mut lrc = String::new();
     for (i, l) in text.lines().skip(1).enumerate() {
         let mut cols = l.splitn(3, ',');
         let (Some(s), Some(e), Some(t)) = (cols.next(), cols.next(), cols.next()) else {
-            bail!("{} line {}: expected start,end,text", song.lines_csv.display(), i + 2);
+            bail!(
+                "{} line {}: expected start,end,text",
+                song.lines_csv.display(),
+                i + 2
+            );
         };
-        let s: f64 = s.trim().parse().with_context(|| format!("{} line {}", song.lines_csv.display(), i + 2))?;
-        let e: f64 = e.trim().parse().with_context(|| format!("{} line {}", song.lines_csv.display(), i + 2))?;
+        let s: f64 = s
+            .trim()
+            .parse()
+            .with_context(|| format!("{} line {}", song.lines_csv.display(), i + 2))?;
+        let e: f64 = e
+            .trim()
+            .parse()
+            .with_context(|| format!("{} line {}", song.lines_csv.display(), i + 2))?;
         let stamp = |t: f64| {
             let cs = (t * 100.0).round() as u64;
             format!("{:02}:{:02}.{:02}", cs / 6000, (cs / 100) % 60, cs % 100)
         };
-        let _ = writeln!(lrc, "[{}]{}\n[{}]", stamp(s), t.trim().trim_matches('"'), stamp(e));
+        let _ = writeln!(
+            lrc,
+            "[{}]{}\n[{}]",
+            stamp(s),
+            t.trim().trim_matches('"'),
+            stamp(e)
+        );
     }
     Ok(encore_lyrics::parse(&lrc, Format::Lrc)?)
 }
 
 fn onsets(lyrics: &Lyrics) -> Vec<f64> {
-    lyrics.lines.iter().flat_map(|l| l.words.iter().map(|w| w.start_s.unwrap_or(0.0))).collect()
+    lyrics
+        .lines
+        .iter()
+        .flat_map(|l| l.words.iter().map(|w| w.start_s.unwrap_or(0.0)))
+        .collect()
 }
 
 /// Words spread evenly: over the whole song (full) or inside each reference line (refine).
@@ -301,7 +374,9 @@ fn even_baseline(lyrics: &Lyrics, duration: f64, mode: Mode, lang: &Language) ->
     match mode {
         Mode::Full => {
             let n: usize = lyrics.lines.iter().map(|l| count(&l.text)).sum();
-            (0..n).map(|i| duration * i as f64 / n.max(1) as f64).collect()
+            (0..n)
+                .map(|i| duration * i as f64 / n.max(1) as f64)
+                .collect()
         }
         Mode::Refine => lyrics
             .lines
@@ -332,8 +407,10 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
         let _span = tracing::info_span!("lyrics_eval_song", song = %song.name).entered();
         let reference = csv_column(&song.words_csv, 0)?;
         let t0 = Instant::now();
-        let audio = encore_audio::decode_file(&song.audio).with_context(|| format!("{}", song.audio.display()))?;
-        let features = encore_lyrics::extract_features(&audio).with_context(|| format!("{}", song.audio.display()))?;
+        let audio = encore_audio::decode_file(&song.audio)
+            .with_context(|| format!("{}", song.audio.display()))?;
+        let features = encore_lyrics::extract_features(&audio)
+            .with_context(|| format!("{}", song.audio.display()))?;
         let mut song_compute = t0.elapsed().as_secs_f64();
         let duration = audio.duration_s();
         let lang = song.language.clone().unwrap_or_else(|| {
@@ -343,19 +420,51 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
             let input = match mode {
                 Mode::Refine => reference_lrc(song)?,
                 Mode::Full => {
-                    let text = std::fs::read_to_string(&song.text).with_context(|| format!("reading {}", song.text.display()))?;
+                    let text = std::fs::read_to_string(&song.text)
+                        .with_context(|| format!("reading {}", song.text.display()))?;
                     Lyrics::from_plain_text(&text)
                 }
             };
             let t1 = Instant::now();
-            let aligned = aligner(*mode, song.language.clone(), args.espeak)
+            let mut options = AlignOptions {
+                mode: *mode,
+                language: song.language.clone(),
+                espeak: args.espeak,
+                ..AlignOptions::default()
+            };
+            if let Some(w) = args.fine_weight {
+                options.position_weight_fine = w;
+            }
+            if let Some(w) = args.coarse_weight {
+                options.position_weight_coarse = w;
+            }
+            if let Some(c) = args.filler_cost {
+                options.filler_cost = c;
+            }
+            if let Some(k) = args.coarse_states {
+                options.coarse_syllable_states = k;
+            }
+            let mut model = BroadClassModel::default();
+            if let Some(t) = args.threshold {
+                model.threshold = t;
+            }
+            if let Some(k) = args.slope {
+                model.slope = k;
+            }
+            let aligned = Aligner::new(model, options)
                 .align_features(&features, &input)
                 .with_context(|| format!("aligning {}", song.name))?;
             song_compute += t1.elapsed().as_secs_f64();
-            let m = encore_lyrics::evaluate(&onsets(&aligned), &reference).with_context(|| song.name.clone())?;
-            let b = encore_lyrics::evaluate(&even_baseline(&input, duration, *mode, &lang), &reference)
-                .with_context(|| format!("{} (even baseline)", song.name))?;
-            let mode_name = if *mode == Mode::Refine { "refine" } else { "full" };
+            let m = encore_lyrics::evaluate(&onsets(&aligned), &reference)
+                .with_context(|| song.name.clone())?;
+            let b =
+                encore_lyrics::evaluate(&even_baseline(&input, duration, *mode, &lang), &reference)
+                    .with_context(|| format!("{} (even baseline)", song.name))?;
+            let mode_name = if *mode == Mode::Refine {
+                "refine"
+            } else {
+                "full"
+            };
             if args.json {
                 crate::output::print_json_line(&serde_json::json!({
                     "song": song.name, "mode": mode_name, "metrics": m, "even_baseline": b,
@@ -363,7 +472,13 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
             } else {
                 println!(
                     "{:<34} {:<6} AAE {:6.2} s  median {:5.2} s  <0.3s {:5.1}%  <1s {:5.1}%   (even: AAE {:6.2} s)",
-                    song.name, mode_name, m.aae_s, m.median_s, 100.0 * m.within_0_3, 100.0 * m.within_1_0, b.aae_s
+                    song.name,
+                    mode_name,
+                    m.aae_s,
+                    m.median_s,
+                    100.0 * m.within_0_3,
+                    100.0 * m.within_1_0,
+                    b.aae_s
                 );
             }
             got.push(m);
@@ -375,8 +490,14 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
     }
     bar.finish_and_clear();
     for (mode, got, base) in &results {
-        let (Some(m), Some(b)) = (encore_lyrics::average(got), encore_lyrics::average(base)) else { continue };
-        let mode_name = if *mode == Mode::Refine { "refine" } else { "full" };
+        let (Some(m), Some(b)) = (encore_lyrics::average(got), encore_lyrics::average(base)) else {
+            continue;
+        };
+        let mode_name = if *mode == Mode::Refine {
+            "refine"
+        } else {
+            "full"
+        };
         if args.json {
             crate::output::print_json_line(&serde_json::json!({
                 "song": "MEAN", "mode": mode_name, "songs": got.len(), "metrics": m, "even_baseline": b,
@@ -384,15 +505,29 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
         } else {
             println!(
                 "{:<34} {:<6} AAE {:6.2} s  median {:5.2} s  <0.3s {:5.1}%  <1s {:5.1}%   (even: AAE {:6.2} s)",
-                format!("MEAN over {} songs", got.len()), mode_name, m.aae_s, m.median_s, 100.0 * m.within_0_3, 100.0 * m.within_1_0, b.aae_s
+                format!("MEAN over {} songs", got.len()),
+                mode_name,
+                m.aae_s,
+                m.median_s,
+                100.0 * m.within_0_3,
+                100.0 * m.within_1_0,
+                b.aae_s
             );
         }
     }
-    let speed = if compute_s > 0.0 { audio_s / compute_s } else { 0.0 };
-    if args.json {
-        crate::output::print_json_line(&serde_json::json!({ "audio_s": audio_s, "compute_s": compute_s, "realtime_factor": speed }))?;
+    let speed = if compute_s > 0.0 {
+        audio_s / compute_s
     } else {
-        println!("{audio_s:.0} s of audio in {compute_s:.1} s ({speed:.0}x real time, decode included, all modes)");
+        0.0
+    };
+    if args.json {
+        crate::output::print_json_line(
+            &serde_json::json!({ "audio_s": audio_s, "compute_s": compute_s, "realtime_factor": speed }),
+        )?;
+    } else {
+        println!(
+            "{audio_s:.0} s of audio in {compute_s:.1} s ({speed:.0}x real time, decode included, all modes)"
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -11,7 +11,10 @@ const FMT: &str = "LRC";
 /// True when some line carries a `<mm:ss.xx>` word time.
 pub(super) fn has_word_times(text: &str) -> bool {
     text.lines().any(|l| {
-        l.split('<').skip(1).any(|rest| rest.split_once('>').is_some_and(|(t, _)| lrc_time(t).is_some()))
+        l.split('<').skip(1).any(|rest| {
+            rest.split_once('>')
+                .is_some_and(|(t, _)| lrc_time(t).is_some())
+        })
     })
 }
 
@@ -59,7 +62,11 @@ pub(super) fn parse(text: &str) -> Result<Lyrics> {
             };
             if is_time_like(tag) {
                 let t = lrc_time(tag).ok_or_else(|| {
-                    parse_err(FMT, lineno, format!("malformed time tag [{tag}] (expected [mm:ss.xx])"))
+                    parse_err(
+                        FMT,
+                        lineno,
+                        format!("malformed time tag [{tag}] (expected [mm:ss.xx])"),
+                    )
                 })?;
                 starts.push(t);
             } else if let Some((key, value)) = tag.split_once(':') {
@@ -67,7 +74,11 @@ pub(super) fn parse(text: &str) -> Result<Lyrics> {
                 let value = value.trim();
                 if key.eq_ignore_ascii_case("offset") {
                     let ms: f64 = value.trim_start_matches('+').parse().map_err(|_| {
-                        parse_err(FMT, lineno, format!("offset must be milliseconds, got {value:?}"))
+                        parse_err(
+                            FMT,
+                            lineno,
+                            format!("offset must be milliseconds, got {value:?}"),
+                        )
                     })?;
                     if !ms.is_finite() || ms.abs() > MAX_TIME_S * 1000.0 {
                         return Err(parse_err(FMT, lineno, "offset out of range"));
@@ -100,7 +111,10 @@ pub(super) fn parse(text: &str) -> Result<Lyrics> {
         }
     }
     if timed.is_empty() {
-        return Ok(Lyrics { meta, lines: untimed });
+        return Ok(Lyrics {
+            meta,
+            lines: untimed,
+        });
     }
     // Several times on one line repeat it; order by time, then by position in the file.
     timed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
@@ -123,7 +137,10 @@ pub(super) fn parse(text: &str) -> Result<Lyrics> {
             }
         }
         let next_start = timed.get(i + 1).map(|t| t.0);
-        let mark = end_marks.iter().copied().find(|&m| m >= start && next_start.is_none_or(|ns| m <= ns));
+        let mark = end_marks
+            .iter()
+            .copied()
+            .find(|&m| m >= start && next_start.is_none_or(|ns| m <= ns));
         line.start_s = Some(shift(start));
         line.end_s = line.end_s.or(mark).map(shift);
         for w in &mut line.words {
@@ -138,7 +155,10 @@ pub(super) fn parse(text: &str) -> Result<Lyrics> {
 /// Splits the text after the line tags into words, reading `<mm:ss.xx>` word times.
 fn parse_words(rest: &str, lineno: usize) -> Result<(Line, bool)> {
     if !rest.contains('<') || !has_word_times(rest) {
-        return Ok((Line::new(rest.split_whitespace().collect::<Vec<_>>().join(" ")), false));
+        return Ok((
+            Line::new(rest.split_whitespace().collect::<Vec<_>>().join(" ")),
+            false,
+        ));
     }
     let mut words: Vec<Word> = Vec::new();
     let mut pending: Option<f64> = None;
@@ -151,7 +171,12 @@ fn parse_words(rest: &str, lineno: usize) -> Result<(Line, bool)> {
         };
         for (k, piece) in before.split_whitespace().enumerate() {
             let start = if k == 0 { pending.take() } else { None };
-            words.push(Word { text: piece.to_string(), start_s: start, end_s: None, confidence: None });
+            words.push(Word {
+                text: piece.to_string(),
+                start_s: start,
+                end_s: None,
+                confidence: None,
+            });
             text_parts.push(piece.to_string());
         }
         let Some(after) = after else { break };
@@ -159,7 +184,11 @@ fn parse_words(rest: &str, lineno: usize) -> Result<(Line, bool)> {
             return Err(parse_err(FMT, lineno, "unclosed '<' word time"));
         };
         let t = lrc_time(tag).ok_or_else(|| {
-            parse_err(FMT, lineno, format!("malformed word time <{tag}> (expected <mm:ss.xx>)"))
+            parse_err(
+                FMT,
+                lineno,
+                format!("malformed word time <{tag}> (expected <mm:ss.xx>)"),
+            )
         })?;
         // A time ends the previous word when it has no end yet.
         if let Some(prev) = words.last_mut()
@@ -196,7 +225,8 @@ pub(super) fn write(lyrics: &Lyrics, words: bool) -> String {
     for (i, line) in lyrics.lines.iter().enumerate() {
         let start = line.start_s.unwrap_or(0.0);
         let _ = write!(out, "[{}]", lrc_stamp(start));
-        let timed_words = words && !line.words.is_empty() && line.words.iter().all(|w| w.start_s.is_some());
+        let timed_words =
+            words && !line.words.is_empty() && line.words.iter().all(|w| w.start_s.is_some());
         if timed_words {
             for (k, w) in line.words.iter().enumerate() {
                 if k > 0 {
@@ -214,8 +244,13 @@ pub(super) fn write(lyrics: &Lyrics, words: bool) -> String {
         // An end that leaves a gap before the next line is written as an empty timed line.
         if let Some(end) = line.end_s {
             let next = lyrics.lines.get(i + 1).and_then(|l| l.start_s);
-            let word_end = if timed_words { line.words.last().and_then(|w| w.end_s) } else { None };
-            let needs_mark = next.is_none_or(|n| n > end + 0.005) && word_end.is_none_or(|we| (we - end).abs() > 0.005);
+            let word_end = if timed_words {
+                line.words.last().and_then(|w| w.end_s)
+            } else {
+                None
+            };
+            let needs_mark = next.is_none_or(|n| n > end + 0.005)
+                && word_end.is_none_or(|we| (we - end).abs() > 0.005);
             if needs_mark {
                 let _ = writeln!(out, "[{}]", lrc_stamp(end));
             }
@@ -243,7 +278,8 @@ mod tests {
 
     #[test]
     fn reads_word_times() {
-        let l = parse("[00:01.00]<00:01.00>one <00:01.50>two <00:02.25>three <00:03.00>\n").unwrap();
+        let l =
+            parse("[00:01.00]<00:01.00>one <00:01.50>two <00:02.25>three <00:03.00>\n").unwrap();
         let w = &l.lines[0].words;
         assert_eq!(w.len(), 3);
         assert_eq!((w[1].start_s, w[1].end_s), (Some(1.5), Some(2.25)));

@@ -65,7 +65,11 @@ impl Format {
         } else if head.starts_with('{') {
             Self::Json
         } else if head.starts_with('[') {
-            if text.contains('<') && lrc::has_word_times(text) { Self::Elrc } else { Self::Lrc }
+            if text.contains('<') && lrc::has_word_times(text) {
+                Self::Elrc
+            } else {
+                Self::Lrc
+            }
         } else if subtitles::looks_like_srt(head) {
             Self::Srt
         } else {
@@ -141,7 +145,10 @@ fn parse_json(text: &str) -> Result<Lyrics> {
             .chain(line.words.iter().flat_map(|w| [w.start_s, w.end_s]));
         for t in times.flatten() {
             if !(0.0..=MAX_TIME_S).contains(&t) {
-                return Err(Error::Invalid(format!("JSON lyric line {}: time {t} out of range", i + 1)));
+                return Err(Error::Invalid(format!(
+                    "JSON lyric line {}: time {t} out of range",
+                    i + 1
+                )));
             }
         }
     }
@@ -156,7 +163,11 @@ fn check_limits(lyrics: &Lyrics) -> Result<()> {
             limit: MAX_LINES as u64,
         });
     }
-    if let Some(line) = lyrics.lines.iter().find(|l| l.words.len() > MAX_WORDS_PER_LINE) {
+    if let Some(line) = lyrics
+        .lines
+        .iter()
+        .find(|l| l.words.len() > MAX_WORDS_PER_LINE)
+    {
         return Err(Error::Limit {
             what: "words on one line",
             got: line.words.len() as u64,
@@ -211,7 +222,10 @@ mod tests {
             Word::timed("va", 67.0, 68.0),
             Word::timed("\"bien\"", 68.0, 70.0),
         ];
-        Lyrics { meta: vec![("ti".into(), "Song".into()), ("ar".into(), "Me".into())], lines: vec![l1, l2] }
+        Lyrics {
+            meta: vec![("ti".into(), "Song".into()), ("ar".into(), "Me".into())],
+            lines: vec![l1, l2],
+        }
     }
 
     fn close(a: Option<f64>, b: Option<f64>, tol: f64) -> bool {
@@ -248,7 +262,7 @@ mod tests {
             (Format::Ttml, true, 0.0006),
             (Format::Vtt, true, 0.0006),
             (Format::Srt, false, 0.0006),
-            (Format::Json, true, 0.0),
+            (Format::Json, true, 1e-9),
         ] {
             let text = write(&src, format);
             let back = parse(&text, format).unwrap_or_else(|e| panic!("{format:?}: {e}\n{text}"));
@@ -277,16 +291,28 @@ mod tests {
     #[test]
     fn oversized_input_is_a_limit_error() {
         let big = "a\n".repeat(MAX_INPUT_BYTES);
-        assert!(matches!(parse(&big, Format::Text), Err(Error::Limit { .. })));
+        assert!(matches!(
+            parse(&big, Format::Text),
+            Err(Error::Limit { .. })
+        ));
         let many = "a\n".repeat(MAX_LINES + 1);
-        assert!(matches!(parse(&many, Format::Text), Err(Error::Limit { .. })));
+        assert!(matches!(
+            parse(&many, Format::Text),
+            Err(Error::Limit { .. })
+        ));
     }
 
     #[test]
     fn sniffing() {
         assert_eq!(Format::sniff("[ti:x]\n[00:01.00]a"), Format::Lrc);
-        assert_eq!(Format::sniff("[00:01.00]<00:01.00>a <00:02.00>b"), Format::Elrc);
-        assert_eq!(Format::sniff("1\n00:00:01,000 --> 00:00:02,000\na\n"), Format::Srt);
+        assert_eq!(
+            Format::sniff("[00:01.00]<00:01.00>a <00:02.00>b"),
+            Format::Elrc
+        );
+        assert_eq!(
+            Format::sniff("1\n00:00:01,000 --> 00:00:02,000\na\n"),
+            Format::Srt
+        );
         assert_eq!(Format::sniff("just words\nmore words"), Format::Text);
     }
 }

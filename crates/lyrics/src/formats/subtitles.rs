@@ -14,7 +14,11 @@ pub(super) fn looks_like_srt(head: &str) -> bool {
 
 fn cue_time(s: &str, comma: bool) -> Option<f64> {
     let s = s.trim();
-    let s = if comma { s.replacen(',', ".", 1) } else { s.to_string() };
+    let s = if comma {
+        s.replacen(',', ".", 1)
+    } else {
+        s.to_string()
+    };
     parse_clock(&s)
 }
 
@@ -24,8 +28,15 @@ fn timing_line(format: &'static str, lineno: usize, l: &str, comma: bool) -> Res
         .ok_or_else(|| parse_err(format, lineno, "expected a timing line `start --> end`"))?;
     // WebVTT cue settings follow the end time.
     let b = b.split_whitespace().next().unwrap_or("");
-    let start = cue_time(a, comma).ok_or_else(|| parse_err(format, lineno, format!("malformed start time {:?}", a.trim())))?;
-    let end = cue_time(b, comma).ok_or_else(|| parse_err(format, lineno, format!("malformed end time {b:?}")))?;
+    let start = cue_time(a, comma).ok_or_else(|| {
+        parse_err(
+            format,
+            lineno,
+            format!("malformed start time {:?}", a.trim()),
+        )
+    })?;
+    let end = cue_time(b, comma)
+        .ok_or_else(|| parse_err(format, lineno, format!("malformed end time {b:?}")))?;
     if end < start {
         return Err(parse_err(format, lineno, "cue ends before it starts"));
     }
@@ -79,7 +90,10 @@ pub(super) fn parse_srt(text: &str) -> Result<Lyrics> {
         line.end_s = Some(end);
         lines.push(line);
     }
-    Ok(Lyrics { meta: Vec::new(), lines })
+    Ok(Lyrics {
+        meta: Vec::new(),
+        lines,
+    })
 }
 
 pub(super) fn parse_vtt(text: &str) -> Result<Lyrics> {
@@ -108,12 +122,18 @@ pub(super) fn parse_vtt(text: &str) -> Result<Lyrics> {
         line.words = vtt_words(&body, start, end, first + k + 1)?;
         lines.push(line);
     }
-    Ok(Lyrics { meta: Vec::new(), lines })
+    Ok(Lyrics {
+        meta: Vec::new(),
+        lines,
+    })
 }
 
 /// Reads karaoke-style cue timestamps: each `<hh:mm:ss.mmm>` starts the following word.
 fn vtt_words(body: &str, start: f64, end: f64, lineno: usize) -> Result<Vec<Word>> {
-    let has_stamps = body.split('<').skip(1).any(|p| p.starts_with(|c: char| c.is_ascii_digit()));
+    let has_stamps = body
+        .split('<')
+        .skip(1)
+        .any(|p| p.starts_with(|c: char| c.is_ascii_digit()));
     if !has_stamps {
         return Ok(Vec::new());
     }
@@ -127,14 +147,21 @@ fn vtt_words(body: &str, start: f64, end: f64, lineno: usize) -> Result<Vec<Word
         };
         for (k, piece) in before.split_whitespace().enumerate() {
             let s = if k == 0 { Some(t) } else { None };
-            words.push(Word { text: piece.to_string(), start_s: s, end_s: None, confidence: None });
+            words.push(Word {
+                text: piece.to_string(),
+                start_s: s,
+                end_s: None,
+                confidence: None,
+            });
         }
         let Some(after) = after else { break };
         let Some((tag, tail)) = after.split_once('>') else {
             return Err(parse_err("WebVTT", lineno, "unclosed '<' in cue text"));
         };
         if tag.starts_with(|c: char| c.is_ascii_digit()) {
-            t = cue_time(tag, false).ok_or_else(|| parse_err("WebVTT", lineno, format!("malformed cue timestamp <{tag}>")))?;
+            t = cue_time(tag, false).ok_or_else(|| {
+                parse_err("WebVTT", lineno, format!("malformed cue timestamp <{tag}>"))
+            })?;
         }
         rest = tail;
     }
@@ -150,7 +177,13 @@ fn vtt_words(body: &str, start: f64, end: f64, lineno: usize) -> Result<Vec<Word
 
 fn stamp(t: f64, sep: char) -> String {
     let ms = (t.max(0.0) * 1000.0).round() as u64;
-    format!("{:02}:{:02}:{:02}{sep}{:03}", ms / 3_600_000, (ms / 60_000) % 60, (ms / 1000) % 60, ms % 1000)
+    format!(
+        "{:02}:{:02}:{:02}{sep}{:03}",
+        ms / 3_600_000,
+        (ms / 60_000) % 60,
+        (ms / 1000) % 60,
+        ms % 1000
+    )
 }
 
 fn times(line: &Line) -> (f64, f64) {
@@ -162,7 +195,14 @@ pub(super) fn write_srt(lyrics: &Lyrics) -> String {
     let mut out = String::new();
     for (i, line) in lyrics.lines.iter().enumerate() {
         let (s, e) = times(line);
-        let _ = write!(out, "{}\n{} --> {}\n{}\n\n", i + 1, stamp(s, ','), stamp(e, ','), line.text);
+        let _ = write!(
+            out,
+            "{}\n{} --> {}\n{}\n\n",
+            i + 1,
+            stamp(s, ','),
+            stamp(e, ','),
+            line.text
+        );
     }
     out
 }
@@ -174,11 +214,17 @@ pub(super) fn write_vtt(lyrics: &Lyrics) -> String {
         let _ = writeln!(out, "{} --> {}", stamp(s, '.'), stamp(e, '.'));
         let timed = !line.words.is_empty() && line.words.iter().all(|w| w.start_s.is_some());
         if timed {
+            // A timestamp before every word, the first included, so one-word cues keep their word.
             for (k, w) in line.words.iter().enumerate() {
                 if k > 0 {
-                    let _ = write!(out, " <{}>", stamp(w.start_s.unwrap_or(s), '.'));
+                    out.push(' ');
                 }
-                out.push_str(&w.text.replace('<', "&lt;"));
+                let _ = write!(
+                    out,
+                    "<{}>{}",
+                    stamp(w.start_s.unwrap_or(s), '.'),
+                    w.text.replace('<', "&lt;")
+                );
             }
         } else {
             out.push_str(&line.text);
@@ -213,9 +259,14 @@ mod tests {
 
     #[test]
     fn errors_name_the_line() {
-        let e = parse_srt("1\n00:00:01,000 --> 00:00:02,000\na\n\n2\n00:00:0x,000 --> 00:00:03,000\nb\n");
+        let e = parse_srt(
+            "1\n00:00:01,000 --> 00:00:02,000\na\n\n2\n00:00:0x,000 --> 00:00:03,000\nb\n",
+        );
         assert!(matches!(e, Err(Error::Parse { line: 6, .. })), "{e:?}");
-        assert!(matches!(parse_vtt("not vtt\n"), Err(Error::Parse { line: 1, .. })));
+        assert!(matches!(
+            parse_vtt("not vtt\n"),
+            Err(Error::Parse { line: 1, .. })
+        ));
         let back = parse_srt("1\n00:00:05,000 --> 00:00:02,000\nx\n");
         assert!(matches!(back, Err(Error::Parse { line: 2, .. })));
     }

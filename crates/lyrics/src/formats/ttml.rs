@@ -38,7 +38,11 @@ fn ttml_time(s: &str) -> Option<f64> {
 
 fn line_of(text: &str, pos: u64) -> usize {
     let pos = (pos as usize).min(text.len());
-    text.as_bytes()[..pos].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..pos]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 struct Open {
@@ -47,7 +51,10 @@ struct Open {
 }
 
 fn times(e: &BytesStart<'_>, text: &str, pos: u64) -> Result<Open> {
-    let mut open = Open { begin: None, end: None };
+    let mut open = Open {
+        begin: None,
+        end: None,
+    };
     let mut dur = None;
     for attr in e.attributes() {
         let attr = attr.map_err(|err| parse_err(FMT, line_of(text, pos), err.to_string()))?;
@@ -95,7 +102,11 @@ pub(super) fn parse(text: &str) -> Result<Lyrics> {
             Event::Start(e) => {
                 depth += 1;
                 if depth > MAX_DEPTH {
-                    return Err(Error::Limit { what: "TTML nesting depth", got: depth as u64, limit: MAX_DEPTH as u64 });
+                    return Err(Error::Limit {
+                        what: "TTML nesting depth",
+                        got: depth as u64,
+                        limit: MAX_DEPTH as u64,
+                    });
                 }
                 match e.local_name().as_ref() {
                     b"tt" => {
@@ -118,7 +129,12 @@ pub(super) fn parse(text: &str) -> Result<Lyrics> {
                         let open = times(&e, text, pos)?;
                         if let Some((_, _, words)) = para.as_mut() {
                             if open.begin.is_some() {
-                                words.push(Word { text: String::new(), start_s: open.begin, end_s: open.end, confidence: None });
+                                words.push(Word {
+                                    text: String::new(),
+                                    start_s: open.begin,
+                                    end_s: open.end,
+                                    confidence: None,
+                                });
                                 spans.push(Some(words.len() - 1));
                             } else {
                                 spans.push(None);
@@ -130,10 +146,8 @@ pub(super) fn parse(text: &str) -> Result<Lyrics> {
                     _ => {}
                 }
             }
-            Event::Empty(e) => {
-                if e.local_name().as_ref() == b"br" && para.is_some() {
-                    in_br = true;
-                }
+            Event::Empty(e) if e.local_name().as_ref() == b"br" && para.is_some() => {
+                in_br = true;
             }
             Event::End(e) => {
                 depth = depth.saturating_sub(1);
@@ -143,7 +157,8 @@ pub(super) fn parse(text: &str) -> Result<Lyrics> {
                             line_text = line_text.split_whitespace().collect::<Vec<_>>().join(" ");
                             let words = merge_syllables(words);
                             let mut line = Line::new(line_text);
-                            line.start_s = open.begin.or_else(|| words.first().and_then(|w| w.start_s));
+                            line.start_s =
+                                open.begin.or_else(|| words.first().and_then(|w| w.start_s));
                             line.end_s = open.end.or_else(|| words.last().and_then(|w| w.end_s));
                             line.words = words;
                             if !line.text.is_empty() {
@@ -159,20 +174,32 @@ pub(super) fn parse(text: &str) -> Result<Lyrics> {
                 }
             }
             Event::Text(t) => {
-                let s = t.xml_content().map_err(|e| parse_err(FMT, line_of(text, pos), e.to_string()))?;
+                let s = t
+                    .xml_content()
+                    .map_err(|e| parse_err(FMT, line_of(text, pos), e.to_string()))?;
                 push_text(&mut para, &spans, &s, &mut at_boundary, &mut in_br);
             }
             Event::CData(t) => {
-                let s = t.decode().map_err(|e| parse_err(FMT, line_of(text, pos), e.to_string()))?;
+                let s = t
+                    .decode()
+                    .map_err(|e| parse_err(FMT, line_of(text, pos), e.to_string()))?;
                 push_text(&mut para, &spans, &s, &mut at_boundary, &mut in_br);
             }
             Event::GeneralRef(r) => {
                 let s = match r.resolve_char_ref() {
                     Ok(Some(c)) => c.to_string(),
                     _ => {
-                        let name = r.decode().map_err(|e| parse_err(FMT, line_of(text, pos), e.to_string()))?;
+                        let name = r
+                            .decode()
+                            .map_err(|e| parse_err(FMT, line_of(text, pos), e.to_string()))?;
                         resolve_xml_entity(&name)
-                            .ok_or_else(|| parse_err(FMT, line_of(text, pos), format!("unknown entity &{name};")))?
+                            .ok_or_else(|| {
+                                parse_err(
+                                    FMT,
+                                    line_of(text, pos),
+                                    format!("unknown entity &{name};"),
+                                )
+                            })?
                             .to_string()
                     }
                 };
@@ -183,7 +210,11 @@ pub(super) fn parse(text: &str) -> Result<Lyrics> {
         }
     }
     if depth != 0 {
-        return Err(parse_err(FMT, line_of(text, text.len() as u64), "document ends inside an element"));
+        return Err(parse_err(
+            FMT,
+            line_of(text, text.len() as u64),
+            "document ends inside an element",
+        ));
     }
     Ok(Lyrics { meta, lines })
 }
@@ -195,7 +226,9 @@ fn push_text(
     at_boundary: &mut bool,
     in_br: &mut bool,
 ) {
-    let Some((_, line_text, words)) = para.as_mut() else { return };
+    let Some((_, line_text, words)) = para.as_mut() else {
+        return;
+    };
     if std::mem::take(in_br) {
         line_text.push(' ');
     }
@@ -242,7 +275,13 @@ fn merge_syllables(spans: Vec<Word>) -> Vec<Word> {
 
 fn stamp(t: f64) -> String {
     let ms = (t.max(0.0) * 1000.0).round() as u64;
-    format!("{:02}:{:02}:{:02}.{:03}", ms / 3_600_000, (ms / 60_000) % 60, (ms / 1000) % 60, ms % 1000)
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        ms / 3_600_000,
+        (ms / 60_000) % 60,
+        (ms / 1000) % 60,
+        ms % 1000
+    )
 }
 
 pub(super) fn write(lyrics: &Lyrics) -> String {
@@ -256,12 +295,23 @@ pub(super) fn write(lyrics: &Lyrics) -> String {
         if word_timed { "Word" } else { "Line" },
         escape(lang)
     );
-    let end = lyrics.lines.iter().filter_map(|l| l.end_s.or(l.start_s)).reduce(f64::max).unwrap_or(0.0);
+    let end = lyrics
+        .lines
+        .iter()
+        .filter_map(|l| l.end_s.or(l.start_s))
+        .reduce(f64::max)
+        .unwrap_or(0.0);
     let _ = writeln!(out, "  <body dur=\"{}\">\n    <div>", stamp(end));
     for (i, line) in lyrics.lines.iter().enumerate() {
         let b = line.start_s.unwrap_or(0.0);
         let e = line.end_s.unwrap_or(b);
-        let _ = write!(out, "      <p begin=\"{}\" end=\"{}\" itunes:key=\"L{}\">", stamp(b), stamp(e), i + 1);
+        let _ = write!(
+            out,
+            "      <p begin=\"{}\" end=\"{}\" itunes:key=\"L{}\">",
+            stamp(b),
+            stamp(e),
+            i + 1
+        );
         if line.words.is_empty() {
             out.push_str(&escape(line.text.as_str()));
         } else {
@@ -271,7 +321,13 @@ pub(super) fn write(lyrics: &Lyrics) -> String {
                 }
                 let wb = w.start_s.unwrap_or(b);
                 let we = w.end_s.unwrap_or(wb);
-                let _ = write!(out, "<span begin=\"{}\" end=\"{}\">{}</span>", stamp(wb), stamp(we), escape(w.text.as_str()));
+                let _ = write!(
+                    out,
+                    "<span begin=\"{}\" end=\"{}\">{}</span>",
+                    stamp(wb),
+                    stamp(we),
+                    escape(w.text.as_str())
+                );
             }
         }
         out.push_str("</p>\n");
@@ -315,7 +371,11 @@ mod tests {
     #[test]
     fn errors_name_the_line() {
         let bad = "<tt>\n<body>\n<p begin=\"x1\">a</p></body></tt>";
-        assert!(matches!(parse(bad), Err(Error::Parse { line: 3, .. })), "{:?}", parse(bad));
+        assert!(
+            matches!(parse(bad), Err(Error::Parse { line: 3, .. })),
+            "{:?}",
+            parse(bad)
+        );
         let unclosed = "<tt>\n<body><p begin=\"1\">a</body></tt>";
         assert!(matches!(parse(unclosed), Err(Error::Parse { .. })));
         let deep = "<a>".repeat(100);
@@ -327,8 +387,15 @@ mod tests {
         let mut line = Line::new("<a> & b");
         line.start_s = Some(1.0);
         line.end_s = Some(2.0);
-        line.words = vec![Word::timed("<a>", 1.0, 1.5), Word::timed("&", 1.5, 1.7), Word::timed("b", 1.7, 2.0)];
-        let text = write(&Lyrics { meta: vec![], lines: vec![line.clone()] });
+        line.words = vec![
+            Word::timed("<a>", 1.0, 1.5),
+            Word::timed("&", 1.5, 1.7),
+            Word::timed("b", 1.7, 2.0),
+        ];
+        let text = write(&Lyrics {
+            meta: vec![],
+            lines: vec![line.clone()],
+        });
         let back = parse(&text).unwrap();
         assert_eq!(back.lines[0].text, "<a> & b");
         assert_eq!(back.lines[0].words.len(), 3);

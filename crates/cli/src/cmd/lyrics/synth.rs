@@ -40,23 +40,43 @@ impl Rng {
 fn vocabulary(voice: &str) -> anyhow::Result<(&'static [&'static str], &'static str)> {
     Ok(match voice {
         "en" => (
-            &["love", "night", "heart", "dream", "light", "fire", "rain", "sky", "baby", "dance", "tonight", "forever", "feel", "hold", "time", "home", "road", "sun", "moon", "star", "world", "together", "alone", "sweet", "morning"],
+            &[
+                "love", "night", "heart", "dream", "light", "fire", "rain", "sky", "baby", "dance",
+                "tonight", "forever", "feel", "hold", "time", "home", "road", "sun", "moon",
+                "star", "world", "together", "alone", "sweet", "morning",
+            ],
             "English",
         ),
         "fr" => (
-            &["amour", "nuit", "coeur", "rêve", "lumière", "feu", "pluie", "ciel", "danse", "toujours", "sentir", "temps", "maison", "route", "soleil", "lune", "étoile", "monde", "ensemble", "seul", "doux", "matin", "chanson", "vie"],
+            &[
+                "amour", "nuit", "coeur", "rêve", "lumière", "feu", "pluie", "ciel", "danse",
+                "toujours", "sentir", "temps", "maison", "route", "soleil", "lune", "étoile",
+                "monde", "ensemble", "seul", "doux", "matin", "chanson", "vie",
+            ],
             "French",
         ),
         "es" => (
-            &["amor", "noche", "corazón", "sueño", "luz", "fuego", "lluvia", "cielo", "bailar", "siempre", "sentir", "tiempo", "casa", "camino", "sol", "luna", "estrella", "mundo", "juntos", "solo", "dulce", "mañana", "canción", "vida"],
+            &[
+                "amor", "noche", "corazón", "sueño", "luz", "fuego", "lluvia", "cielo", "bailar",
+                "siempre", "sentir", "tiempo", "casa", "camino", "sol", "luna", "estrella",
+                "mundo", "juntos", "solo", "dulce", "mañana", "canción", "vida",
+            ],
             "Spanish",
         ),
         "de" => (
-            &["liebe", "nacht", "herz", "traum", "licht", "feuer", "regen", "himmel", "tanzen", "immer", "fühlen", "zeit", "haus", "straße", "sonne", "mond", "stern", "welt", "zusammen", "allein", "süß", "morgen", "lied", "leben"],
+            &[
+                "liebe", "nacht", "herz", "traum", "licht", "feuer", "regen", "himmel", "tanzen",
+                "immer", "fühlen", "zeit", "haus", "straße", "sonne", "mond", "stern", "welt",
+                "zusammen", "allein", "süß", "morgen", "lied", "leben",
+            ],
             "German",
         ),
         "cmn" => (
-            &["我", "你", "爱", "心", "梦", "光", "火", "雨", "天", "夜", "风", "花", "月", "星", "家", "路", "海", "山", "歌", "唱", "笑", "泪", "春", "美", "远", "想", "等", "走", "飞", "来"],
+            &[
+                "我", "你", "爱", "心", "梦", "光", "火", "雨", "天", "夜", "风", "花", "月", "星",
+                "家", "路", "海", "山", "歌", "唱", "笑", "泪", "春", "美", "远", "想", "等", "走",
+                "飞", "来",
+            ],
             "Mandarin",
         ),
         other => bail!("no synthetic vocabulary for {other:?} (have cmn, en, fr, es, de)"),
@@ -67,7 +87,15 @@ fn vocabulary(voice: &str) -> anyhow::Result<(&'static [&'static str], &'static 
 fn speak(word: &str, voice: &str, pitch: u32, speed: u32, tmp: &Path) -> anyhow::Result<Vec<f32>> {
     let wav = tmp.join("word.wav");
     let status = Command::new("espeak-ng")
-        .args(["-v", voice, "-p", &pitch.to_string(), "-s", &speed.to_string(), "-w"])
+        .args([
+            "-v",
+            voice,
+            "-p",
+            &pitch.to_string(),
+            "-s",
+            &speed.to_string(),
+            "-w",
+        ])
         .arg(&wav)
         .arg("--")
         .arg(word)
@@ -79,7 +107,10 @@ fn speak(word: &str, voice: &str, pitch: u32, speed: u32, tmp: &Path) -> anyhow:
     let buf = encore_audio::load_mono(&wav, SR)?;
     let s = buf.samples;
     let frame = 220;
-    let loud: Vec<bool> = s.chunks(frame).map(|c| (c.iter().map(|x| x * x).sum::<f32>() / c.len() as f32).sqrt() > 0.02).collect();
+    let loud: Vec<bool> = s
+        .chunks(frame)
+        .map(|c| (c.iter().map(|x| x * x).sum::<f32>() / c.len() as f32).sqrt() > 0.02)
+        .collect();
     let first = loud.iter().position(|&l| l).unwrap_or(0) * frame;
     let last = (loud.iter().rposition(|&l| l).map_or(loud.len(), |i| i + 1) * frame).min(s.len());
     Ok(s[first..last.max(first)].to_vec())
@@ -141,7 +172,15 @@ fn midi(duration_s: f64, rng: &mut Rng) -> (Vec<u8>, f64) {
     ev.sort_by_key(|e| e.0);
     let mut track = Vec::new();
     let us = (beat_s * 1e6) as u32;
-    track.extend([0x00, 0xFF, 0x51, 0x03, (us >> 16) as u8, (us >> 8) as u8, us as u8]);
+    track.extend([
+        0x00,
+        0xFF,
+        0x51,
+        0x03,
+        (us >> 16) as u8,
+        (us >> 8) as u8,
+        us as u8,
+    ]);
     let mut last = 0;
     for (t, bytes) in ev {
         vlq(t - last, &mut track);
@@ -158,7 +197,11 @@ fn midi(duration_s: f64, rng: &mut Rng) -> (Vec<u8>, f64) {
 }
 
 fn rms(x: &[f32]) -> f32 {
-    if x.is_empty() { 0.0 } else { (x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32).sqrt() }
+    if x.is_empty() {
+        0.0
+    } else {
+        (x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32).sqrt()
+    }
 }
 
 struct Placed {
@@ -168,7 +211,14 @@ struct Placed {
     line_end: bool,
 }
 
-fn song(voice: &str, index: usize, args: &SynthArgs, rng: &mut Rng, out: &Path, tmp: &Path) -> anyhow::Result<(String, &'static str)> {
+fn song(
+    voice: &str,
+    index: usize,
+    args: &SynthArgs,
+    rng: &mut Rng,
+    out: &Path,
+    tmp: &Path,
+) -> anyhow::Result<(String, &'static str)> {
     let (vocab, language) = vocabulary(voice)?;
     let name = format!("synth_{voice}_{index:02}");
     let mut voice_track: Vec<f32> = Vec::new();
@@ -180,7 +230,11 @@ fn song(voice: &str, index: usize, args: &SynthArgs, rng: &mut Rng, out: &Path, 
     for li in 0..n_lines {
         let pitch = rng.range(30.0, 70.0) as u32;
         let speed = rng.range(100.0, 150.0) as u32;
-        let n_words = if han { 5 + (rng.next() % 4) as usize } else { 3 + (rng.next() % 4) as usize };
+        let n_words = if han {
+            5 + (rng.next() % 4) as usize
+        } else {
+            3 + (rng.next() % 4) as usize
+        };
         let mut words = Vec::new();
         for _ in 0..n_words {
             let w = rng.pick(vocab);
@@ -195,7 +249,12 @@ fn song(voice: &str, index: usize, args: &SynthArgs, rng: &mut Rng, out: &Path, 
                 voice_track[at + i] += s;
             }
             let end = start + clip.len() as f64 / f64::from(SR);
-            placed.push(Placed { text: w.to_string(), start, end, line_end: false });
+            placed.push(Placed {
+                text: w.to_string(),
+                start,
+                end,
+                line_end: false,
+            });
             words.push(w.to_string());
             t = end + rng.range(0.03, 0.35);
         }
@@ -203,7 +262,11 @@ fn song(voice: &str, index: usize, args: &SynthArgs, rng: &mut Rng, out: &Path, 
             p.line_end = true;
         }
         lines_text.push(if han { words.concat() } else { words.join(" ") });
-        t += if li % 4 == 3 { rng.range(6.0, 12.0) } else { rng.range(0.8, 3.5) };
+        t += if li % 4 == 3 {
+            rng.range(6.0, 12.0)
+        } else {
+            rng.range(0.8, 3.5)
+        };
     }
     let duration = t + 3.0;
     // Accompaniment.
@@ -222,12 +285,20 @@ fn song(voice: &str, index: usize, args: &SynthArgs, rng: &mut Rng, out: &Path, 
         bail!("fluidsynth failed");
     }
     let music = encore_audio::decode_file(&music_path)?;
-    let (ml, mr) = if music.channels >= 2 { (music.channel(0), music.channel(1)) } else { (music.channel(0), music.channel(0)) };
+    let (ml, mr) = if music.channels >= 2 {
+        (music.channel(0), music.channel(1))
+    } else {
+        (music.channel(0), music.channel(0))
+    };
     let ml = encore_audio::resample(&ml, music.sample_rate, SR)?;
     let mr = encore_audio::resample(&mr, music.sample_rate, SR)?;
     let n = (duration * f64::from(SR)) as usize;
     let music_rms = rms(&ml[..ml.len().min(n)]).max(1e-4);
-    let voiced: Vec<f32> = voice_track.iter().copied().filter(|v| v.abs() > 1e-3).collect();
+    let voiced: Vec<f32> = voice_track
+        .iter()
+        .copied()
+        .filter(|v| v.abs() > 1e-3)
+        .collect();
     let snr_db = rng.range(-3.0, 3.0);
     let gain = (music_rms * 10f32.powf(snr_db as f32 / 20.0)) / rms(&voiced).max(1e-4);
     let mut inter = Vec::with_capacity(2 * n);
@@ -246,15 +317,25 @@ fn song(voice: &str, index: usize, args: &SynthArgs, rng: &mut Rng, out: &Path, 
     let file = std::fs::File::create(out.join("audio").join(format!("{name}.wav")))?;
     AudioBuffer::new(SR, 2, inter).write_wav_pcm16(std::io::BufWriter::new(file))?;
     // Lyrics and annotations.
-    std::fs::write(out.join("lyrics").join(format!("{name}.txt")), lines_text.join("\n") + "\n")?;
+    std::fs::write(
+        out.join("lyrics").join(format!("{name}.txt")),
+        lines_text.join("\n") + "\n",
+    )?;
     let words_txt: Vec<&str> = placed.iter().map(|p| p.text.as_str()).collect();
-    std::fs::write(out.join("lyrics").join(format!("{name}.words.txt")), words_txt.join("\n"))?;
+    std::fs::write(
+        out.join("lyrics").join(format!("{name}.words.txt")),
+        words_txt.join("\n"),
+    )?;
     let mut csv = String::from("word_start,word_end,line_end\n");
     let mut lines_csv = String::from("start_time,end_time,lyrics_line\n");
     let mut line_start = None;
     let mut li = 0;
     for p in &placed {
-        let le = if p.line_end { format!("{:.6}", p.end) } else { "nan".into() };
+        let le = if p.line_end {
+            format!("{:.6}", p.end)
+        } else {
+            "nan".into()
+        };
         let _ = writeln!(csv, "{:.6},{:.6},{le}", p.start, p.end);
         let s = *line_start.get_or_insert(p.start);
         if p.line_end {
@@ -263,8 +344,14 @@ fn song(voice: &str, index: usize, args: &SynthArgs, rng: &mut Rng, out: &Path, 
             line_start = None;
         }
     }
-    std::fs::write(out.join("annotations/words").join(format!("{name}.csv")), csv)?;
-    std::fs::write(out.join("annotations/lines").join(format!("{name}.csv")), lines_csv)?;
+    std::fs::write(
+        out.join("annotations/words").join(format!("{name}.csv")),
+        csv,
+    )?;
+    std::fs::write(
+        out.join("annotations/lines").join(format!("{name}.csv")),
+        lines_csv,
+    )?;
     Ok((name, language))
 }
 
@@ -272,19 +359,28 @@ fn song(voice: &str, index: usize, args: &SynthArgs, rng: &mut Rng, out: &Path, 
 pub fn synth(args: SynthArgs) -> anyhow::Result<ExitCode> {
     let out = &args.out;
     for sub in ["audio", "lyrics", "annotations/words", "annotations/lines"] {
-        std::fs::create_dir_all(out.join(sub)).with_context(|| format!("creating {}", out.join(sub).display()))?;
+        std::fs::create_dir_all(out.join(sub))
+            .with_context(|| format!("creating {}", out.join(sub).display()))?;
     }
     let tmp = out.join(".work");
     std::fs::create_dir_all(&tmp)?;
     let mut rng = Rng::new(args.seed);
     let mut meta = String::from("Filepath,Language\n");
-    let voices: Vec<&str> = args.langs.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    let voices: Vec<&str> = args
+        .langs
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
     let bar = crate::output::progress_bar((voices.len() * args.songs) as u64, "synthesising");
     for voice in &voices {
         for i in 0..args.songs {
             let (name, language) = song(voice, i, &args, &mut rng, out, &tmp)?;
             let _ = writeln!(meta, "{name}.wav,{language}");
-            println!("{}", out.join("audio").join(format!("{name}.wav")).display());
+            println!(
+                "{}",
+                out.join("audio").join(format!("{name}.wav")).display()
+            );
             bar.inc(1);
         }
     }
