@@ -252,7 +252,7 @@ fn kill_9_loop_loses_no_acknowledged_entry() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("log");
     ok(&["registry", "init", p(&log), "--origin", "example.org/works"]);
-    let files: Vec<PathBuf> = (0..48)
+    let files: Vec<PathBuf> = (0..96)
         .map(|i| dir.path().join(format!("{i:02}.wav")))
         .collect();
     for (i, f) in files.iter().enumerate() {
@@ -268,7 +268,7 @@ fn kill_9_loop_loses_no_acknowledged_entry() {
             break;
         }
         let mut child = Command::new(BIN)
-            .args(["registry", "add", p(&log), "--time", "1", "--batch", "3"])
+            .args(["registry", "add", p(&log), "--time", "1", "--batch", "2"])
             .args(&files)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -293,7 +293,7 @@ fn kill_9_loop_loses_no_acknowledged_entry() {
     }
     // A last uninterrupted run completes the set; every acknowledged entry kept its index.
     let out = ok(&[
-        &["registry", "add", p(&log), "--time", "1", "--batch", "3"][..],
+        &["registry", "add", p(&log), "--time", "1", "--batch", "2"][..],
         &files.iter().map(|f| p(f)).collect::<Vec<_>>(),
     ]
     .concat());

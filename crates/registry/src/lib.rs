@@ -45,6 +45,7 @@ mod hash;
 mod log;
 mod merkle;
 mod note;
+mod object;
 mod proof;
 mod statement;
 mod storage;
@@ -60,6 +61,7 @@ pub use merkle::{
     verify_inclusion,
 };
 pub use note::{KeyKind, Note, NoteSignature, NoteSigner, NoteVerifier};
+pub use object::ObjectStorage;
 pub use proof::{AudioMatch, Policy, TlogProof, Verified, match_audio, verify_certificate};
 pub use statement::{
     AudioDigests, CONTENT_DIGEST_RATE, Claim, CreatorKey, IdentityCommitment, Statement,
