@@ -100,7 +100,10 @@ fn encode_work(w: &NewWork, n: u64) -> Vec<u8> {
 
 fn decode_work(id: WorkId, v: &[u8]) -> Result<WorkInfo> {
     if v.len() < 16 {
-        return Err(err(format!("work {id}: record of {} bytes is truncated", v.len())));
+        return Err(err(format!(
+            "work {id}: record of {} bytes is truncated",
+            v.len()
+        )));
     }
     let mut d = [0u8; 8];
     d.copy_from_slice(&v[..8]);
