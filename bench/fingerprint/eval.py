@@ -95,21 +95,54 @@ def make_query(src, offset, length, name, spec, qdir):
     return out
 
 
+CPU = {}
+
+
 def timed(cmd, log):
-    """Runs cmd on one core; returns (wall seconds, peak RSS in MB of the child)."""
+    """Runs cmd on one core; returns (wall seconds, peak RSS in MB of the child) and records
+    the child's CPU seconds in CPU[log] (on a shared machine wall time includes waiting)."""
     cmd = (["taskset", "-c", "0"] if shutil.which("taskset") else []) + cmd
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.monotonic()
     with open(log, "w") as f:
         run(cmd, stdout=f)
     wall = time.monotonic() - t
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, max(before, after) / 1024
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU[str(log)] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return wall, max(before.ru_maxrss, after.ru_maxrss) / 1024
 
 
 def pct(xs, p):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(p * (len(xs) - 1))))] if xs else float("nan")
+
+
+def calibrate(idx, neg_dir):
+    """Negative queries (never reported on) against the index with thresholds of 1: prints the
+    distribution of the best false pair and triplet votes, to set the thresholds."""
+    qdir = OUT / "calibration"
+    shutil.rmtree(qdir, ignore_errors=True)
+    qdir.mkdir()
+    negs = sorted(neg_dir.glob("*.wav"))
+    files = []
+    k = 0
+    for dname in ["clean", "white_0db", "pink_10db", "speed_+3%", "tempo_-5%", "pitch_+1st"]:
+        for length in LENGTHS:
+            for n in negs:
+                offset = RNG.uniform(0, duration(n) - length - 1)
+                files.append(str(make_query(n, offset, length, f"c{k:05d}", DISTORTIONS[dname], qdir)))
+                k += 1
+    res = subprocess.run([ENCORE, "fingerprint", "query", "--db", str(idx), "--json", "--pair-threshold", "1",
+                          "--triplet-threshold", "1", "--max-results", "50"] + files, capture_output=True, text=True, check=True)
+    best = {"pairs": [], "triplets": []}
+    for line in res.stdout.splitlines():
+        r = json.loads(line)
+        for method in best:
+            votes = [m["votes"] for m in r["matches"] if m["method"] == method]
+            best[method].append(max(votes, default=0))
+    for method, v in best.items():
+        v.sort()
+        print(method, "queries", len(v), "max", v[-1], "p99", pct(v, 0.99), "p95", pct(v, 0.95), "median", pct(v, 0.5))
 
 
 def main():
@@ -120,19 +153,30 @@ def main():
     durs = {r: duration(r) for r in refs + negs}
     ref_hours = sum(durs[r] for r in refs) / 3600
     idx = OUT / "index"
-    shutil.rmtree(idx, ignore_errors=True)
-    index_wall, rss_index = timed([ENCORE, "fingerprint", "index", "--db", str(idx), "--batch", "64"] + [str(r) for r in refs], OUT / "index.log")
-    size_refs = (idx / "postings.redb").stat().st_size
+    stats = OUT / "index-stats.json"
+    reuse = os.environ.get("REUSE") == "1" and stats.exists()
+    if reuse:
+        index_wall, rss_index, size_refs, index_cpu = json.loads(stats.read_text())
+    else:
+        shutil.rmtree(idx, ignore_errors=True)
+        index_wall, rss_index = timed([ENCORE, "fingerprint", "index", "--db", str(idx), "--batch", "64"] + [str(r) for r in refs], OUT / "index.log")
+        size_refs = (idx / "postings.redb").stat().st_size
+        index_cpu = CPU[str(OUT / "index.log")]
     print(f"indexed {len(refs)} files, {ref_hours:.2f} h in {index_wall:.1f} s: {ref_hours * 3600 / index_wall:.0f}x real time, "
           f"{size_refs / 1e6 / ref_hours:.2f} MB/h, peak {rss_index:.0f} MB", flush=True)
-    if FILL_HOURS > ref_hours:
+    if FILL_HOURS > ref_hours and not reuse:
         sources = [str(r) for r in refs if r.parent.name == "refs"][:20]
         t = time.monotonic()
         run([FILL, str(idx), str(FILL_HOURS)] + sources, stderr=subprocess.DEVNULL)
         print(f"filled index to {FILL_HOURS} h in {time.monotonic() - t:.0f} s", flush=True)
+    stats.write_text(json.dumps([index_wall, rss_index, size_refs, index_cpu]))
     size_total = (idx / "postings.redb").stat().st_size
     total_hours = max(FILL_HOURS, ref_hours)
 
+    cal = os.environ.get("CALIBRATE_NEG")
+    if cal:
+        calibrate(idx, Path(cal))
+        return
     qdir = OUT / "queries"
     shutil.rmtree(qdir, ignore_errors=True)
     qdir.mkdir()
@@ -149,7 +193,8 @@ def main():
                 k += 1
     print(f"built {len(truth)} queries", flush=True)
     files = list(truth)
-    wall, rss_query = timed([ENCORE, "fingerprint", "query", "--db", str(idx), "--json"] + files, OUT / "query.jsonl")
+    flags = os.environ.get("QUERY_FLAGS", "").split()
+    wall, rss_query = timed([ENCORE, "fingerprint", "query", "--db", str(idx), "--json"] + flags + files, OUT / "query.jsonl")
     rows = {}
     misses = []
     for line in open(OUT / "query.jsonl"):
@@ -171,7 +216,8 @@ def main():
     with open(report, "w") as f:
         f.write(f"machine: {os.cpu_count()} cores; date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n")
         f.write(f"- reference audio: {len(refs)} files, {ref_hours:.2f} h; index grown to {total_hours:.0f} h with filler\n")
-        f.write(f"- indexing (decode + fingerprint + store, one core): {index_wall:.1f} s, {ref_hours * 3600 / index_wall:.0f}x real time\n")
+        f.write(f"- indexing (decode + fingerprint + store, pinned to one core): {index_wall:.1f} s wall = {ref_hours * 3600 / index_wall:.0f}x real time; "
+                f"{index_cpu:.1f} s CPU = {ref_hours * 3600 / max(index_cpu, 1e-9):.0f}x real time per CPU second\n")
         f.write(f"- index size: {size_refs / 1e6 / ref_hours:.2f} MB per hour (references only); {size_total / 1e6:.0f} MB at {total_hours:.0f} h ({size_total / 1e6 / total_hours:.2f} MB/h)\n")
         f.write(f"- peak memory: indexing {rss_index:.0f} MB, querying {rss_query:.0f} MB\n")
         f.write(f"- {len(files)} queries in one process: {wall:.1f} s wall\n\n")

@@ -49,8 +49,8 @@ impl Default for MatchParams {
         MatchParams {
             min_duration_s: 1.0,
             min_hashes: 12,
-            pair_threshold: 12,
-            triplet_threshold: 10,
+            pair_threshold: 15,
+            triplet_threshold: 12,
             max_speed_change: 0.12,
             max_results: 5,
         }
