@@ -261,3 +261,23 @@ fn postgres_store_persists_and_refuses_bad_schema_names() {
         );
     }
 }
+
+/// Fault injection on the PostgreSQL write path: PostgreSQL refuses a NUL byte in `text`, so
+/// the second work of this batch fails *after* the id counter was bumped and the first work's
+/// row was written in the same transaction. Nothing may survive, and the store stays usable.
+#[test]
+fn postgres_batch_failing_mid_transaction_leaves_nothing() {
+    let schema = pg_schema("fault");
+    let guard = PgGuard(Arc::new(PgStore::open(&pg_url(), &schema).unwrap()));
+    let s = &*guard.0;
+    let before = s.stats().unwrap();
+    let err = s
+        .add_works(&[work("first", &[(11, 1)]), work("bad\0name", &[(11, 2)])])
+        .expect_err("a NUL byte in a name must fail inside the transaction");
+    assert!(matches!(err, Error::Store { .. }), "{err}");
+    assert!(hits(s, &[11]).is_empty());
+    assert_eq!(s.stats().unwrap(), before);
+    assert!(s.works().unwrap().is_empty());
+    let id = s.add_work(&work("after", &[(11, 3)])).unwrap();
+    assert_eq!(hits(s, &[11]), [hit(11, id, 3)].into());
+}
