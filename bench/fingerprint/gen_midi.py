@@ -3,7 +3,8 @@
 
 usage: gen_midi.py OUT_DIR COUNT SEED [MIN_S MAX_S]
 
-Prints `PATH<TAB>SECONDS` per piece (the renderer cuts at that length).
+Writes OUT_DIR/all-SEED.mid holding every piece one after the other, and prints
+`NAME<TAB>START_S<TAB>DURATION_S` per piece (the renderer cuts the rendering there).
 
 Each piece has its own tempo, key, chord progression, General MIDI instruments (melody,
 chords, bass) and a drum pattern, so rendered pieces are distinct music, not variations.
@@ -35,8 +36,14 @@ def track(events):
     return b"MTrk" + struct.pack(">I", len(data)) + bytes(data)
 
 
-def piece(rng, seconds):
-    tpq = 480
+TPQ = 480
+GAP_BEATS = 4
+
+
+def piece(rng, seconds, start=0, ev=None):
+    """Adds one piece's events from tick `start` to `ev` (channel -> events); returns
+    (events, end tick, seconds)."""
+    tpq = TPQ
     bpm = rng.uniform(70, 160)
     beats = int(seconds * bpm / 60) + 1
     key = rng.randrange(48, 60)
@@ -44,15 +51,18 @@ def piece(rng, seconds):
     progression = [rng.randrange(7) for _ in range(4)]
     melody_prog, chord_prog, bass_prog = rng.randrange(0, 80), rng.randrange(0, 96), rng.choice([32, 33, 34, 35, 38, 39, 43])
     tempo = int(60_000_000 / bpm)
-    ev = {0: [], 1: [], 2: [], 9: []}
-    ev[0].append((0, b"\xff\x51\x03" + tempo.to_bytes(3, "big")))
+    if ev is None:
+        ev = {0: [], 1: [], 2: [], 9: []}
+    origin = start
+    ev[0].append((origin, b"\xff\x51\x03" + tempo.to_bytes(3, "big")))
     for ch, prog in ((0, melody_prog), (1, chord_prog), (2, bass_prog)):
-        ev[ch].append((0, bytes([0xC0 | ch, prog])))
+        ev[ch].append((origin, bytes([0xC0 | ch, prog])))
+    piece_events = {ch: [] for ch in ev}
 
     def note(ch, start, dur, pitch, vel):
         pitch = max(0, min(127, pitch))
-        ev[ch].append((start, bytes([0x90 | ch, pitch, vel])))
-        ev[ch].append((start + dur, bytes([0x80 | ch, pitch, 0])))
+        piece_events[ch].append((origin + start, bytes([0x90 | ch, pitch, vel])))
+        piece_events[ch].append((origin + start + dur, bytes([0x80 | ch, pitch, 0])))
 
     kick, snare, hat = 36, rng.choice([38, 40]), rng.choice([42, 44, 46])
     drum_pattern = [rng.random() < 0.5 for _ in range(8)]
@@ -78,11 +88,17 @@ def piece(rng, seconds):
                 note(9, tt, 60, kick, 100)
             if e % 4 == 2:
                 note(9, tt, 60, snare, 90)
-    end = beats * tpq
+    end = origin + beats * tpq
     for ch in ev:
-        ev[ch] = [e for e in ev[ch] if e[0] <= end] + [(end, bytes([0xB0 | ch, 123, 0]))]
-    header = b"MThd" + struct.pack(">IHHH", 6, 1, len(ev), tpq)
-    return header + b"".join(track(ev[ch]) for ch in sorted(ev)), beats * 60.0 / bpm
+        ev[ch] += [e for e in piece_events[ch] if e[0] <= end]
+        # Silence every voice: the note-offs after the end were dropped.
+        ev[ch].append((end, bytes([0xB0 | ch, 123, 0])))
+    return ev, end + GAP_BEATS * tpq, (beats + GAP_BEATS) * 60.0 / bpm
+
+
+def write_midi(path, ev):
+    header = b"MThd" + struct.pack(">IHHH", 6, 1, len(ev), TPQ)
+    path.write_bytes(header + b"".join(track(ev[ch]) for ch in sorted(ev)))
 
 
 def main():
@@ -91,11 +107,14 @@ def main():
     hi = float(sys.argv[5]) if len(sys.argv) > 5 else 240
     out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
+    # All pieces in one MIDI file, one after the other (one fluidsynth start for all);
+    # prints NAME<TAB>START_S<TAB>DURATION_S per piece for the renderer to cut.
+    ev, tick, at = None, 0, 0.0
     for i in range(count):
-        data, seconds = piece(rng, rng.uniform(lo, hi))
-        path = out / f"piece-{seed}-{i:05d}.mid"
-        path.write_bytes(data)
-        print(f"{path}\t{seconds:.2f}")
+        ev, tick, seconds = piece(rng, rng.uniform(lo, hi), tick, ev)
+        print(f"piece-{seed}-{i:05d}\t{at:.4f}\t{seconds - GAP_BEATS * 0:.4f}")
+        at += seconds
+    write_midi(out / f"all-{seed}.mid", ev)
 
 
 if __name__ == "__main__":

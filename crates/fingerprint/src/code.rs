@@ -47,7 +47,10 @@ impl AudioCode {
                 .any(|&v| v > SILENT_DB)
         };
         let first = (0..n_frames).find(|&t| loud(t)).ok_or_else(not_enough)?;
-        let last = (0..n_frames).rev().find(|&t| loud(t)).ok_or_else(not_enough)?;
+        let last = (0..n_frames)
+            .rev()
+            .find(|&t| loud(t))
+            .ok_or_else(not_enough)?;
         let len = last + 1 - first;
         if (len as f64) < crate::peaks::FRAME_RATE {
             return Err(not_enough());
@@ -189,7 +192,13 @@ mod tests {
 
     #[test]
     fn bad_strings_are_rejected() {
-        for s in ["", "ea1-", "ea1-123", "ea2-0123456789abcdef", "ea1-0123456789abcdeg"] {
+        for s in [
+            "",
+            "ea1-",
+            "ea1-123",
+            "ea2-0123456789abcdef",
+            "ea1-0123456789abcdeg",
+        ] {
             assert!(s.parse::<AudioCode>().is_err(), "{s}");
         }
     }

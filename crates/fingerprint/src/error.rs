@@ -7,7 +7,9 @@ use std::fmt;
 pub enum Error {
     /// The query (or a work being indexed) is shorter than the minimum, silent, or has too few
     /// spectral peaks to be identified. This is a result, not a failure: no match is claimed.
-    #[error("not enough audio: {duration_s:.2} s with {peaks} spectral peaks (need at least {min_duration_s} s of non-silent audio)")]
+    #[error(
+        "not enough audio: {duration_s:.2} s with {peaks} spectral peaks (need at least {min_duration_s} s of non-silent audio)"
+    )]
     NotEnoughAudio {
         /// Duration of the audio that was given.
         duration_s: f64,

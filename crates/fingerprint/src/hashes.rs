@@ -162,7 +162,10 @@ pub(crate) fn pack_triplet_time(t1: f32, span: f32) -> u32 {
 
 /// `(anchor frame, span in frames)` of a stored triplet time.
 pub(crate) fn unpack_triplet_time(t: u32) -> (f32, f32) {
-    ((t >> SPAN_BITS) as f32, (t & ((1 << SPAN_BITS) - 1)) as f32 / 4.0)
+    (
+        (t >> SPAN_BITS) as f32,
+        (t & ((1 << SPAN_BITS) - 1)) as f32 / 4.0,
+    )
 }
 
 /// Seconds per frame.
@@ -272,7 +275,10 @@ mod tests {
     #[test]
     fn too_long_audio_is_refused() {
         let n = (MAX_DURATION_S as usize + 1) * SAMPLE_RATE as usize;
-        assert!(matches!(check_len(n), Err(crate::Error::LimitExceeded { .. })));
+        assert!(matches!(
+            check_len(n),
+            Err(crate::Error::LimitExceeded { .. })
+        ));
         assert!(check_len(SAMPLE_RATE as usize).is_ok());
     }
 }

@@ -49,8 +49,8 @@ impl Default for MatchParams {
         MatchParams {
             min_duration_s: 1.0,
             min_hashes: 12,
-            pair_threshold: 12,
-            triplet_threshold: 10,
+            pair_threshold: 15,
+            triplet_threshold: 12,
             max_speed_change: 0.12,
             max_results: 5,
         }
@@ -165,7 +165,11 @@ pub fn identify(
     for c in score_pairs(&mut pair_votes, params.pair_threshold) {
         best.insert(c.work, c);
     }
-    for c in score_triplets(&mut trip_votes, params.triplet_threshold, params.max_speed_change) {
+    for c in score_triplets(
+        &mut trip_votes,
+        params.triplet_threshold,
+        params.max_speed_change,
+    ) {
         match best.get(&c.work) {
             Some(p) if p.score >= c.score => {}
             _ => {
@@ -319,19 +323,19 @@ fn score_triplets(votes: &mut [Vote], threshold: u32, max_change: f64) -> Vec<Ca
                 (o - ob).abs() <= 1
             })
             .collect();
-        let (mut a, mut s) = fit_line(&inliers)
-            .unwrap_or((f64::from(ob) * f64::from(OFF_BIN), f64::from(s0)));
+        let (mut a, mut s) =
+            fit_line(&inliers).unwrap_or((f64::from(ob) * f64::from(OFF_BIN), f64::from(s0)));
         let mut tight: Vec<&Vote> = Vec::new();
         for tol in [6.0, 2.0, 2.0] {
             tight = group
                 .iter()
                 .filter(|v| (f64::from(v.tr) - (a + s * f64::from(v.tq))).abs() <= tol)
                 .collect();
-            if let Some((a2, s2)) = fit_line(&tight) {
-                if (s2 - 1.0).abs() <= max_change {
-                    a = a2;
-                    s = s2;
-                }
+            if let Some((a2, s2)) = fit_line(&tight)
+                && (s2 - 1.0).abs() <= max_change
+            {
+                a = a2;
+                s = s2;
             }
         }
         if tight.is_empty() {

@@ -279,6 +279,9 @@ mod tests {
             .collect();
         let peaks = find_peaks(&x, PEAKS_PER_SECOND);
         let per_s = peaks.len() as f64 / 5.0;
-        assert!(per_s > 3.0 && per_s <= 2.0 * PEAKS_PER_SECOND as f64, "{per_s}");
+        assert!(
+            per_s > 3.0 && per_s <= 2.0 * PEAKS_PER_SECOND as f64,
+            "{per_s}"
+        );
     }
 }

@@ -52,7 +52,10 @@ fn empty(s: &dyn PostingStore) {
 
 fn add_lookup_remove_compact(s: &dyn PostingStore) {
     // Extreme values round-trip: the top bit of hashes and times is data.
-    let a = work("a.wav", &[(1, 10), (1, 5), (2, 7), (u32::MAX, u32::MAX), (1, 10)]);
+    let a = work(
+        "a.wav",
+        &[(1, 10), (1, 5), (2, 7), (u32::MAX, u32::MAX), (1, 10)],
+    );
     let b = work("b — ünïcode.ogg", &[(1, 3), (3, 0)]);
     let ids = s.add_works(&[a.clone(), b.clone()]).unwrap();
     assert_eq!(ids.len(), 2);
@@ -125,7 +128,10 @@ fn batch_is_atomic(s: &dyn PostingStore) {
         s.add_works(&[work("ok", &[(7, 2)]), nan]),
         Err(Error::Invalid(_))
     ));
-    assert!(hits(s, &[7]).is_empty(), "nothing of a failed batch is stored");
+    assert!(
+        hits(s, &[7]).is_empty(),
+        "nothing of a failed batch is stored"
+    );
     assert_eq!(s.stats().unwrap(), before);
 }
 
@@ -249,6 +255,29 @@ fn postgres_store_persists_and_refuses_bad_schema_names() {
     assert_eq!(hits(s, &[5]), [hit(5, id, 9)].into());
     assert!(s.size_bytes().unwrap() > 0);
     for bad in ["", "Upper", "1abc", "a;drop table x", "a-b"] {
-        assert!(matches!(PgStore::open(&pg_url(), bad), Err(Error::Invalid(_))), "{bad}");
+        assert!(
+            matches!(PgStore::open(&pg_url(), bad), Err(Error::Invalid(_))),
+            "{bad}"
+        );
     }
+}
+
+/// Fault injection on the PostgreSQL write path: PostgreSQL refuses a NUL byte in `text`, so
+/// the second work of this batch fails *after* the id counter was bumped and the first work's
+/// row was written in the same transaction. Nothing may survive, and the store stays usable.
+#[test]
+fn postgres_batch_failing_mid_transaction_leaves_nothing() {
+    let schema = pg_schema("fault");
+    let guard = PgGuard(Arc::new(PgStore::open(&pg_url(), &schema).unwrap()));
+    let s = &*guard.0;
+    let before = s.stats().unwrap();
+    let err = s
+        .add_works(&[work("first", &[(11, 1)]), work("bad\0name", &[(11, 2)])])
+        .expect_err("a NUL byte in a name must fail inside the transaction");
+    assert!(matches!(err, Error::Store { .. }), "{err}");
+    assert!(hits(s, &[11]).is_empty());
+    assert_eq!(s.stats().unwrap(), before);
+    assert!(s.works().unwrap().is_empty());
+    let id = s.add_work(&work("after", &[(11, 3)])).unwrap();
+    assert_eq!(hits(s, &[11]), [hit(11, id, 3)].into());
 }

@@ -54,7 +54,11 @@ fn excerpts_are_found_under_distortions() {
     for (what, q, offset, spd) in cases {
         let m = best(&store, &q).unwrap_or_else(|| panic!("{what}: no match"));
         assert_eq!(m.name, "piece-3", "{what}");
-        assert!((m.offset_s - offset).abs() < 0.5, "{what}: offset {}", m.offset_s);
+        assert!(
+            (m.offset_s - offset).abs() < 0.5,
+            "{what}: offset {}",
+            m.offset_s
+        );
         assert!((m.speed - spd).abs() < 0.01, "{what}: speed {}", m.speed);
         assert!(m.score >= 1.0);
         assert!(m.query_start_s < m.query_end_s);
@@ -145,7 +149,10 @@ fn audio_code_separates_near_duplicates_from_other_music() {
             far += 1;
         }
     }
-    assert_eq!(far, 10, "every unrelated piece must be beyond the near-duplicate radius");
+    assert_eq!(
+        far, 10,
+        "every unrelated piece must be beyond the near-duplicate radius"
+    );
 }
 
 fn shared_audio() -> Option<std::path::PathBuf> {

@@ -73,6 +73,12 @@ pub enum Sub {
         /// Most matches per query.
         #[arg(long, default_value_t = 5)]
         max_results: usize,
+        /// Consistent pair votes needed for a match (default: the calibrated value).
+        #[arg(long)]
+        pair_threshold: Option<u32>,
+        /// Consistent triplet votes needed for a match (default: the calibrated value).
+        #[arg(long)]
+        triplet_threshold: Option<u32>,
         /// Print JSON lines.
         #[arg(long)]
         json: bool,
@@ -119,8 +125,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             store,
             files,
             max_results,
+            pair_threshold,
+            triplet_threshold,
             json,
-        } => query(&store, &expand(&files)?, max_results, json),
+        } => {
+            let defaults = MatchParams::default();
+            let params = MatchParams {
+                max_results,
+                pair_threshold: pair_threshold.unwrap_or(defaults.pair_threshold),
+                triplet_threshold: triplet_threshold.unwrap_or(defaults.triplet_threshold),
+                ..defaults
+            };
+            query(&store, &expand(&files)?, &params, json)
+        }
         Sub::Remove { store, ids } => {
             let store = store.open()?;
             let mut code = ExitCode::SUCCESS;
@@ -182,7 +199,12 @@ fn load(path: &Path) -> anyhow::Result<Vec<f32>> {
         .samples)
 }
 
-fn index(args: &StoreArgs, files: &[PathBuf], batch: usize, json: bool) -> anyhow::Result<ExitCode> {
+fn index(
+    args: &StoreArgs,
+    files: &[PathBuf],
+    batch: usize,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let _span = tracing::info_span!("fingerprint_index", files = files.len()).entered();
     let store = args.open()?;
     let bar = crate::output::progress_bar(files.len() as u64, "indexing");
@@ -247,20 +269,16 @@ fn index(args: &StoreArgs, files: &[PathBuf], batch: usize, json: bool) -> anyho
 fn query(
     args: &StoreArgs,
     files: &[PathBuf],
-    max_results: usize,
+    params: &MatchParams,
     json_out: bool,
 ) -> anyhow::Result<ExitCode> {
     let store = args.open()?;
-    let params = MatchParams {
-        max_results,
-        ..MatchParams::default()
-    };
     let mut failed = false;
     for path in files {
         let start = Instant::now();
         let outcome = load(path).and_then(|samples| {
             let fp = Fingerprint::for_query(&samples)?;
-            Ok(encore_fingerprint::identify(store.as_ref(), &fp, &params)?)
+            Ok(encore_fingerprint::identify(store.as_ref(), &fp, params)?)
         });
         let elapsed_ms = start.elapsed().as_secs_f64() * 1000.0;
         let (status, matches, error) = match outcome {

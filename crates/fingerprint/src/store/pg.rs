@@ -123,10 +123,11 @@ impl PgStore {
             None => Client::connect(&self.url, NoTls).map_err(err)?,
         };
         let out = f(&mut client);
-        if out.is_ok() && !client.is_closed() {
-            if let Ok(mut pool) = self.readers.lock() {
-                pool.push(client);
-            }
+        if out.is_ok()
+            && !client.is_closed()
+            && let Ok(mut pool) = self.readers.lock()
+        {
+            pool.push(client);
         }
         out
     }

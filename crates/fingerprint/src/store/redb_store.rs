@@ -100,7 +100,10 @@ fn encode_work(w: &NewWork, n: u64) -> Vec<u8> {
 
 fn decode_work(id: WorkId, v: &[u8]) -> Result<WorkInfo> {
     if v.len() < 16 {
-        return Err(err(format!("work {id}: record of {} bytes is truncated", v.len())));
+        return Err(err(format!(
+            "work {id}: record of {} bytes is truncated",
+            v.len()
+        )));
     }
     let mut d = [0u8; 8];
     d.copy_from_slice(&v[..8]);
@@ -271,23 +274,22 @@ impl PostingStore for RedbStore {
                 for item in rt.iter().map_err(err)? {
                     removed.insert(item.map_err(err)?.0.value());
                 }
-                if removed.is_empty() {
-                    return Ok(0);
+                if !removed.is_empty() {
+                    let mut pt = txn.open_table(POSTINGS).map_err(err)?;
+                    pt.retain(|k, v| {
+                        if removed.contains(&(k as u32)) {
+                            for_each_time(v, |_| deleted += 1);
+                            false
+                        } else {
+                            true
+                        }
+                    })
+                    .map_err(err)?;
+                    rt.retain(|_, _| false).map_err(err)?;
                 }
-                let mut pt = txn.open_table(POSTINGS).map_err(err)?;
-                pt.retain(|k, v| {
-                    if removed.contains(&(k as u32)) {
-                        for_each_time(v, |_| deleted += 1);
-                        false
-                    } else {
-                        true
-                    }
-                })
-                .map_err(err)?;
-                rt.retain(|_, _| false).map_err(err)?;
             }
             // At this point the postings are gone in one atomic commit; what follows only
-            // returns free pages to the file system.
+            // returns free pages (also those left by copy-on-write) to the file system.
             txn.commit().map_err(err)?;
         }
         let mut db = self.db.write().map_err(|_| err("lock poisoned"))?;
