@@ -18,15 +18,21 @@ import sqlite3
 import sys
 import time
 
-from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer, RecognizerRegistry
-from presidio_analyzer.nlp_engine import NoOpNlpEngine
-from presidio_analyzer.predefined_recognizers import (
+import tldextract
+
+# Offline: use the public-suffix snapshot bundled with tldextract instead of fetching the list
+# (Presidio's e-mail recognizer calls tldextract.extract).
+tldextract.extract = tldextract.TLDExtract(suffix_list_urls=())
+
+from presidio_analyzer import AnalyzerEngine  # noqa: E402, Pattern, PatternRecognizer, RecognizerRegistry
+from presidio_analyzer.nlp_engine import NoOpNlpEngine  # noqa: E402
+from presidio_analyzer.predefined_recognizers import (  # noqa: E402
     CreditCardRecognizer,
     EmailRecognizer,
     IpRecognizer,
     PhoneRecognizer,
 )
-from stdnum.cn import ric, uscc
+from stdnum.cn import ric, uscc  # noqa: E402
 
 KINDS = {
     "CN_RESIDENT_ID": "cn_resident_id",
