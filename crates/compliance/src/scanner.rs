@@ -535,7 +535,13 @@ fn tokenize(text: &[u8], start: usize, s: &mut Scratch) -> usize {
             sep,
         });
         if s.units.len() >= MAX_UNITS {
-            return skip_run(text, j);
+            // The last group was cut short: drop it rather than read a prefix as a value. The
+            // main loop starts a new token at that group; a single over-long group is skipped.
+            let cut = s.groups.pop();
+            return match cut {
+                Some(g) if !s.groups.is_empty() => s.starts[g.u0],
+                _ => skip_run(text, j),
+            };
         }
         match sep_at(text, j) {
             Some((kind, w)) if unit_at(text, j + w).is_some_and(|(c, _)| c.is_ascii_digit()) => {
@@ -741,5 +747,9 @@ mod tests {
         check("v1.2.3.4", &[]);
         check("4111111111111112", &[]);
         check("user@localhost", &[]);
+        // A very long spaced number is read in windows; nothing is made of a cut group.
+        let long = "1234 ".repeat(40) + "4111 1111 1111 1111";
+        check(&long, &[("4111 1111 1111 1111", Kind::BankCard)]);
+        check(&"9".repeat(500), &[]);
     }
 }
