@@ -2,7 +2,7 @@
 //! the nearest keyword decides whether confidence goes up (it names the same kind) or down (it
 //! names an order id, timestamp, version, ISRC, ...).
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use crate::Kind;
 
@@ -128,6 +128,7 @@ impl Context {
         let ac = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(AhoCorasickKind::DFA))
             .build(KEYWORDS.iter().map(|(k, _)| k))
             .ok();
         Self { ac }

@@ -148,7 +148,7 @@ impl Values<'_> {
                 0 => v[17] = if v[17] == b'1' { b'2' } else { b'1' },
                 1 => {
                     let bad: &[&[u8]] = &[b"0230", b"1301", b"0431", b"0000", b"0932"];
-                    let b: &[u8] = *self.rng.pick(bad);
+                    let b = *self.rng.pick::<&[u8]>(bad);
                     v[10..14].copy_from_slice(b);
                     let check = validate::resident_id_check_char(&v[..17]).unwrap_or(b'0');
                     v[17] = check;
@@ -157,7 +157,7 @@ impl Values<'_> {
                     let bad: &[&[u8]] = &[
                         b"00", b"19", b"29", b"39", b"49", b"55", b"68", b"77", b"90", b"99",
                     ];
-                    let b: &[u8] = *self.rng.pick(bad);
+                    let b = *self.rng.pick::<&[u8]>(bad);
                     v[..2].copy_from_slice(b);
                     let check = validate::resident_id_check_char(&v[..17]).unwrap_or(b'0');
                     v[17] = check;

@@ -153,7 +153,7 @@ pub fn luhn(v: &[u8]) -> bool {
         }
         sum += d;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// True when the leading digits and length match a card issuer: UnionPay (62, 16-19 digits),

@@ -80,6 +80,9 @@ pub(crate) fn scanner(threshold: f32) -> anyhow::Result<Scanner> {
 
 struct Reporter {
     json: bool,
+    /// Findings are buffered (a scan can print hundreds of thousands of lines) and flushed at
+    /// the end of each file.
+    out: std::io::BufWriter<std::io::Stdout>,
     summary: Summary,
     by_kind: BTreeMap<&'static str, u64>,
 }
@@ -129,6 +132,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let bar = crate::output::progress_bar(total, "scanning");
     let mut rep = Reporter {
         json: args.json,
+        out: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()),
         summary: Summary::default(),
         by_kind: BTreeMap::new(),
     };
@@ -145,6 +149,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(FileKind::Text) => scan_text(&scanner, input, args.mask.as_deref(), &mut rep),
             Err(e) => Err(e),
         };
+        let result = result.and_then(|()| rep.out.flush().map_err(anyhow::Error::from));
         if let Err(e) = result {
             if crate::output::is_broken_pipe(&e) {
                 return Err(e);
@@ -157,6 +162,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         bar.inc(input.len);
     }
     bar.finish_and_clear();
+    rep.out.flush()?;
     rep.summary.bytes = total;
     rep.summary.elapsed_ms = started.elapsed().as_millis() as u64;
     if args.json {

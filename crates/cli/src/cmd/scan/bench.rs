@@ -274,7 +274,7 @@ fn evaluate(
         }
         if let (Some(b), Some(t), Some(r)) = (bytes, elapsed, mb_per_s) {
             println!(
-                "throughput: {:.1} MB in {:.3} s on one core = {r:.1} MB/s",
+                "throughput: {:.1} MB in {:.3} s on one core = {r:.3} MB/s",
                 b as f64 / 1e6,
                 t.as_secs_f64()
             );
