@@ -189,15 +189,13 @@ pub fn lyrics_plain_text(text: &str) -> (&'static str, String) {
     let mut lines = Vec::new();
     for line in text.lines() {
         let mut rest = line.trim();
-        let mut header = false;
         while let Some(stripped) = rest.strip_prefix('[') {
             let Some(end) = stripped.find(']') else { break };
             let tag = &stripped[..end];
             if is_time_tag(tag) {
                 lrc = true;
-            } else if tag.contains(':') {
-                header = true;
-            } else {
+            } else if !tag.contains(':') {
+                // Not a time tag nor a header tag such as [ar:Artist]: the text starts here.
                 break;
             }
             rest = stripped[end + 1..].trim_start();
@@ -218,7 +216,7 @@ pub fn lyrics_plain_text(text: &str) -> (&'static str, String) {
             }
         }
         clean.push_str(s);
-        if !(header && clean.trim().is_empty()) && !clean.trim().is_empty() {
+        if !clean.trim().is_empty() {
             lines.push(clean.trim().to_string());
         }
     }

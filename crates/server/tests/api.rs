@@ -477,7 +477,8 @@ async fn upload_process_publish_search_stream(b: Backend) {
     assert_eq!(&full.body[..], &wav[..]);
     assert_eq!(full.headers[header::ACCEPT_RANGES], "bytes");
     let etag = full.headers[header::ETAG].to_str().unwrap().to_string();
-    let cases: &[(&str, StatusCode, Option<(usize, usize)>)] = &[
+    type Case<'a> = (&'a str, StatusCode, Option<(usize, usize)>);
+    let cases: &[Case] = &[
         ("bytes=0-99", StatusCode::PARTIAL_CONTENT, Some((0, 100))),
         ("bytes=100-", StatusCode::PARTIAL_CONTENT, Some((100, len))),
         (

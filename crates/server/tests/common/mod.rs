@@ -111,9 +111,7 @@ impl TestApp {
         let mut pg_schema = None;
         if backend == Backend::Postgres {
             let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-            let Some(url) = create_schema(&schema).await else {
-                return None;
-            };
+            let url = create_schema(&schema).await?;
             config.database_url = url;
             pg_schema = Some(schema);
         }
