@@ -33,6 +33,7 @@ dual!(
     migrations_refuse_downgrade,
     creator_profiles_and_demographics,
     releases_and_pagination,
+    secure_cookies_behind_tls,
 );
 
 async fn accounts_and_sessions(b: Backend) {
@@ -2000,4 +2001,24 @@ mod scale_out {
     async fn postgres() {
         super::scale_out_survives_a_killed_worker(super::common::Backend::Postgres).await;
     }
+}
+
+async fn secure_cookies_behind_tls(b: Backend) {
+    let Some(t) = TestApp::with(b, Registry::standard(), |c| c.secure_cookies = true).await else {
+        return;
+    };
+    let r = t
+        .json(
+            "POST",
+            "/api/auth/signup",
+            None,
+            json!({"email": "s@example.org", "password": "a long enough password"}),
+        )
+        .await;
+    let cookies: Vec<_> = r.headers.get_all(header::SET_COOKIE).iter().collect();
+    assert_eq!(cookies.len(), 2);
+    for c in cookies {
+        assert!(c.to_str().unwrap().ends_with("; Secure"), "{c:?}");
+    }
+    t.cleanup().await;
 }
