@@ -37,7 +37,7 @@ mkdir -p "$work/music"
 # 60 s of stereo noise-like tones at 44.1 kHz: about 10 MB of WAV.
 ffmpeg -nostdin -loglevel error -f lavfi -i "sine=frequency=220:duration=60" -f lavfi -i "sine=frequency=330:duration=60" \
   -filter_complex amerge=inputs=2 -ar 44100 "$work/music/bench.wav"
-for i in $(seq 1 50); do cp "$work/music/bench.wav" "$work/music/bench-$i.wav"; done
+for i in $(seq 1 "${COPIES:-50}"); do cp "$work/music/bench.wav" "$work/music/bench-$i.wav"; done
 
 ENCORE_ADMIN_PASSWORD="benchmark password" "$ENCORE_BIN" admin create --email bench@example.org --data "$data" >/dev/null
 "$ENCORE_BIN" import "$work/music" --creator bench@example.org --data "$data" --json > "$work/import.jsonl" || true

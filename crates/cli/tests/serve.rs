@@ -13,7 +13,13 @@ fn encore() -> Command {
 fn write_wav(path: &Path, seconds: f64) {
     let sr = 22_050u32;
     let samples: Vec<f32> = (0..(seconds * f64::from(sr)) as usize)
-        .map(|i| if i % 5512 < 40 { 0.8 } else { 0.02 * ((i as f32) * 0.05).sin() })
+        .map(|i| {
+            if i % 5512 < 40 {
+                0.8
+            } else {
+                0.02 * ((i as f32) * 0.05).sin()
+            }
+        })
         .collect();
     let buf = encore_audio::AudioBuffer::mono(sr, samples);
     let mut f = std::fs::File::create(path).unwrap();
@@ -21,10 +27,19 @@ fn write_wav(path: &Path, seconds: f64) {
 }
 
 /// One HTTP/1.1 request; returns status, headers and body.
-fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String, String) {
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -57,10 +72,19 @@ fn admin_import_serve_and_stop() {
         .env_remove("ENCORE_ADMIN_PASSWORD")
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"a long admin password\n").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long admin password\n")
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
-    assert_eq!(String::from_utf8(out.stdout).unwrap().trim().len(), 36, "prints the new user id");
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim().len(),
+        36,
+        "prints the new user id"
+    );
     let again = encore()
         .args(["admin", "create", "--email", "root@example.org", "--data"])
         .arg(&data)
@@ -68,7 +92,11 @@ fn admin_import_serve_and_stop() {
         .output()
         .unwrap();
     assert!(!again.status.success());
-    assert!(String::from_utf8_lossy(&again.stderr).contains("exists"), "{}", String::from_utf8_lossy(&again.stderr));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("exists"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
 
     let import = encore()
         .arg("import")
@@ -77,20 +105,44 @@ fn admin_import_serve_and_stop() {
         .arg(&data)
         .output()
         .unwrap();
-    assert_eq!(import.status.code(), Some(2), "a file failed: {}", String::from_utf8_lossy(&import.stderr));
+    assert_eq!(
+        import.status.code(),
+        Some(2),
+        "a file failed: {}",
+        String::from_utf8_lossy(&import.stderr)
+    );
     let lines: Vec<serde_json::Value> = String::from_utf8(import.stdout)
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines.len(), 4, "{lines:?}");
-    assert!(lines[0]["path"].as_str().unwrap().ends_with("album/two.wav"));
-    assert!(lines[1]["error"].as_str().unwrap().contains("audio"), "{:?}", lines[1]);
+    assert!(
+        lines[0]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("album/two.wav")
+    );
+    assert!(
+        lines[1]["error"].as_str().unwrap().contains("audio"),
+        "{:?}",
+        lines[1]
+    );
     assert!(lines[2]["work_id"].is_string());
-    assert_eq!(lines[3]["summary"], serde_json::json!({"imported": 2, "failed": 1}));
+    assert_eq!(
+        lines[3]["summary"],
+        serde_json::json!({"imported": 2, "failed": 1})
+    );
 
     let mut server = encore()
-        .args(["serve", "--listen", "127.0.0.1:0", "--workers", "1", "--data"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--workers",
+            "1",
+            "--data",
+        ])
         .arg(&data)
         .stderr(Stdio::piped())
         .spawn()
@@ -135,12 +187,26 @@ fn admin_import_serve_and_stop() {
     }
     let (_, _, body) = http(&addr, "GET", "/api/works", &[("Cookie", &cookie)], "");
     let works: serde_json::Value = serde_json::from_str(&body).unwrap();
-    let titles: Vec<_> = works["items"].as_array().unwrap().iter().map(|w| w["title"].as_str().unwrap().to_string()).collect();
-    assert!(titles.contains(&"one".to_string()) && titles.contains(&"two".to_string()), "{titles:?}");
+    let titles: Vec<_> = works["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["title"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        titles.contains(&"one".to_string()) && titles.contains(&"two".to_string()),
+        "{titles:?}"
+    );
 
     // SIGTERM: graceful shutdown, exit 0.
     let pid = server.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let status = server.wait().unwrap();
     assert!(status.success(), "{status:?}");
 }

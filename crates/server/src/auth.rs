@@ -131,12 +131,15 @@ impl FromRequestParts<AppState> for MaybeUser {
 
 async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<CurrentUser>, AppError> {
     if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
-        let value = value
-            .to_str()
-            .map_err(|_| AppError::bad("invalid_authorization", "Authorization header is not text"))?;
-        let key = value
-            .strip_prefix("Bearer ")
-            .ok_or_else(|| AppError::bad("invalid_authorization", "expected `Authorization: Bearer <api key>`"))?;
+        let value = value.to_str().map_err(|_| {
+            AppError::bad("invalid_authorization", "Authorization header is not text")
+        })?;
+        let key = value.strip_prefix("Bearer ").ok_or_else(|| {
+            AppError::bad(
+                "invalid_authorization",
+                "expected `Authorization: Bearer <api key>`",
+            )
+        })?;
         let row = sqlx::query(
             "SELECT u.id, u.email, u.role, k.id AS key_id FROM api_keys k JOIN users u ON u.id = k.user_id \
              WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
@@ -176,7 +179,10 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<CurrentU
             "missing or wrong CSRF token: send the encore_csrf cookie's value in X-CSRF-Token",
         ));
     }
-    Ok(Some(user_from_row(&row, Credential::Session { token_hash })?))
+    Ok(Some(user_from_row(
+        &row,
+        Credential::Session { token_hash },
+    )?))
 }
 
 fn user_from_row(row: &sqlx::any::AnyRow, credential: Credential) -> Result<CurrentUser, AppError> {
@@ -184,7 +190,8 @@ fn user_from_row(row: &sqlx::any::AnyRow, credential: Credential) -> Result<Curr
     Ok(CurrentUser {
         id: row.try_get("id")?,
         email: row.try_get("email")?,
-        role: Role::parse(&role).ok_or_else(|| AppError::Internal(anyhow::anyhow!("unknown role {role:?}")))?,
+        role: Role::parse(&role)
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("unknown role {role:?}")))?,
         credential,
     })
 }
@@ -237,10 +244,12 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// Lower-case hex.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// `n` random bytes from the OS, hex encoded.
@@ -259,7 +268,8 @@ fn argon2(memory_kib: u32) -> Result<Argon2<'static>, AppError> {
 /// Hashes a password with argon2id and a random salt (PHC string).
 pub fn hash_password(password: &str, memory_kib: u32) -> Result<String, AppError> {
     let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| AppError::Internal(anyhow::anyhow!("getrandom: {e}")))?;
+    getrandom::fill(&mut salt)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("getrandom: {e}")))?;
     let salt = SaltString::encode_b64(&salt)
         .map_err(|e| AppError::Internal(anyhow::anyhow!("salt: {e}")))?;
     Ok(argon2(memory_kib)?
@@ -271,7 +281,11 @@ pub fn hash_password(password: &str, memory_kib: u32) -> Result<String, AppError
 /// Checks a password against a stored PHC string (parameters are read from the string).
 pub fn verify_password(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc)
-        .map(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
+        .map(|hash| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &hash)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -279,10 +293,16 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
 pub fn check_password(password: &str) -> Result<(), AppError> {
     let n = password.chars().count();
     if n < 10 {
-        return Err(AppError::bad("weak_password", "password: use at least 10 characters"));
+        return Err(AppError::bad(
+            "weak_password",
+            "password: use at least 10 characters",
+        ));
     }
     if password.len() > 1024 {
-        return Err(AppError::bad("invalid_password", "password: at most 1024 bytes"));
+        return Err(AppError::bad(
+            "invalid_password",
+            "password: at most 1024 bytes",
+        ));
     }
     Ok(())
 }
@@ -292,14 +312,20 @@ pub fn normalise_email(email: &str) -> Result<String, AppError> {
     let email = email.trim().to_lowercase();
     let valid = email.len() <= 254
         && email.split('@').count() == 2
-        && email
-            .split_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.'))
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        })
         && !email.chars().any(|c| c.is_whitespace() || c.is_control());
     if valid {
         Ok(email)
     } else {
-        Err(AppError::bad("invalid_email", "email: not a valid e-mail address"))
+        Err(AppError::bad(
+            "invalid_email",
+            "email: not a valid e-mail address",
+        ))
     }
 }
 
@@ -328,7 +354,10 @@ impl LoginLimiter {
         let Some(times) = map.get_mut(key) else {
             return Ok(());
         };
-        while times.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
+        while times
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= self.window)
+        {
             times.pop_front();
         }
         if times.len() as u32 >= self.max_failures.saturating_mul(factor) {
@@ -351,7 +380,10 @@ impl LoginLimiter {
 
     /// Forgets a key after a successful login.
     pub fn clear(&self, key: &str) {
-        self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
     }
 }
 

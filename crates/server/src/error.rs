@@ -246,12 +246,16 @@ fn json_rejection(rejection: JsonRejection) -> AppError {
             "invalid_json",
             "expected a JSON body with Content-Type: application/json",
         ),
-        JsonRejection::JsonSyntaxError(e) => {
-            AppError::bad("invalid_json", format!("the body is not valid JSON: {}", e.body_text()))
-        }
+        JsonRejection::JsonSyntaxError(e) => AppError::bad(
+            "invalid_json",
+            format!("the body is not valid JSON: {}", e.body_text()),
+        ),
         JsonRejection::JsonDataError(e) => AppError::bad(
             "invalid_json",
-            format!("the JSON does not match the expected shape: {}", e.body_text()),
+            format!(
+                "the JSON does not match the expected shape: {}",
+                e.body_text()
+            ),
         ),
         JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             AppError::TooLarge {
@@ -259,7 +263,10 @@ fn json_rejection(rejection: JsonRejection) -> AppError {
                 limit: crate::config::JSON_BODY_LIMIT as u64,
             }
         }
-        other => AppError::bad("invalid_json", format!("the body could not be read: {}", other.body_text())),
+        other => AppError::bad(
+            "invalid_json",
+            format!("the body could not be read: {}", other.body_text()),
+        ),
     }
 }
 

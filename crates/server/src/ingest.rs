@@ -57,13 +57,22 @@ pub struct ValidMetadata {
 fn text_field(name: &str, value: &str, max: usize) -> Result<String, AppError> {
     let v = value.trim();
     if v.is_empty() {
-        return Err(AppError::bad("invalid_field", format!("{name}: must not be empty")));
+        return Err(AppError::bad(
+            "invalid_field",
+            format!("{name}: must not be empty"),
+        ));
     }
     if v.chars().count() > max {
-        return Err(AppError::bad("invalid_field", format!("{name}: at most {max} characters")));
+        return Err(AppError::bad(
+            "invalid_field",
+            format!("{name}: at most {max} characters"),
+        ));
     }
     if v.chars().any(|c| c.is_control()) {
-        return Err(AppError::bad("invalid_field", format!("{name}: control characters are not allowed")));
+        return Err(AppError::bad(
+            "invalid_field",
+            format!("{name}: control characters are not allowed"),
+        ));
     }
     Ok(v.to_string())
 }
@@ -80,7 +89,10 @@ impl WorkMetadata {
     pub fn validate(&self) -> Result<ValidMetadata, AppError> {
         let title = text_field("title", &self.title, 300)?;
         if self.artists.is_empty() {
-            return Err(AppError::bad("invalid_field", "artists: at least one artist is required"));
+            return Err(AppError::bad(
+                "invalid_field",
+                "artists: at least one artist is required",
+            ));
         }
         if self.artists.len() > 50 {
             return Err(AppError::bad("invalid_field", "artists: at most 50"));
@@ -123,7 +135,11 @@ impl WorkMetadata {
 /// 2-digit year, 5-digit designation. Hyphens are allowed between the parts; the result is
 /// upper case without hyphens.
 pub fn validate_isrc(input: &str) -> Result<String, AppError> {
-    let compact: String = input.chars().filter(|c| *c != '-').collect::<String>().to_ascii_uppercase();
+    let compact: String = input
+        .chars()
+        .filter(|c| *c != '-')
+        .collect::<String>()
+        .to_ascii_uppercase();
     let b = compact.as_bytes();
     let ok = b.len() == 12
         && b[..2].iter().all(u8::is_ascii_uppercase)
@@ -146,11 +162,15 @@ pub fn validate_language(input: &str) -> Result<String, AppError> {
     let first_ok = parts
         .next()
         .is_some_and(|p| (2..=3).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphabetic()));
-    let rest_ok = parts.all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()));
+    let rest_ok =
+        parts.all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()));
     if first_ok && rest_ok && input.len() <= 35 {
         Ok(input.to_string())
     } else {
-        Err(AppError::bad("invalid_language", "language: expected a BCP 47 tag such as en or pt-BR"))
+        Err(AppError::bad(
+            "invalid_language",
+            "language: expected a BCP 47 tag such as en or pt-BR",
+        ))
     }
 }
 
@@ -160,21 +180,22 @@ pub fn lyrics_plain_text(text: &str) -> (&'static str, String) {
     fn is_time_tag(tag: &str) -> bool {
         let mut it = tag.splitn(2, ':');
         let (m, s) = (it.next().unwrap_or(""), it.next().unwrap_or(""));
-        !m.is_empty() && m.chars().all(|c| c.is_ascii_digit()) && !s.is_empty() && s.chars().all(|c| c.is_ascii_digit() || c == '.')
+        !m.is_empty()
+            && m.chars().all(|c| c.is_ascii_digit())
+            && !s.is_empty()
+            && s.chars().all(|c| c.is_ascii_digit() || c == '.')
     }
     let mut lrc = false;
     let mut lines = Vec::new();
     for line in text.lines() {
         let mut rest = line.trim();
-        let mut header = false;
         while let Some(stripped) = rest.strip_prefix('[') {
             let Some(end) = stripped.find(']') else { break };
             let tag = &stripped[..end];
             if is_time_tag(tag) {
                 lrc = true;
-            } else if tag.contains(':') {
-                header = true;
-            } else {
+            } else if !tag.contains(':') {
+                // Not a time tag nor a header tag such as [ar:Artist]: the text starts here.
                 break;
             }
             rest = stripped[end + 1..].trim_start();
@@ -195,7 +216,7 @@ pub fn lyrics_plain_text(text: &str) -> (&'static str, String) {
             }
         }
         clean.push_str(s);
-        if !(header && clean.trim().is_empty()) && !clean.trim().is_empty() {
+        if !clean.trim().is_empty() {
             lines.push(clean.trim().to_string());
         }
     }
@@ -222,11 +243,19 @@ pub async fn probe_audio(path: &Path) -> Result<Probe, AppError> {
             match dec.next_chunk() {
                 Ok(Some(chunk)) => frames += chunk.samples.len() / chunk.channels.max(1),
                 Ok(None) => break,
-                Err(e) => return Err(AppError::unprocessable("undecodable_audio", format!("audio: {e}"))),
+                Err(e) => {
+                    return Err(AppError::unprocessable(
+                        "undecodable_audio",
+                        format!("audio: {e}"),
+                    ));
+                }
             }
         }
         if frames == 0 {
-            return Err(AppError::unprocessable("undecodable_audio", "audio: the stream holds no samples"));
+            return Err(AppError::unprocessable(
+                "undecodable_audio",
+                "audio: the stream holds no samples",
+            ));
         }
         let content_type = match container {
             "mp3" => "audio/mpeg",
@@ -294,7 +323,10 @@ pub async fn ingest(state: &AppState, new: NewWork<'_>) -> Result<String, AppErr
     let probe = probe_audio(new.audio).await?;
     let (sha256, size) = hash_file(new.audio).await?;
     let work_id = new_id();
-    state.blobs.put_file(&keys::original(&work_id), new.audio).await?;
+    state
+        .blobs
+        .put_file(&keys::original(&work_id), new.audio)
+        .await?;
     if let Some((cover, _)) = new.cover {
         state.blobs.put_file(&keys::cover(&work_id), cover).await?;
     }
@@ -303,7 +335,8 @@ pub async fn ingest(state: &AppState, new: NewWork<'_>) -> Result<String, AppErr
     // without its blob.
     let now = now_ms();
     let meta = &new.meta;
-    let artists_json = serde_json::to_string(&meta.artists).map_err(|e| AppError::Internal(e.into()))?;
+    let artists_json =
+        serde_json::to_string(&meta.artists).map_err(|e| AppError::Internal(e.into()))?;
     let (lyrics, lyrics_format, lyrics_text) = match &meta.lyrics {
         Some((raw, format, plain)) => (Some(raw.clone()), Some(*format), plain.clone()),
         None => (None, None, String::new()),
@@ -337,7 +370,10 @@ pub async fn ingest(state: &AppState, new: NewWork<'_>) -> Result<String, AppErr
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    state.queue.enqueue_all(&mut tx, &state.registry, &work_id, now).await?;
+    state
+        .queue
+        .enqueue_all(&mut tx, &state.registry, &work_id, now)
+        .await?;
     // At this point the work and all its jobs become visible together.
     tx.commit().await?;
     state.wake.notify_waiters();
@@ -378,10 +414,19 @@ mod tests {
 
     #[test]
     fn lyrics_formats() {
-        assert_eq!(lyrics_plain_text("Hello\n\nworld\n"), ("plain", "Hello\nworld".to_string()));
+        assert_eq!(
+            lyrics_plain_text("Hello\n\nworld\n"),
+            ("plain", "Hello\nworld".to_string())
+        );
         let lrc = "[ar:Someone]\n[ti:Song]\n[00:01.00]First line\n[00:05.50][01:05.50]Chorus <00:06.00>word\n";
-        assert_eq!(lyrics_plain_text(lrc), ("lrc", "First line\nChorus word".to_string()));
-        assert_eq!(lyrics_plain_text("[Chorus]\nla la"), ("plain", "[Chorus]\nla la".to_string()));
+        assert_eq!(
+            lyrics_plain_text(lrc),
+            ("lrc", "First line\nChorus word".to_string())
+        );
+        assert_eq!(
+            lyrics_plain_text("[Chorus]\nla la"),
+            ("plain", "[Chorus]\nla la".to_string())
+        );
     }
 
     #[test]

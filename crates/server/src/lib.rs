@@ -41,9 +41,11 @@ use tokio_util::sync::CancellationToken;
 pub use auth::{LoginLimiter, Role, hash_password, normalise_email, verify_password};
 pub use config::{BlobConfig, Config, JSON_BODY_LIMIT};
 pub use db::{Db, Dialect, MigrateError, SCHEMA_VERSION, now_ms};
-pub use error::{AppError, ApiJson};
+pub use error::{ApiJson, AppError};
 pub use ingest::{NewWork, WorkMetadata, ingest, sniff_image, validate_isrc};
-pub use pipeline::{JobQueue, Registry, Step, StepContext, StepError, StepOutput, Worker, WorkerConfig};
+pub use pipeline::{
+    JobQueue, Registry, Step, StepContext, StepError, StepOutput, Worker, WorkerConfig,
+};
 pub use range::{ByteRange, RangeRequest, parse_range};
 pub use routes::openapi_document;
 pub use store::Blobs;
@@ -80,15 +82,24 @@ impl AppState {
         std::fs::create_dir_all(&config.scratch_dir)?;
         if let BlobConfig::Local(_) = config.blobs
             && let Some(path) = config.database_url.strip_prefix("sqlite://")
-            && let Some(parent) = std::path::Path::new(path.split('?').next().unwrap_or(path)).parent()
+            && let Some(parent) =
+                std::path::Path::new(path.split('?').next().unwrap_or(path)).parent()
         {
             std::fs::create_dir_all(parent)?;
         }
         let db = Db::connect(&config.database_url, config.db_max_connections).await?;
         let blobs = Blobs::open(&config.blobs)?;
-        let queue = JobQueue::new(db.clone(), config.job_lease, config.job_max_attempts, config.job_backoff_base);
+        let queue = JobQueue::new(
+            db.clone(),
+            config.job_lease,
+            config.job_max_attempts,
+            config.job_backoff_base,
+        );
         Ok(AppState {
-            limiter: Arc::new(LoginLimiter::new(config.login_max_failures, config.login_window)),
+            limiter: Arc::new(LoginLimiter::new(
+                config.login_max_failures,
+                config.login_window,
+            )),
             transcodes: Arc::new(Semaphore::new(config.max_concurrent_transcodes.max(1))),
             wake: Arc::new(Notify::new()),
             config: Arc::new(config),
@@ -116,7 +127,12 @@ impl AppState {
     }
 
     /// Creates an account directly (used by `encore admin create` and `encore import`).
-    pub async fn create_user(&self, email: &str, password: &str, role: Role) -> Result<String, AppError> {
+    pub async fn create_user(
+        &self,
+        email: &str,
+        password: &str,
+        role: Role,
+    ) -> Result<String, AppError> {
         routes::create_user(self, email, password, role, None).await
     }
 
@@ -156,12 +172,15 @@ pub async fn serve(
     }
     let router = app(state);
     let stop_server = stop.clone();
-    let result = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            stop_server.cancel();
-        })
-        .await;
+    let result = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        stop_server.cancel();
+    })
+    .await;
     stop.cancel();
     for t in tasks {
         let _ = t.await;

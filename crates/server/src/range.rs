@@ -101,7 +101,9 @@ mod tests {
     #[test]
     fn cases() {
         use RangeRequest::{Full, Unsatisfiable};
-        let check = |h: Option<&str>, len, expected| assert_eq!(parse_range(h, len), expected, "{h:?} len {len}");
+        let check = |h: Option<&str>, len, expected| {
+            assert_eq!(parse_range(h, len), expected, "{h:?} len {len}")
+        };
         check(None, 100, Full);
         check(Some("bytes=0-0"), 100, p(0, 1));
         check(Some("bytes=0-99"), 100, p(0, 100));

@@ -83,11 +83,19 @@ impl Format {
 
 /// The cache key of a transcode.
 pub fn cache_key(work_id: &str, format: Format, kbps: u32) -> String {
-    keys::derived(work_id, &format!("stream-{}-{kbps}.{}", format.name(), format.ext()))
+    keys::derived(
+        work_id,
+        &format!("stream-{}-{kbps}.{}", format.name(), format.ext()),
+    )
 }
 
 /// Returns the key of the transcode, making it first when it is not cached yet.
-pub async fn ensure(state: &AppState, work_id: &str, format: Format, kbps: u32) -> Result<String, AppError> {
+pub async fn ensure(
+    state: &AppState,
+    work_id: &str,
+    format: Format,
+    kbps: u32,
+) -> Result<String, AppError> {
     let key = cache_key(work_id, format, kbps);
     if state.blobs.head(&key).await.is_ok() {
         return Ok(key);
@@ -109,7 +117,10 @@ pub async fn ensure(state: &AppState, work_id: &str, format: Format, kbps: u32) 
         .tempdir_in(&state.config.scratch_dir)?;
     let input = dir.path().join("in");
     let output = dir.path().join(format!("out.{}", format.ext()));
-    state.blobs.download_to(&keys::original(work_id), &input).await?;
+    state
+        .blobs
+        .download_to(&keys::original(work_id), &input)
+        .await?;
     let started = std::time::Instant::now();
     let out = tokio::process::Command::new(&state.config.ffmpeg)
         .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i"])

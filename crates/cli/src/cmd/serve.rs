@@ -32,7 +32,10 @@ impl DataArgs {
             config.database_url = url.clone();
         }
         if let Some(endpoint) = &self.s3_endpoint {
-            let var = |name: &str| std::env::var(name).with_context(|| format!("{name} must be set with --s3-endpoint"));
+            let var = |name: &str| {
+                std::env::var(name)
+                    .with_context(|| format!("{name} must be set with --s3-endpoint"))
+            };
             config.blobs = BlobConfig::S3 {
                 endpoint: endpoint.clone(),
                 bucket: var("ENCORE_S3_BUCKET")?,
@@ -144,12 +147,18 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.max_upload_bytes = args.max_upload_mb.saturating_mul(1_000_000);
     config.secure_cookies = args.secure_cookies;
     runtime()?.block_on(async move {
-        let state = AppState::open(config).await.context("opening the data store")?;
+        let state = AppState::open(config)
+            .await
+            .context("opening the data store")?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
         let addr = listener.local_addr()?;
-        eprintln!("encore: serving http://{addr} (data {}, {} workers)", args.data.data.display(), args.workers);
+        eprintln!(
+            "encore: serving http://{addr} (data {}, {} workers)",
+            args.data.data.display(),
+            args.workers
+        );
         encore_server::serve(state, listener, args.workers, shutdown_signal()).await?;
         eprintln!("encore: stopped");
         Ok(ExitCode::SUCCESS)
@@ -160,7 +169,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 pub fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     let config = args.data.config()?;
     runtime()?.block_on(async move {
-        let state = AppState::open(config).await.context("opening the data store")?;
+        let state = AppState::open(config)
+            .await
+            .context("opening the data store")?;
         eprintln!("encore: {} workers running", args.workers);
         encore_server::run_workers(state, args.workers, shutdown_signal()).await;
         Ok(ExitCode::SUCCESS)
@@ -175,13 +186,17 @@ pub fn admin(args: AdminArgs) -> anyhow::Result<ExitCode> {
                 Ok(p) => p,
                 Err(_) => {
                     let mut line = String::new();
-                    std::io::stdin().read_line(&mut line).context("reading the password from stdin")?;
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .context("reading the password from stdin")?;
                     line.trim_end_matches(['\r', '\n']).to_string()
                 }
             };
             let config = data.config()?;
             runtime()?.block_on(async move {
-                let state = AppState::open(config).await.context("opening the data store")?;
+                let state = AppState::open(config)
+                    .await
+                    .context("opening the data store")?;
                 let id = state
                     .create_user(&email, &password, Role::Admin)
                     .await
@@ -194,12 +209,17 @@ pub fn admin(args: AdminArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-const AUDIO_EXTENSIONS: &[&str] = &["mp3", "flac", "ogg", "oga", "opus", "m4a", "mp4", "aac", "wav", "aif", "aiff"];
+const AUDIO_EXTENSIONS: &[&str] = &[
+    "mp3", "flac", "ogg", "oga", "opus", "m4a", "mp4", "aac", "wav", "aif", "aiff",
+];
 
 /// Tags read from a file, with fallbacks.
 fn read_tags(path: &Path, default_artist: &str) -> (WorkMetadata, Option<Vec<u8>>) {
     use lofty::prelude::*;
-    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let mut meta = WorkMetadata {
         title: stem,
         artists: vec![default_artist.to_string()],
@@ -216,12 +236,20 @@ fn read_tags(path: &Path, default_artist: &str) -> (WorkMetadata, Option<Vec<u8>
         meta.title = t.into_owned();
     }
     if let Some(a) = tag.artist().filter(|a| !a.trim().is_empty()) {
-        meta.artists = a.split(['/', ';']).map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+        meta.artists = a
+            .split(['/', ';'])
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
     }
     meta.album = tag.album().map(|a| a.into_owned());
     meta.genre = tag.genre().map(|g| g.into_owned());
-    meta.isrc = tag.get_string(&lofty::tag::ItemKey::Isrc).map(str::to_string);
-    meta.lyrics = tag.get_string(&lofty::tag::ItemKey::Lyrics).map(str::to_string);
+    meta.isrc = tag
+        .get_string(&lofty::tag::ItemKey::Isrc)
+        .map(str::to_string);
+    meta.lyrics = tag
+        .get_string(&lofty::tag::ItemKey::Lyrics)
+        .map(str::to_string);
     if let Some(p) = tag.pictures().first() {
         cover = Some(p.data().to_vec());
     }

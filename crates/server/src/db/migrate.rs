@@ -130,7 +130,10 @@ pub async fn migrate(db: &Db) -> Result<i64, MigrateError> {
             continue;
         }
         for stmt in statements(script) {
-            sqlx::query(sqlx::AssertSqlSafe(stmt.as_str())).execute(&mut *tx).await.map_err(fail)?;
+            sqlx::query(sqlx::AssertSqlSafe(stmt.as_str()))
+                .execute(&mut *tx)
+                .await
+                .map_err(fail)?;
         }
         sqlx::query("INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)")
             .bind(m.version)
@@ -147,10 +150,11 @@ pub async fn migrate(db: &Db) -> Result<i64, MigrateError> {
 
 /// The schema version recorded in the database (0 when empty).
 pub async fn current_version(db: &Db) -> Result<i64, sqlx::Error> {
-    let v: Option<i64> = sqlx::query("SELECT CAST(MAX(version) AS BIGINT) AS v FROM schema_version")
-        .fetch_one(&db.pool)
-        .await?
-        .try_get("v")?;
+    let v: Option<i64> =
+        sqlx::query("SELECT CAST(MAX(version) AS BIGINT) AS v FROM schema_version")
+            .fetch_one(&db.pool)
+            .await?
+            .try_get("v")?;
     Ok(v.unwrap_or(0))
 }
 

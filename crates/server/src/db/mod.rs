@@ -114,10 +114,22 @@ mod tests {
         let check = |d, input: &str, expected: Option<&str>| {
             assert_eq!(search_query(d, input).as_deref(), expected, "{input:?}");
         };
-        check(Dialect::Sqlite, "Hello, World", Some("\"hello\"* AND \"world\"*"));
+        check(
+            Dialect::Sqlite,
+            "Hello, World",
+            Some("\"hello\"* AND \"world\"*"),
+        );
         check(Dialect::Postgres, "Hello, World", Some("hello:* & world:*"));
-        check(Dialect::Sqlite, "'; DROP TABLE works; --", Some("\"drop\"* AND \"table\"* AND \"works\"*"));
-        check(Dialect::Postgres, "a\"b NEAR(c)", Some("a:* & b:* & near:* & c:*"));
+        check(
+            Dialect::Sqlite,
+            "'; DROP TABLE works; --",
+            Some("\"drop\"* AND \"table\"* AND \"works\"*"),
+        );
+        check(
+            Dialect::Postgres,
+            "a\"b NEAR(c)",
+            Some("a:* & b:* & near:* & c:*"),
+        );
         check(Dialect::Sqlite, " \"*():-' ", None);
         check(Dialect::Postgres, "Café 東京", Some("café:* & 東京:*"));
     }

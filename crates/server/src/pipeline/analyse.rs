@@ -59,7 +59,9 @@ impl Step for AnalyseStep {
             .tempfile_in(&ctx.scratch)
             .map_err(|e| StepError::Transient(e.into()))?
             .into_temp_path();
-        ctx.blobs.download_to(&keys::original(&ctx.work_id), &tmp).await?;
+        ctx.blobs
+            .download_to(&keys::original(&ctx.work_id), &tmp)
+            .await?;
         let path = tmp.to_path_buf();
         let (analysis, mono) = tokio::task::spawn_blocking(move || analyse_file(&path))
             .await
@@ -91,12 +93,14 @@ pub fn analyse_file(path: &Path) -> Result<(Analysis, Vec<f32>), StepError> {
         .map_err(|e| StepError::Permanent(format!("the audio does not decode: {e}")))?;
     let info = decoder.info().clone();
     let mut frames = 0u64;
-    let mono = encore_audio::mono_from_decoder(decoder, encore_audio::ANALYSIS_SAMPLE_RATE, |chunk| {
-        frames += (chunk.samples.len() / chunk.channels.max(1)) as u64;
-    })
-    .map_err(|e| StepError::Permanent(format!("the audio does not decode: {e}")))?;
+    let mono =
+        encore_audio::mono_from_decoder(decoder, encore_audio::ANALYSIS_SAMPLE_RATE, |chunk| {
+            frames += (chunk.samples.len() / chunk.channels.max(1)) as u64;
+        })
+        .map_err(|e| StepError::Permanent(format!("the audio does not decode: {e}")))?;
     let sr = encore_audio::ANALYSIS_SAMPLE_RATE;
-    let env = encore_audio::onset_strength(&mono.samples, sr, &encore_audio::OnsetParams::default());
+    let env =
+        encore_audio::onset_strength(&mono.samples, sr, &encore_audio::OnsetParams::default());
     let onsets_s = pick_onsets(&env.values, env.frame_rate);
     let duration_s = frames as f64 / f64::from(info.sample_rate.max(1));
     let analysis = Analysis {
@@ -176,7 +180,8 @@ mod tests {
                 x[at + i] = ((i as f32) * 0.7).sin() * (1.0 - i as f32 / 200.0);
             }
         }
-        let env = encore_audio::onset_strength(&x, sr as u32, &encore_audio::OnsetParams::default());
+        let env =
+            encore_audio::onset_strength(&x, sr as u32, &encore_audio::OnsetParams::default());
         let onsets = pick_onsets(&env.values, env.frame_rate);
         assert_eq!(onsets.len(), 4, "{onsets:?}");
         for (k, t) in onsets.iter().enumerate() {

@@ -159,7 +159,9 @@ pub struct Registry {
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.steps.iter().map(|s| s.name())).finish()
+        f.debug_list()
+            .entries(self.steps.iter().map(|s| s.name()))
+            .finish()
     }
 }
 
@@ -256,12 +258,19 @@ mod tests {
     #[test]
     fn stages_follow_dependencies() {
         let mut r = Registry::standard();
-        r.register(Arc::new(Fake("fingerprint", &["analyse"]))).unwrap();
+        r.register(Arc::new(Fake("fingerprint", &["analyse"])))
+            .unwrap();
         r.register(Arc::new(Fake("haptics", &["analyse"]))).unwrap();
-        r.register(Arc::new(Fake("register", &["fingerprint"]))).unwrap();
+        r.register(Arc::new(Fake("register", &["fingerprint"])))
+            .unwrap();
         assert_eq!(
             r.stages(),
-            vec![("analyse", 0), ("fingerprint", 1), ("haptics", 1), ("register", 2)]
+            vec![
+                ("analyse", 0),
+                ("fingerprint", 1),
+                ("haptics", 1),
+                ("register", 2)
+            ]
         );
         assert!(matches!(
             r.register(Arc::new(Fake("haptics", &[]))),

@@ -56,7 +56,8 @@ pub struct JobView {
 /// Delay before retry number `attempt` (1-based): `base * 2^(attempt-1)`, at most one hour.
 pub fn backoff(base: Duration, attempt: i64) -> Duration {
     let exp = attempt.clamp(1, 20) as u32 - 1;
-    base.saturating_mul(1u32 << exp).min(Duration::from_secs(3600))
+    base.saturating_mul(1u32 << exp)
+        .min(Duration::from_secs(3600))
 }
 
 /// Queue operations.
@@ -142,7 +143,12 @@ impl JobQueue {
     }
 
     /// Extends the lease; `false` when the job is no longer ours.
-    pub async fn heartbeat(&self, job: &ClaimedJob, worker: &str, now: i64) -> Result<bool, sqlx::Error> {
+    pub async fn heartbeat(
+        &self,
+        job: &ClaimedJob,
+        worker: &str,
+        now: i64,
+    ) -> Result<bool, sqlx::Error> {
         let r = sqlx::query(
             "UPDATE jobs SET lease_expires_at = $1 WHERE id = $2 AND lease_owner = $3 AND status = 'running'",
         )

@@ -66,7 +66,9 @@ impl Worker {
             match self.run_one().await {
                 Ok(true) => continue,
                 Ok(false) => {}
-                Err(e) => tracing::warn!(worker = %self.id, error = format!("{e:#}"), "queue error"),
+                Err(e) => {
+                    tracing::warn!(worker = %self.id, error = format!("{e:#}"), "queue error")
+                }
             }
             tokio::select! {
                 _ = stop.cancelled() => break,
@@ -93,13 +95,27 @@ impl Worker {
             // A newer binary enqueued a step this one does not know: give the job back.
             tracing::warn!("unknown step; releasing the job");
             self.queue
-                .fail(&job, &self.id, "no worker knows this step", false, started, now_ms())
+                .fail(
+                    &job,
+                    &self.id,
+                    "no worker knows this step",
+                    false,
+                    started,
+                    now_ms(),
+                )
                 .await?;
             return Ok(());
         };
         if job.attempts > job.max_attempts {
             self.queue
-                .fail(&job, &self.id, "lease expired on every attempt", true, started, now_ms())
+                .fail(
+                    &job,
+                    &self.id,
+                    "lease expired on every attempt",
+                    true,
+                    started,
+                    now_ms(),
+                )
                 .await?;
             return Ok(());
         }
@@ -109,7 +125,7 @@ impl Worker {
             let job = job.clone();
             let worker = self.id.clone();
             let every = self.config.lease / 3;
-            tokio::spawn(async move {
+            AbortOnDrop(tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(every).await;
                     match queue.heartbeat(&job, &worker, now_ms()).await {
@@ -118,17 +134,28 @@ impl Worker {
                         Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
                     }
                 }
-            })
+            }))
         };
-        let outcome = match StepContext::load(&self.db, &self.blobs, self.config.scratch.clone(), &job.work_id).await {
+        let outcome = match StepContext::load(
+            &self.db,
+            &self.blobs,
+            self.config.scratch.clone(),
+            &job.work_id,
+        )
+        .await
+        {
             Ok(ctx) => step.run(&ctx).await,
             Err(e) => Err(StepError::Transient(e)),
         };
-        beat.abort();
+        drop(beat);
         let now = now_ms();
         let recorded = match &outcome {
             Ok(output) => {
-                tracing::info!(ms = now - started, held = output.hold.is_some(), "step done");
+                tracing::info!(
+                    ms = now - started,
+                    held = output.hold.is_some(),
+                    "step done"
+                );
                 self.queue
                     .complete(&job, &self.id, step.version(), output, started, now)
                     .await?
@@ -144,8 +171,20 @@ impl Worker {
         if recorded {
             self.wake.notify_waiters();
         } else {
-            tracing::warn!("lease lost before the outcome was recorded; another worker owns the job");
+            tracing::warn!(
+                "lease lost before the outcome was recorded; another worker owns the job"
+            );
         }
         Ok(())
+    }
+}
+
+/// Stops the heartbeat when the job ends or when the worker itself is cancelled mid-job (its
+/// future dropped): the lease must then expire so that another worker takes the job over.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

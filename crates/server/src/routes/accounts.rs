@@ -13,8 +13,8 @@ use sqlx::Row;
 
 use crate::AppState;
 use crate::auth::{
-    API_KEY_PREFIX, CSRF_COOKIE, Credential, CurrentUser, Role, SESSION_COOKIE, check_password, hash_password,
-    normalise_email, random_token, sha256_hex, verify_password,
+    API_KEY_PREFIX, CSRF_COOKIE, Credential, CurrentUser, Role, SESSION_COOKIE, check_password,
+    hash_password, normalise_email, random_token, sha256_hex, verify_password,
 };
 use crate::db::{new_id, now_ms};
 use crate::error::{ApiJson, AppError};
@@ -69,7 +69,10 @@ pub(crate) async fn create_user(
         .fetch_optional(&mut *tx)
         .await?;
     if exists.is_some() {
-        return Err(AppError::conflict("email_taken", "email: an account with this address exists"));
+        return Err(AppError::conflict(
+            "email_taken",
+            "email: an account with this address exists",
+        ));
     }
     let inserted = sqlx::query(
         "INSERT INTO users (id, email, password_hash, role, created_at) VALUES ($1, $2, $3, $4, $5)",
@@ -83,8 +86,13 @@ pub(crate) async fn create_user(
     .await;
     if let Err(e) = inserted {
         // Lost a race with a concurrent sign-up for the same address.
-        if e.as_database_error().is_some_and(|d| d.is_unique_violation()) {
-            return Err(AppError::conflict("email_taken", "email: an account with this address exists"));
+        if e.as_database_error()
+            .is_some_and(|d| d.is_unique_violation())
+        {
+            return Err(AppError::conflict(
+                "email_taken",
+                "email: an account with this address exists",
+            ));
         }
         return Err(e.into());
     }
@@ -115,7 +123,11 @@ async fn insert_profile(
 }
 
 /// The creator profile id of a user, creating a bare one named `name` when missing.
-pub(crate) async fn ensure_creator(state: &AppState, user_id: &str, name: &str) -> Result<String, AppError> {
+pub(crate) async fn ensure_creator(
+    state: &AppState,
+    user_id: &str,
+    name: &str,
+) -> Result<String, AppError> {
     if let Some(id) = creator_of(state, user_id).await? {
         return Ok(id);
     }
@@ -124,7 +136,10 @@ pub(crate) async fn ensure_creator(state: &AppState, user_id: &str, name: &str) 
 }
 
 /// The creator profile id of a user, if any.
-pub(crate) async fn creator_of(state: &AppState, user_id: &str) -> Result<Option<String>, AppError> {
+pub(crate) async fn creator_of(
+    state: &AppState,
+    user_id: &str,
+) -> Result<Option<String>, AppError> {
     let row = sqlx::query("SELECT id FROM creators WHERE user_id = $1")
         .bind(user_id)
         .fetch_optional(&state.db.pool)
@@ -138,12 +153,19 @@ pub(crate) async fn signup(
 ) -> Result<Response, AppError> {
     let role = body.role.unwrap_or(Role::Listener);
     if !matches!(role, Role::Listener | Role::Creator) {
-        return Err(AppError::Forbidden("only listener and creator accounts can be created by sign-up"));
+        return Err(AppError::Forbidden(
+            "only listener and creator accounts can be created by sign-up",
+        ));
     }
     let name = match (role, body.name.as_deref().map(str::trim)) {
-        (Role::Creator, Some(n)) if !n.is_empty() && n.chars().count() <= 200 => Some(n.to_string()),
+        (Role::Creator, Some(n)) if !n.is_empty() && n.chars().count() <= 200 => {
+            Some(n.to_string())
+        }
         (Role::Creator, _) => {
-            return Err(AppError::bad("invalid_field", "name: creators need a name of 1 to 200 characters"));
+            return Err(AppError::bad(
+                "invalid_field",
+                "name: creators need a name of 1 to 200 characters",
+            ));
         }
         _ => None,
     };
@@ -182,7 +204,10 @@ pub(crate) async fn login(
         .fetch_optional(&state.db.pool)
         .await?;
     let (id, phc) = match row {
-        Some(r) => (Some(r.try_get::<String, _>("id")?), r.try_get::<String, _>("password_hash")?),
+        Some(r) => (
+            Some(r.try_get::<String, _>("id")?),
+            r.try_get::<String, _>("password_hash")?,
+        ),
         // Verify against a fixed hash so unknown accounts take as long as known ones.
         None => (None, DUMMY_HASH.to_string()),
     };
@@ -226,10 +251,17 @@ async fn start_session(state: &AppState, user_id: &str) -> Result<Response, AppE
     .bind(now + ttl.as_millis() as i64)
     .execute(&state.db.pool)
     .await?;
-    let secure = if state.config.secure_cookies { "; Secure" } else { "" };
+    let secure = if state.config.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
     let max_age = ttl.as_secs();
-    let session_cookie = format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Lax; Path=/; Max-Age={max_age}{secure}");
-    let csrf_cookie = format!("{CSRF_COOKIE}={csrf}; SameSite=Lax; Path=/; Max-Age={max_age}{secure}");
+    let session_cookie = format!(
+        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Lax; Path=/; Max-Age={max_age}{secure}"
+    );
+    let csrf_cookie =
+        format!("{CSRF_COOKIE}={csrf}; SameSite=Lax; Path=/; Max-Age={max_age}{secure}");
     let body = json!({"user_id": user_id, "csrf_token": csrf});
     let mut response = axum::Json(body).into_response();
     for c in [session_cookie, csrf_cookie] {
@@ -239,7 +271,10 @@ async fn start_session(state: &AppState, user_id: &str) -> Result<Response, AppE
     Ok(response)
 }
 
-pub(crate) async fn logout(State(state): State<AppState>, user: CurrentUser) -> Result<Response, AppError> {
+pub(crate) async fn logout(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<Response, AppError> {
     if let Credential::Session { token_hash } = &user.credential {
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token_hash)
@@ -248,13 +283,17 @@ pub(crate) async fn logout(State(state): State<AppState>, user: CurrentUser) -> 
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
     for name in [SESSION_COOKIE, CSRF_COOKIE] {
-        let v = HeaderValue::from_str(&format!("{name}=; Path=/; Max-Age=0")).map_err(|e| AppError::Internal(e.into()))?;
+        let v = HeaderValue::from_str(&format!("{name}=; Path=/; Max-Age=0"))
+            .map_err(|e| AppError::Internal(e.into()))?;
         response.headers_mut().append(header::SET_COOKIE, v);
     }
     Ok(response)
 }
 
-pub(crate) async fn me(State(state): State<AppState>, user: CurrentUser) -> Result<axum::Json<Value>, AppError> {
+pub(crate) async fn me(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<axum::Json<Value>, AppError> {
     let profile = sqlx::query(
         "SELECT id, name, bio, links, gender, birth_year, demographics_consent_at FROM creators WHERE user_id = $1",
     )
@@ -313,15 +352,22 @@ pub(crate) async fn put_profile(
         return Err(AppError::bad("invalid_field", "name: 1 to 200 characters"));
     }
     if body.bio.chars().count() > 5000 {
-        return Err(AppError::bad("invalid_field", "bio: at most 5000 characters"));
+        return Err(AppError::bad(
+            "invalid_field",
+            "bio: at most 5000 characters",
+        ));
     }
     if body.links.len() > 20 {
         return Err(AppError::bad("invalid_field", "links: at most 20"));
     }
     for link in &body.links {
-        let ok = url::Url::parse(link).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) && link.len() <= 2000;
+        let ok = url::Url::parse(link).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+            && link.len() <= 2000;
         if !ok {
-            return Err(AppError::bad("invalid_field", "links: each must be an http(s) URL"));
+            return Err(AppError::bad(
+                "invalid_field",
+                "links: each must be an http(s) URL",
+            ));
         }
     }
     let (gender, birth_year, consent_at) = if body.demographics_consent {
@@ -333,9 +379,16 @@ pub(crate) async fn put_profile(
         if let Some(y) = body.birth_year
             && !(1900..=2030).contains(&y)
         {
-            return Err(AppError::bad("invalid_field", "birth_year: between 1900 and 2030"));
+            return Err(AppError::bad(
+                "invalid_field",
+                "birth_year: between 1900 and 2030",
+            ));
         }
-        (body.gender.map(|g| g.trim().to_string()), body.birth_year, Some(now_ms()))
+        (
+            body.gender.map(|g| g.trim().to_string()),
+            body.birth_year,
+            Some(now_ms()),
+        )
     } else {
         (None, None, None)
     };
@@ -388,10 +441,16 @@ pub(crate) async fn create_key(
     .bind(now_ms())
     .execute(&state.db.pool)
     .await?;
-    Ok((StatusCode::CREATED, axum::Json(json!({"id": id, "name": name, "prefix": prefix, "key": key}))))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({"id": id, "name": name, "prefix": prefix, "key": key})),
+    ))
 }
 
-pub(crate) async fn list_keys(State(state): State<AppState>, user: CurrentUser) -> Result<axum::Json<Value>, AppError> {
+pub(crate) async fn list_keys(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<axum::Json<Value>, AppError> {
     let rows = sqlx::query(
         "SELECT id, name, prefix, created_at, last_used_at, revoked_at FROM api_keys WHERE user_id = $1 ORDER BY created_at",
     )
@@ -419,12 +478,14 @@ pub(crate) async fn revoke_key(
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    let r = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
-        .bind(now_ms())
-        .bind(&id)
-        .bind(&user.id)
-        .execute(&state.db.pool)
-        .await?;
+    let r = sqlx::query(
+        "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
+    )
+    .bind(now_ms())
+    .bind(&id)
+    .bind(&user.id)
+    .execute(&state.db.pool)
+    .await?;
     if r.rows_affected() == 0 {
         return Err(AppError::NotFound);
     }

@@ -31,7 +31,10 @@ fn require_admin(user: &CurrentUser) -> Result<(), AppError> {
     }
 }
 
-pub(crate) async fn list_reviews(State(state): State<AppState>, user: CurrentUser) -> Result<axum::Json<Value>, AppError> {
+pub(crate) async fn list_reviews(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<axum::Json<Value>, AppError> {
     require_staff(&user)?;
     let rows = sqlx::query(
         "SELECT r.id, r.work_id, r.step, r.reason, r.details, r.status, r.created_at, w.title \
@@ -74,7 +77,10 @@ pub(crate) async fn decide(
 ) -> Result<axum::Json<Value>, AppError> {
     require_staff(&user)?;
     if body.note.as_ref().is_some_and(|n| n.chars().count() > 2000) {
-        return Err(AppError::bad("invalid_field", "note: at most 2000 characters"));
+        return Err(AppError::bad(
+            "invalid_field",
+            "note: at most 2000 characters",
+        ));
     }
     let now = now_ms();
     let mut tx = state.db.pool.begin().await?;
@@ -85,14 +91,16 @@ pub(crate) async fn decide(
         .ok_or(AppError::NotFound)?;
     let work_id: String = row.try_get("work_id")?;
     let status = if body.approve { "approved" } else { "rejected" };
-    sqlx::query("UPDATE reviews SET status = $1, decided_by = $2, decided_at = $3, note = $4 WHERE id = $5")
-        .bind(status)
-        .bind(&user.id)
-        .bind(now)
-        .bind(&body.note)
-        .bind(&id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE reviews SET status = $1, decided_by = $2, decided_at = $3, note = $4 WHERE id = $5",
+    )
+    .bind(status)
+    .bind(&user.id)
+    .bind(now)
+    .bind(&body.note)
+    .bind(&id)
+    .execute(&mut *tx)
+    .await?;
     if body.approve {
         // Released from hold: ready when every job is done and no other review is open.
         sqlx::query(
@@ -118,14 +126,21 @@ pub(crate) async fn decide(
         .fetch_one(&state.db.pool)
         .await?
         .try_get("status")?;
-    Ok(axum::Json(json!({"id": id, "status": status, "work_id": work_id, "work_status": work_status})))
+    Ok(axum::Json(
+        json!({"id": id, "status": status, "work_id": work_id, "work_status": work_status}),
+    ))
 }
 
-pub(crate) async fn list_users(State(state): State<AppState>, user: CurrentUser) -> Result<axum::Json<Value>, AppError> {
+pub(crate) async fn list_users(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<axum::Json<Value>, AppError> {
     require_admin(&user)?;
-    let rows = sqlx::query("SELECT id, email, role, created_at FROM users ORDER BY created_at, id LIMIT 1000")
-        .fetch_all(&state.db.pool)
-        .await?;
+    let rows = sqlx::query(
+        "SELECT id, email, role, created_at FROM users ORDER BY created_at, id LIMIT 1000",
+    )
+    .fetch_all(&state.db.pool)
+    .await?;
     let items = rows
         .iter()
         .map(|r| {
@@ -154,7 +169,10 @@ pub(crate) async fn set_role(
 ) -> Result<axum::Json<Value>, AppError> {
     require_admin(&user)?;
     if id == user.id && body.role != Role::Admin {
-        return Err(AppError::conflict("last_admin", "admins cannot demote themselves"));
+        return Err(AppError::conflict(
+            "last_admin",
+            "admins cannot demote themselves",
+        ));
     }
     let r = sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
         .bind(body.role.as_str())
@@ -171,23 +189,41 @@ fn suppress(counts: BTreeMap<String, i64>) -> Value {
     Value::Object(
         counts
             .into_iter()
-            .map(|(k, n)| (k, if n < MIN_CELL { json!(format!("<{MIN_CELL}")) } else { json!(n) }))
+            .map(|(k, n)| {
+                (
+                    k,
+                    if n < MIN_CELL {
+                        json!(format!("<{MIN_CELL}"))
+                    } else {
+                        json!(n)
+                    },
+                )
+            })
             .collect(),
     )
 }
 
-pub(crate) async fn demographics(State(state): State<AppState>, user: CurrentUser) -> Result<axum::Json<Value>, AppError> {
+pub(crate) async fn demographics(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<axum::Json<Value>, AppError> {
     require_admin(&user)?;
-    let rows = sqlx::query("SELECT gender, birth_year FROM creators WHERE demographics_consent_at IS NOT NULL")
-        .fetch_all(&state.db.pool)
-        .await?;
+    let rows = sqlx::query(
+        "SELECT gender, birth_year FROM creators WHERE demographics_consent_at IS NOT NULL",
+    )
+    .fetch_all(&state.db.pool)
+    .await?;
     let mut by_gender = BTreeMap::new();
     let mut by_decade = BTreeMap::new();
     for r in &rows {
         let g: Option<String> = r.try_get("gender")?;
-        *by_gender.entry(g.unwrap_or_else(|| "undeclared".into()).to_lowercase()).or_insert(0) += 1;
+        *by_gender
+            .entry(g.unwrap_or_else(|| "undeclared".into()).to_lowercase())
+            .or_insert(0) += 1;
         let y: Option<i64> = r.try_get("birth_year")?;
-        let decade = y.map_or("undeclared".to_string(), |y| format!("{}s", y - y.rem_euclid(10)));
+        let decade = y.map_or("undeclared".to_string(), |y| {
+            format!("{}s", y - y.rem_euclid(10))
+        });
         *by_decade.entry(decade).or_insert(0) += 1;
     }
     Ok(axum::Json(json!({
@@ -198,11 +234,16 @@ pub(crate) async fn demographics(State(state): State<AppState>, user: CurrentUse
     })))
 }
 
-pub(crate) async fn job_stats(State(state): State<AppState>, user: CurrentUser) -> Result<axum::Json<Value>, AppError> {
+pub(crate) async fn job_stats(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<axum::Json<Value>, AppError> {
     require_admin(&user)?;
-    let rows = sqlx::query("SELECT step, status, COUNT(*) AS n FROM jobs GROUP BY step, status ORDER BY step, status")
-        .fetch_all(&state.db.pool)
-        .await?;
+    let rows = sqlx::query(
+        "SELECT step, status, COUNT(*) AS n FROM jobs GROUP BY step, status ORDER BY step, status",
+    )
+    .fetch_all(&state.db.pool)
+    .await?;
     let mut out: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
     for r in &rows {
         out.entry(r.try_get("step")?)

@@ -81,7 +81,11 @@ pub(crate) fn work_json(r: &AnyRow) -> Result<Value, sqlx::Error> {
 }
 
 /// Loads a work and checks the caller may see it (404 otherwise).
-pub(crate) async fn load_work(state: &AppState, id: &str, user: Option<&CurrentUser>) -> Result<WorkRow, AppError> {
+pub(crate) async fn load_work(
+    state: &AppState,
+    id: &str,
+    user: Option<&CurrentUser>,
+) -> Result<WorkRow, AppError> {
     let sql = format!(
         "SELECT {WORK_COLS}, w.cover_content_type FROM works w JOIN creators c ON c.id = w.creator_id WHERE w.id = $1"
     );
@@ -160,7 +164,9 @@ pub(crate) async fn list_works(
     }
     let from = format!("FROM works w JOIN creators c ON c.id = w.creator_id WHERE {cond}");
     let count_sql = format!("SELECT COUNT(*) AS n {from}");
-    let sql = format!("SELECT {WORK_COLS} {from} ORDER BY w.created_at DESC, w.id LIMIT {limit} OFFSET {offset}");
+    let sql = format!(
+        "SELECT {WORK_COLS} {from} ORDER BY w.created_at DESC, w.id LIMIT {limit} OFFSET {offset}"
+    );
     let mut count = sqlx::query(sqlx::AssertSqlSafe(count_sql.as_str()));
     let mut list = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
     for v in uid.iter().chain(q.creator_id.iter()) {
@@ -178,7 +184,9 @@ pub(crate) async fn get_work(
     MaybeUser(user): MaybeUser,
     Path(id): Path<String>,
 ) -> Result<axum::Json<Value>, AppError> {
-    Ok(axum::Json(load_work(&state, &id, user.as_ref()).await?.json))
+    Ok(axum::Json(
+        load_work(&state, &id, user.as_ref()).await?.json,
+    ))
 }
 
 pub(crate) async fn lyrics(
@@ -275,7 +283,10 @@ pub(crate) async fn list_creators(
     )))
     .fetch_all(&state.db.pool)
     .await?;
-    let items = rows.iter().map(creator_json).collect::<Result<Vec<_>, _>>()?;
+    let items = rows
+        .iter()
+        .map(creator_json)
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(axum::Json(paged(items, page, total)))
 }
 
@@ -289,11 +300,13 @@ pub(crate) async fn get_creator(
         .await?
         .ok_or(AppError::NotFound)?;
     let mut v = creator_json(&row)?;
-    let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM works WHERE creator_id = $1 AND published_at IS NOT NULL")
-        .bind(&id)
-        .fetch_one(&state.db.pool)
-        .await?
-        .try_get("n")?;
+    let n: i64 = sqlx::query(
+        "SELECT COUNT(*) AS n FROM works WHERE creator_id = $1 AND published_at IS NOT NULL",
+    )
+    .bind(&id)
+    .fetch_one(&state.db.pool)
+    .await?
+    .try_get("n")?;
     v["published_works"] = json!(n);
     Ok(axum::Json(v))
 }
@@ -321,7 +334,10 @@ pub(crate) async fn list_releases(
     }
     let total = count.fetch_one(&state.db.pool).await?;
     let rows = list.fetch_all(&state.db.pool).await?;
-    let items = rows.iter().map(release_json).collect::<Result<Vec<_>, _>>()?;
+    let items = rows
+        .iter()
+        .map(release_json)
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(axum::Json(paged(items, page, total)))
 }
 

@@ -92,55 +92,286 @@ fn build(state: &AppState) -> Api {
         ops: Vec::new(),
         timeout: state.config.request_timeout,
     };
-    api.op(M::GET, "/api/health", "meta", "Liveness and schema version", Short, get(health))
-        .op(M::GET, "/api/openapi.json", "meta", "This OpenAPI document", Short, get(openapi))
-        .op(M::POST, "/api/auth/signup", "accounts", "Create a listener or creator account and log in", Short, post(accounts::signup))
-        .op(M::POST, "/api/auth/login", "accounts", "Log in: sets the session and CSRF cookies", Short, post(accounts::login))
-        .op(M::POST, "/api/auth/logout", "accounts", "End the current session", Short, post(accounts::logout))
-        .op(M::GET, "/api/me", "accounts", "The current account", Short, get(accounts::me))
-        .op(M::PUT, "/api/me/creator", "accounts", "Create or update the caller's creator profile", Short, put(accounts::put_profile))
-        .op(M::GET, "/api/me/api-keys", "accounts", "List the caller's API keys", Short, get(accounts::list_keys))
-        .op(M::POST, "/api/me/api-keys", "accounts", "Create an API key (shown once)", Short, post(accounts::create_key))
-        .op(M::DELETE, "/api/me/api-keys/{id}", "accounts", "Revoke an API key", Short, delete(accounts::revoke_key))
-        .op(M::GET, "/api/creators", "catalogue", "List creators", Short, get(catalogue::list_creators))
-        .op(M::GET, "/api/creators/{id}", "catalogue", "A creator's public profile", Short, get(catalogue::get_creator))
-        .op(M::GET, "/api/works", "catalogue", "List the works the caller may see", Short, get(catalogue::list_works))
-        .op(
-            M::POST,
-            "/api/works",
-            "works",
-            "Upload a work (multipart: audio, cover, lyrics, metadata fields)",
-            Long,
-            post(works::upload).layer(DefaultBodyLimit::max(upload_limit as usize)),
-        )
-        .op(M::GET, "/api/works/{id}", "catalogue", "One work", Short, get(catalogue::get_work))
-        .op(M::PATCH, "/api/works/{id}", "works", "Change a work's metadata (owner)", Short, patch(works::update))
-        .op(M::POST, "/api/works/{id}/publish", "works", "Publish a processed work (owner)", Short, post(works::publish))
-        .op(M::GET, "/api/works/{id}/jobs", "works", "Pipeline steps of a work: status, timing, error", Short, get(works::jobs))
-        .op(M::GET, "/api/works/{id}/analysis", "works", "Stored step results of a work", Short, get(works::analysis))
-        .op(M::GET, "/api/works/{id}/lyrics", "catalogue", "Lyrics of a work", Short, get(catalogue::lyrics))
-        .op(M::GET, "/api/works/{id}/cover", "catalogue", "Cover image of a work", Short, get(stream::cover))
-        .op(M::GET, "/api/works/{id}/stream", "streaming", "The original audio (HTTP Range)", Long, get(stream::original))
-        .op(
-            M::GET,
-            "/api/works/{id}/stream/{format}",
-            "streaming",
-            "A transcoded stream: opus, aac or mp3 at ?bitrate= kbit/s (HTTP Range)",
-            Long,
-            get(stream::transcoded),
-        )
-        .op(M::POST, "/api/plays", "streaming", "Record a play with the duration listened", Short, post(stream::record_play))
-        .op(M::GET, "/api/search", "catalogue", "Full-text search over titles, artists, albums and lyrics", Short, get(catalogue::search))
-        .op(M::GET, "/api/releases", "catalogue", "List releases", Short, get(catalogue::list_releases))
-        .op(M::POST, "/api/releases", "works", "Create a release from own works", Short, post(works::create_release))
-        .op(M::GET, "/api/releases/{id}", "catalogue", "One release with its works", Short, get(catalogue::get_release))
-        .op(M::POST, "/api/releases/{id}/publish", "works", "Publish a release and its works", Short, post(works::publish_release))
-        .op(M::GET, "/api/reviews", "review", "Open reviews (reviewer, admin)", Short, get(admin::list_reviews))
-        .op(M::POST, "/api/reviews/{id}/decision", "review", "Approve or reject a held work", Short, post(admin::decide))
-        .op(M::GET, "/api/admin/users", "admin", "List accounts (admin)", Short, get(admin::list_users))
-        .op(M::PUT, "/api/admin/users/{id}/role", "admin", "Change an account's role (admin)", Short, put(admin::set_role))
-        .op(M::GET, "/api/admin/demographics", "admin", "Creator demographics in aggregate, small cells suppressed (admin)", Short, get(admin::demographics))
-        .op(M::GET, "/api/admin/jobs", "admin", "Job counts by step and status (admin)", Short, get(admin::job_stats))
+    api.op(
+        M::GET,
+        "/api/health",
+        "meta",
+        "Liveness and schema version",
+        Short,
+        get(health),
+    )
+    .op(
+        M::GET,
+        "/api/openapi.json",
+        "meta",
+        "This OpenAPI document",
+        Short,
+        get(openapi),
+    )
+    .op(
+        M::POST,
+        "/api/auth/signup",
+        "accounts",
+        "Create a listener or creator account and log in",
+        Short,
+        post(accounts::signup),
+    )
+    .op(
+        M::POST,
+        "/api/auth/login",
+        "accounts",
+        "Log in: sets the session and CSRF cookies",
+        Short,
+        post(accounts::login),
+    )
+    .op(
+        M::POST,
+        "/api/auth/logout",
+        "accounts",
+        "End the current session",
+        Short,
+        post(accounts::logout),
+    )
+    .op(
+        M::GET,
+        "/api/me",
+        "accounts",
+        "The current account",
+        Short,
+        get(accounts::me),
+    )
+    .op(
+        M::PUT,
+        "/api/me/creator",
+        "accounts",
+        "Create or update the caller's creator profile",
+        Short,
+        put(accounts::put_profile),
+    )
+    .op(
+        M::GET,
+        "/api/me/api-keys",
+        "accounts",
+        "List the caller's API keys",
+        Short,
+        get(accounts::list_keys),
+    )
+    .op(
+        M::POST,
+        "/api/me/api-keys",
+        "accounts",
+        "Create an API key (shown once)",
+        Short,
+        post(accounts::create_key),
+    )
+    .op(
+        M::DELETE,
+        "/api/me/api-keys/{id}",
+        "accounts",
+        "Revoke an API key",
+        Short,
+        delete(accounts::revoke_key),
+    )
+    .op(
+        M::GET,
+        "/api/creators",
+        "catalogue",
+        "List creators",
+        Short,
+        get(catalogue::list_creators),
+    )
+    .op(
+        M::GET,
+        "/api/creators/{id}",
+        "catalogue",
+        "A creator's public profile",
+        Short,
+        get(catalogue::get_creator),
+    )
+    .op(
+        M::GET,
+        "/api/works",
+        "catalogue",
+        "List the works the caller may see",
+        Short,
+        get(catalogue::list_works),
+    )
+    .op(
+        M::POST,
+        "/api/works",
+        "works",
+        "Upload a work (multipart: audio, cover, lyrics, metadata fields)",
+        Long,
+        post(works::upload).layer(DefaultBodyLimit::max(upload_limit as usize)),
+    )
+    .op(
+        M::GET,
+        "/api/works/{id}",
+        "catalogue",
+        "One work",
+        Short,
+        get(catalogue::get_work),
+    )
+    .op(
+        M::PATCH,
+        "/api/works/{id}",
+        "works",
+        "Change a work's metadata (owner)",
+        Short,
+        patch(works::update),
+    )
+    .op(
+        M::POST,
+        "/api/works/{id}/publish",
+        "works",
+        "Publish a processed work (owner)",
+        Short,
+        post(works::publish),
+    )
+    .op(
+        M::GET,
+        "/api/works/{id}/jobs",
+        "works",
+        "Pipeline steps of a work: status, timing, error",
+        Short,
+        get(works::jobs),
+    )
+    .op(
+        M::GET,
+        "/api/works/{id}/analysis",
+        "works",
+        "Stored step results of a work",
+        Short,
+        get(works::analysis),
+    )
+    .op(
+        M::GET,
+        "/api/works/{id}/lyrics",
+        "catalogue",
+        "Lyrics of a work",
+        Short,
+        get(catalogue::lyrics),
+    )
+    .op(
+        M::GET,
+        "/api/works/{id}/cover",
+        "catalogue",
+        "Cover image of a work",
+        Short,
+        get(stream::cover),
+    )
+    .op(
+        M::GET,
+        "/api/works/{id}/stream",
+        "streaming",
+        "The original audio (HTTP Range)",
+        Long,
+        get(stream::original),
+    )
+    .op(
+        M::GET,
+        "/api/works/{id}/stream/{format}",
+        "streaming",
+        "A transcoded stream: opus, aac or mp3 at ?bitrate= kbit/s (HTTP Range)",
+        Long,
+        get(stream::transcoded),
+    )
+    .op(
+        M::POST,
+        "/api/plays",
+        "streaming",
+        "Record a play with the duration listened",
+        Short,
+        post(stream::record_play),
+    )
+    .op(
+        M::GET,
+        "/api/search",
+        "catalogue",
+        "Full-text search over titles, artists, albums and lyrics",
+        Short,
+        get(catalogue::search),
+    )
+    .op(
+        M::GET,
+        "/api/releases",
+        "catalogue",
+        "List releases",
+        Short,
+        get(catalogue::list_releases),
+    )
+    .op(
+        M::POST,
+        "/api/releases",
+        "works",
+        "Create a release from own works",
+        Short,
+        post(works::create_release),
+    )
+    .op(
+        M::GET,
+        "/api/releases/{id}",
+        "catalogue",
+        "One release with its works",
+        Short,
+        get(catalogue::get_release),
+    )
+    .op(
+        M::POST,
+        "/api/releases/{id}/publish",
+        "works",
+        "Publish a release and its works",
+        Short,
+        post(works::publish_release),
+    )
+    .op(
+        M::GET,
+        "/api/reviews",
+        "review",
+        "Open reviews (reviewer, admin)",
+        Short,
+        get(admin::list_reviews),
+    )
+    .op(
+        M::POST,
+        "/api/reviews/{id}/decision",
+        "review",
+        "Approve or reject a held work",
+        Short,
+        post(admin::decide),
+    )
+    .op(
+        M::GET,
+        "/api/admin/users",
+        "admin",
+        "List accounts (admin)",
+        Short,
+        get(admin::list_users),
+    )
+    .op(
+        M::PUT,
+        "/api/admin/users/{id}/role",
+        "admin",
+        "Change an account's role (admin)",
+        Short,
+        put(admin::set_role),
+    )
+    .op(
+        M::GET,
+        "/api/admin/demographics",
+        "admin",
+        "Creator demographics in aggregate, small cells suppressed (admin)",
+        Short,
+        get(admin::demographics),
+    )
+    .op(
+        M::GET,
+        "/api/admin/jobs",
+        "admin",
+        "Job counts by step and status (admin)",
+        Short,
+        get(admin::job_stats),
+    )
 }
 
 /// The router with its layers.
@@ -161,10 +392,16 @@ async fn no_route() -> AppError {
 }
 
 async fn method_not_allowed() -> AppError {
-    AppError::bad_status(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
+    AppError::bad_status(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method not allowed on this route",
+    )
 }
 
-async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> Result<impl IntoResponse, AppError> {
+async fn health(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<impl IntoResponse, AppError> {
     let version = crate::db::current_version(&state.db).await?;
     Ok(axum::Json(json!({
         "status": "ok",
@@ -202,7 +439,9 @@ fn document(ops: &[Op]) -> Value {
                 .filter(|s| !s.is_empty())
                 .map(|s| {
                     let mut c = s.chars();
-                    c.next().map(|f| f.to_uppercase().chain(c).collect::<String>()).unwrap_or_default()
+                    c.next()
+                        .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                        .unwrap_or_default()
                 })
                 .collect::<String>()
         );
@@ -265,10 +504,16 @@ fn twenty() -> i64 {
 impl Page {
     pub(crate) fn check(self) -> Result<(i64, i64), AppError> {
         if self.page < 1 || self.page > 1_000_000 {
-            return Err(AppError::bad("invalid_page", "page: must be between 1 and 1000000"));
+            return Err(AppError::bad(
+                "invalid_page",
+                "page: must be between 1 and 1000000",
+            ));
         }
         if !(1..=100).contains(&self.per_page) {
-            return Err(AppError::bad("invalid_page", "per_page: must be between 1 and 100"));
+            return Err(AppError::bad(
+                "invalid_page",
+                "per_page: must be between 1 and 100",
+            ));
         }
         Ok((self.per_page, (self.page - 1) * self.per_page))
     }

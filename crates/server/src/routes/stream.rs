@@ -31,7 +31,10 @@ async fn serve_blob(
         .get(header::IF_RANGE)
         .and_then(|v| v.to_str().ok())
         .is_none_or(|v| v == etag);
-    let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok()).filter(|_| if_range_ok);
+    let range_header = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|_| if_range_ok);
     let (status, range) = match parse_range(range_header, len) {
         RangeRequest::Full => (StatusCode::OK, None),
         RangeRequest::Partial(r) => (StatusCode::PARTIAL_CONTENT, Some(r)),
@@ -52,11 +55,20 @@ async fn serve_blob(
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     h.insert(header::CONTENT_TYPE, value(content_type)?);
     h.insert(header::ETAG, value(&etag)?);
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=3600"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=3600"),
+    );
     match range {
         Some(r) => {
-            h.insert(header::CONTENT_LENGTH, value(&(r.end - r.start).to_string())?);
-            h.insert(header::CONTENT_RANGE, value(&format!("bytes {}-{}/{len}", r.start, r.end - 1))?);
+            h.insert(
+                header::CONTENT_LENGTH,
+                value(&(r.end - r.start).to_string())?,
+            );
+            h.insert(
+                header::CONTENT_RANGE,
+                value(&format!("bytes {}-{}/{len}", r.start, r.end - 1))?,
+            );
         }
         None => {
             h.insert(header::CONTENT_LENGTH, value(&len.to_string())?);
@@ -102,13 +114,21 @@ pub(crate) async fn transcoded(
     if !format.bitrates().contains(&kbps) {
         return Err(AppError::bad(
             "invalid_bitrate",
-            format!("bitrate: {} offers {:?} kbit/s", format.name(), format.bitrates()),
+            format!(
+                "bitrate: {} offers {:?} kbit/s",
+                format.name(),
+                format.bitrates()
+            ),
         ));
     }
     let work = load_work(&state, &id, user.as_ref()).await?;
     let key = transcode::ensure(&state, &work.id, format, kbps).await?;
     let size = state.blobs.head(&key).await?.size;
-    let etag = format!("{}-{}-{kbps}", &work.audio_sha256[..16.min(work.audio_sha256.len())], format.name());
+    let etag = format!(
+        "{}-{}-{kbps}",
+        &work.audio_sha256[..16.min(work.audio_sha256.len())],
+        format.name()
+    );
     serve_blob(&state, &key, size, format.content_type(), &etag, &headers).await
 }
 
@@ -142,10 +162,15 @@ pub(crate) async fn record_play(
     ApiJson(body): ApiJson<PlayBody>,
 ) -> Result<(StatusCode, axum::Json<Value>), AppError> {
     if !matches!(body.format.as_str(), "original" | "opus" | "aac" | "mp3") {
-        return Err(AppError::bad("invalid_format", "format: original, opus, aac or mp3"));
+        return Err(AppError::bad(
+            "invalid_format",
+            "format: original, opus, aac or mp3",
+        ));
     }
     let work = load_work(&state, &body.work_id, user.as_ref()).await?;
-    let max_ms = work.duration_s.map_or(24 * 3600 * 1000, |d| (d * 1000.0 * 1.1) as i64 + 5000);
+    let max_ms = work
+        .duration_s
+        .map_or(24 * 3600 * 1000, |d| (d * 1000.0 * 1.1) as i64 + 5000);
     if body.listened_ms < 0 || body.listened_ms > max_ms {
         return Err(AppError::bad(
             "invalid_field",

@@ -23,7 +23,10 @@ fn multipart_error(e: MultipartError) -> AppError {
             limit: 0,
         }
     } else {
-        AppError::bad("invalid_multipart", format!("the multipart body is malformed: {}", e.body_text()))
+        AppError::bad(
+            "invalid_multipart",
+            format!("the multipart body is malformed: {}", e.body_text()),
+        )
     }
 }
 
@@ -55,18 +58,25 @@ async fn text_value(field: &mut Field<'_>, limit: u64, name: &str) -> Result<Str
     let mut buf = Vec::new();
     while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
         if (buf.len() + chunk.len()) as u64 > limit {
-            return Err(AppError::bad("field_too_large", format!("{name}: at most {limit} bytes")));
+            return Err(AppError::bad(
+                "field_too_large",
+                format!("{name}: at most {limit} bytes"),
+            ));
         }
         buf.extend_from_slice(&chunk);
     }
-    String::from_utf8(buf).map_err(|_| AppError::bad("invalid_field", format!("{name}: not valid UTF-8")))
+    String::from_utf8(buf)
+        .map_err(|_| AppError::bad("invalid_field", format!("{name}: not valid UTF-8")))
 }
 
 fn parse_bool(name: &str, v: &str) -> Result<bool, AppError> {
     match v.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" | "" => Ok(false),
-        _ => Err(AppError::bad("invalid_field", format!("{name}: expected true or false"))),
+        _ => Err(AppError::bad(
+            "invalid_field",
+            format!("{name}: expected true or false"),
+        )),
     }
 }
 
@@ -76,11 +86,17 @@ pub(crate) async fn upload(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, axum::Json<Value>), AppError> {
     user.require(Role::Creator)?;
-    let creator_id = creator_of(&state, &user.id)
-        .await?
-        .ok_or_else(|| AppError::conflict("no_creator_profile", "create a creator profile first (PUT /api/me/creator)"))?;
+    let creator_id = creator_of(&state, &user.id).await?.ok_or_else(|| {
+        AppError::conflict(
+            "no_creator_profile",
+            "create a creator profile first (PUT /api/me/creator)",
+        )
+    })?;
     let mut multipart = multipart.map_err(|e| {
-        AppError::bad("invalid_multipart", format!("expected a multipart/form-data body: {}", e.body_text()))
+        AppError::bad(
+            "invalid_multipart",
+            format!("expected a multipart/form-data body: {}", e.body_text()),
+        )
     })?;
     let cfg = &state.config;
     tokio::fs::create_dir_all(&cfg.scratch_dir).await?;
@@ -92,22 +108,31 @@ pub(crate) async fn upload(
         match name.as_str() {
             "audio" => {
                 if audio.is_some() {
-                    return Err(AppError::bad("duplicate_field", "audio: send one audio file"));
+                    return Err(AppError::bad(
+                        "duplicate_field",
+                        "audio: send one audio file",
+                    ));
                 }
-                let tmp = tempfile::Builder::new().prefix("upload-").tempfile_in(&cfg.scratch_dir)?;
+                let tmp = tempfile::Builder::new()
+                    .prefix("upload-")
+                    .tempfile_in(&cfg.scratch_dir)?;
                 let (file, path) = tmp.into_parts();
                 let mut file = tokio::fs::File::from_std(file);
-                let (size, _) = save_field(&mut field, &mut file, cfg.max_upload_bytes, "audio").await?;
+                let (size, _) =
+                    save_field(&mut field, &mut file, cfg.max_upload_bytes, "audio").await?;
                 if size == 0 {
                     return Err(AppError::bad("empty_audio", "audio: the file is empty"));
                 }
                 audio = Some(path);
             }
             "cover" => {
-                let tmp = tempfile::Builder::new().prefix("cover-").tempfile_in(&cfg.scratch_dir)?;
+                let tmp = tempfile::Builder::new()
+                    .prefix("cover-")
+                    .tempfile_in(&cfg.scratch_dir)?;
                 let (file, path) = tmp.into_parts();
                 let mut file = tokio::fs::File::from_std(file);
-                let (_, head) = save_field(&mut field, &mut file, cfg.max_cover_bytes, "cover").await?;
+                let (_, head) =
+                    save_field(&mut field, &mut file, cfg.max_cover_bytes, "cover").await?;
                 let kind = sniff_image(&head).ok_or_else(|| {
                     AppError::bad_status(
                         StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -117,13 +142,16 @@ pub(crate) async fn upload(
                 })?;
                 cover = Some((path, kind));
             }
-            "lyrics" => meta.lyrics = Some(text_value(&mut field, cfg.max_lyrics_bytes, "lyrics").await?),
+            "lyrics" => {
+                meta.lyrics = Some(text_value(&mut field, cfg.max_lyrics_bytes, "lyrics").await?)
+            }
             "title" => meta.title = text_value(&mut field, 4096, "title").await?,
             "artists" | "artist" => {
                 let v = text_value(&mut field, 16384, "artists").await?;
                 if v.trim_start().starts_with('[') {
-                    let list: Vec<String> = serde_json::from_str(&v)
-                        .map_err(|_| AppError::bad("invalid_field", "artists: expected a JSON array of names"))?;
+                    let list: Vec<String> = serde_json::from_str(&v).map_err(|_| {
+                        AppError::bad("invalid_field", "artists: expected a JSON array of names")
+                    })?;
                     meta.artists.extend(list);
                 } else {
                     meta.artists.push(v);
@@ -133,14 +161,25 @@ pub(crate) async fn upload(
             "isrc" => meta.isrc = Some(text_value(&mut field, 64, "isrc").await?),
             "language" => meta.language = Some(text_value(&mut field, 64, "language").await?),
             "genre" => meta.genre = Some(text_value(&mut field, 1024, "genre").await?),
-            "explicit" => meta.explicit = parse_bool("explicit", &text_value(&mut field, 16, "explicit").await?)?,
+            "explicit" => {
+                meta.explicit =
+                    parse_bool("explicit", &text_value(&mut field, 16, "explicit").await?)?
+            }
             other => {
                 let shown: String = other.chars().filter(|c| !c.is_control()).take(64).collect();
-                return Err(AppError::bad("unknown_field", format!("unknown form field {shown:?}")));
+                return Err(AppError::bad(
+                    "unknown_field",
+                    format!("unknown form field {shown:?}"),
+                ));
             }
         }
     }
-    let audio = audio.ok_or_else(|| AppError::bad("missing_audio", "audio: the form must include an audio file"))?;
+    let audio = audio.ok_or_else(|| {
+        AppError::bad(
+            "missing_audio",
+            "audio: the form must include an audio file",
+        )
+    })?;
     let meta = meta.validate()?;
     let work_id = ingest(
         &state,
@@ -153,7 +192,8 @@ pub(crate) async fn upload(
     )
     .await?;
     let mut work = load_work(&state, &work_id, Some(&user)).await?.json;
-    work["jobs"] = serde_json::to_value(state.queue.for_work(&work_id).await?).map_err(|e| AppError::Internal(e.into()))?;
+    work["jobs"] = serde_json::to_value(state.queue.for_work(&work_id).await?)
+        .map_err(|e| AppError::Internal(e.into()))?;
     Ok((StatusCode::CREATED, axum::Json(work)))
 }
 
@@ -170,7 +210,11 @@ pub(crate) struct WorkPatch {
     lyrics: Option<String>,
 }
 
-async fn load_owned(state: &AppState, id: &str, user: &CurrentUser) -> Result<super::catalogue::WorkRow, AppError> {
+async fn load_owned(
+    state: &AppState,
+    id: &str,
+    user: &CurrentUser,
+) -> Result<super::catalogue::WorkRow, AppError> {
     let work = load_work(state, id, Some(user)).await?;
     if !work.owned_by(user) {
         return Err(AppError::Forbidden("only the work's creator may change it"));
@@ -200,7 +244,9 @@ pub(crate) async fn update(
         isrc: patch.isrc.or(row.try_get("isrc")?),
         language: patch.language.or(row.try_get("language")?),
         genre: patch.genre.or(row.try_get("genre")?),
-        explicit: patch.explicit.unwrap_or(row.try_get::<i64, _>("explicit")? != 0),
+        explicit: patch
+            .explicit
+            .unwrap_or(row.try_get::<i64, _>("explicit")? != 0),
         lyrics: patch.lyrics.or(row.try_get("lyrics")?),
     };
     let meta = current.validate()?;
@@ -234,10 +280,22 @@ pub(crate) async fn update(
 fn publishable(status: &str) -> Result<(), AppError> {
     match status {
         "ready" => Ok(()),
-        "held" => Err(AppError::conflict("held_for_review", "the work is held for review and cannot be published yet")),
-        "failed" => Err(AppError::conflict("processing_failed", "processing failed; see /jobs for the error")),
-        "rejected" => Err(AppError::conflict("rejected", "the work was rejected by a reviewer")),
-        _ => Err(AppError::conflict("not_ready", "the work is still being processed")),
+        "held" => Err(AppError::conflict(
+            "held_for_review",
+            "the work is held for review and cannot be published yet",
+        )),
+        "failed" => Err(AppError::conflict(
+            "processing_failed",
+            "processing failed; see /jobs for the error",
+        )),
+        "rejected" => Err(AppError::conflict(
+            "rejected",
+            "the work was rejected by a reviewer",
+        )),
+        _ => Err(AppError::conflict(
+            "not_ready",
+            "the work is still being processed",
+        )),
     }
 }
 
@@ -258,12 +316,18 @@ pub(crate) async fn publish(
     Ok(axum::Json(load_work(&state, &id, Some(&user)).await?.json))
 }
 
-async fn load_for_owner_or_staff(state: &AppState, id: &str, user: &CurrentUser) -> Result<(), AppError> {
+async fn load_for_owner_or_staff(
+    state: &AppState,
+    id: &str,
+    user: &CurrentUser,
+) -> Result<(), AppError> {
     let work = load_work(state, id, Some(user)).await?;
     if work.owned_by(user) || user.role.sees_everything() {
         Ok(())
     } else {
-        Err(AppError::Forbidden("only the work's creator and reviewers may see its processing"))
+        Err(AppError::Forbidden(
+            "only the work's creator and reviewers may see its processing",
+        ))
     }
 }
 
@@ -279,7 +343,9 @@ pub(crate) async fn jobs(
         .await?
         .try_get("status")?;
     let jobs = state.queue.for_work(&id).await?;
-    Ok(axum::Json(json!({"work_id": id, "status": status, "jobs": jobs})))
+    Ok(axum::Json(
+        json!({"work_id": id, "status": status, "jobs": jobs}),
+    ))
 }
 
 pub(crate) async fn analysis(
@@ -321,9 +387,12 @@ pub(crate) async fn create_release(
     ApiJson(body): ApiJson<ReleaseBody>,
 ) -> Result<(StatusCode, axum::Json<Value>), AppError> {
     user.require(Role::Creator)?;
-    let creator_id = creator_of(&state, &user.id)
-        .await?
-        .ok_or_else(|| AppError::conflict("no_creator_profile", "create a creator profile first (PUT /api/me/creator)"))?;
+    let creator_id = creator_of(&state, &user.id).await?.ok_or_else(|| {
+        AppError::conflict(
+            "no_creator_profile",
+            "create a creator profile first (PUT /api/me/creator)",
+        )
+    })?;
     let title = body.title.trim();
     if title.is_empty() || title.chars().count() > 300 {
         return Err(AppError::bad("invalid_field", "title: 1 to 300 characters"));
@@ -336,11 +405,16 @@ pub(crate) async fn create_release(
     }
     for (i, w) in body.work_ids.iter().enumerate() {
         if body.work_ids[..i].contains(w) {
-            return Err(AppError::bad("invalid_field", "work_ids: a work appears twice"));
+            return Err(AppError::bad(
+                "invalid_field",
+                "work_ids: a work appears twice",
+            ));
         }
         let work = load_work(&state, w, Some(&user)).await?;
         if work.owner_user_id != user.id {
-            return Err(AppError::Forbidden("a release may only contain your own works"));
+            return Err(AppError::Forbidden(
+                "a release may only contain your own works",
+            ));
         }
     }
     let id = new_id();
@@ -355,12 +429,14 @@ pub(crate) async fn create_release(
         .execute(&mut *tx)
         .await?;
     for (pos, w) in body.work_ids.iter().enumerate() {
-        sqlx::query("INSERT INTO release_works (release_id, work_id, position) VALUES ($1, $2, $3)")
-            .bind(&id)
-            .bind(w)
-            .bind(pos as i64 + 1)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO release_works (release_id, work_id, position) VALUES ($1, $2, $3)",
+        )
+        .bind(&id)
+        .bind(w)
+        .bind(pos as i64 + 1)
+        .execute(&mut *tx)
+        .await?;
     }
     tx.commit().await?;
     let (release, _) = super::catalogue::load_release(&state, &id, Some(&user)).await?;
@@ -374,7 +450,9 @@ pub(crate) async fn publish_release(
 ) -> Result<axum::Json<Value>, AppError> {
     let (_, owner) = super::catalogue::load_release(&state, &id, Some(&user)).await?;
     if owner != user.id && user.role != Role::Admin {
-        return Err(AppError::Forbidden("only the release's creator may publish it"));
+        return Err(AppError::Forbidden(
+            "only the release's creator may publish it",
+        ));
     }
     let rows = sqlx::query(
         "SELECT w.id, w.status, w.published_at FROM release_works rw JOIN works w ON w.id = rw.work_id WHERE rw.release_id = $1",

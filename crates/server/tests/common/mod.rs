@@ -44,7 +44,8 @@ macro_rules! dual {
 }
 
 pub fn pg_url() -> String {
-    std::env::var("ENCORE_TEST_PG_URL").unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".into())
+    std::env::var("ENCORE_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".into())
 }
 
 /// A server under test.
@@ -74,10 +75,14 @@ pub struct Resp {
 
 impl Resp {
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)))
     }
     pub fn code(&self) -> String {
-        self.json()["error"]["code"].as_str().unwrap_or("").to_string()
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
     }
 }
 
@@ -96,15 +101,17 @@ impl TestApp {
         Self::with(backend, Registry::standard(), |_| {}).await
     }
 
-    pub async fn with(backend: Backend, registry: Registry, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
+    pub async fn with(
+        backend: Backend,
+        registry: Registry,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Option<TestApp> {
         let dir = tempfile::tempdir().unwrap();
         let mut config = test_config(dir.path());
         let mut pg_schema = None;
         if backend == Backend::Postgres {
             let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-            let Some(url) = create_schema(&schema).await else {
-                return None;
-            };
+            let url = create_schema(&schema).await?;
             config.database_url = url;
             pg_schema = Some(schema);
         }
@@ -120,11 +127,20 @@ impl TestApp {
     }
 
     pub async fn send(&self, req: Request<Body>) -> Resp {
-        let res = self.app.clone().oneshot(req).await.unwrap();
+        self.send_to(&self.app, req).await
+    }
+
+    /// Sends through another router (a second server on the same database).
+    pub async fn send_to(&self, app: &Router, req: Request<Body>) -> Resp {
+        let res = app.clone().oneshot(req).await.unwrap();
         let status = res.status();
         let headers = res.headers().clone();
         let body = res.into_body().collect().await.unwrap().to_bytes();
-        Resp { status, headers, body }
+        Resp {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&self, path: &str, session: Option<&Session>) -> Resp {
@@ -135,7 +151,12 @@ impl TestApp {
         self.send(req.body(Body::empty()).unwrap()).await
     }
 
-    pub async fn get_with(&self, path: &str, session: Option<&Session>, headers: &[(&str, &str)]) -> Resp {
+    pub async fn get_with(
+        &self,
+        path: &str,
+        session: Option<&Session>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
         let mut req = Request::get(path);
         if let Some(s) = session {
             req = req.header(header::COOKIE, &s.cookie);
@@ -146,15 +167,24 @@ impl TestApp {
         self.send(req.body(Body::empty()).unwrap()).await
     }
 
-    pub async fn json(&self, method: &str, path: &str, session: Option<&Session>, body: Value) -> Resp {
+    pub async fn json(
+        &self,
+        method: &str,
+        path: &str,
+        session: Option<&Session>,
+        body: Value,
+    ) -> Resp {
         let mut req = Request::builder()
             .method(method)
             .uri(path)
             .header(header::CONTENT_TYPE, "application/json");
         if let Some(s) = session {
-            req = req.header(header::COOKIE, &s.cookie).header("x-csrf-token", &s.csrf);
+            req = req
+                .header(header::COOKIE, &s.cookie)
+                .header("x-csrf-token", &s.csrf);
         }
-        self.send(req.body(Body::from(body.to_string())).unwrap()).await
+        self.send(req.body(Body::from(body.to_string())).unwrap())
+            .await
     }
 
     pub async fn signup(&self, email: &str, role: &str) -> Session {
@@ -163,28 +193,48 @@ impl TestApp {
             body["name"] = json!(format!("Creator {email}"));
         }
         let r = self.json("POST", "/api/auth/signup", None, body).await;
-        assert_eq!(r.status, StatusCode::CREATED, "{:?}", String::from_utf8_lossy(&r.body));
+        assert_eq!(
+            r.status,
+            StatusCode::CREATED,
+            "{:?}",
+            String::from_utf8_lossy(&r.body)
+        );
         session_from(&r)
     }
 
     /// An account with any role, made through the library (as `encore admin create` does).
     pub async fn staff(&self, email: &str, role: encore_server::Role) -> Session {
-        self.state.create_user(email, "a long enough password", role).await.unwrap();
+        self.state
+            .create_user(email, "a long enough password", role)
+            .await
+            .unwrap();
         let r = self
-            .json("POST", "/api/auth/login", None, json!({"email": email, "password": "a long enough password"}))
+            .json(
+                "POST",
+                "/api/auth/login",
+                None,
+                json!({"email": email, "password": "a long enough password"}),
+            )
             .await;
         assert_eq!(r.status, StatusCode::OK);
         session_from(&r)
     }
 
     pub async fn upload(&self, session: &Session, parts: &[Part<'_>]) -> Resp {
+        self.upload_to(&self.app, session, parts).await
+    }
+
+    pub async fn upload_to(&self, app: &Router, session: &Session, parts: &[Part<'_>]) -> Resp {
         let boundary = "encoreboundary7MA4YWxkTrZu0gW";
         let mut body = Vec::new();
         for p in parts {
             body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
             match p {
                 Part::Text(name, value) => {
-                    body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes());
+                    body.extend_from_slice(
+                        format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n")
+                            .as_bytes(),
+                    );
                     body.extend_from_slice(value.as_bytes());
                 }
                 Part::File(name, filename, bytes) => {
@@ -201,16 +251,24 @@ impl TestApp {
         }
         body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
         let req = Request::post("/api/works")
-            .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
             .header(header::COOKIE, &session.cookie)
             .header("x-csrf-token", &session.csrf)
             .body(Body::from(body))
             .unwrap();
-        self.send(req).await
+        self.send_to(app, req).await
     }
 
     /// Uploads a generated WAV with the given title; returns the work id.
-    pub async fn upload_work(&self, session: &Session, title: &str, lyrics: Option<&str>) -> String {
+    pub async fn upload_work(
+        &self,
+        session: &Session,
+        title: &str,
+        lyrics: Option<&str>,
+    ) -> String {
         let wav = wav_clicks(2.0, 44_100, 2);
         let mut parts = vec![
             Part::Text("title", title),
@@ -223,7 +281,12 @@ impl TestApp {
             parts.push(Part::Text("lyrics", l));
         }
         let r = self.upload(session, &parts).await;
-        assert_eq!(r.status, StatusCode::CREATED, "{:?}", String::from_utf8_lossy(&r.body));
+        assert_eq!(
+            r.status,
+            StatusCode::CREATED,
+            "{:?}",
+            String::from_utf8_lossy(&r.body)
+        );
         r.json()["id"].as_str().unwrap().to_string()
     }
 
@@ -234,29 +297,59 @@ impl TestApp {
     }
 
     /// Upload, process and publish.
-    pub async fn published_work(&self, session: &Session, title: &str, lyrics: Option<&str>) -> String {
+    pub async fn published_work(
+        &self,
+        session: &Session,
+        title: &str,
+        lyrics: Option<&str>,
+    ) -> String {
         let id = self.upload_work(session, title, lyrics).await;
         self.drain_jobs().await;
-        let r = self.json("POST", &format!("/api/works/{id}/publish"), Some(session), json!({})).await;
-        assert_eq!(r.status, StatusCode::OK, "{:?}", String::from_utf8_lossy(&r.body));
+        let r = self
+            .json(
+                "POST",
+                &format!("/api/works/{id}/publish"),
+                Some(session),
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "{:?}",
+            String::from_utf8_lossy(&r.body)
+        );
         id
     }
 
     /// Rows in a table (for "nothing changed" checks).
     pub async fn count(&self, table: &str) -> i64 {
         use sqlx::Row;
-        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) AS n FROM {table}")))
-            .fetch_one(&self.state.db.pool)
-            .await
-            .unwrap()
-            .try_get("n")
-            .unwrap()
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) AS n FROM {table}"
+        )))
+        .fetch_one(&self.state.db.pool)
+        .await
+        .unwrap()
+        .try_get("n")
+        .unwrap()
     }
 
     /// Everything that identifies the stored state: row counts and blob keys.
     pub async fn snapshot(&self) -> (Vec<i64>, Vec<String>) {
         let mut counts = Vec::new();
-        for t in ["users", "sessions", "api_keys", "creators", "works", "jobs", "step_results", "reviews", "plays", "releases"] {
+        for t in [
+            "users",
+            "sessions",
+            "api_keys",
+            "creators",
+            "works",
+            "jobs",
+            "step_results",
+            "reviews",
+            "plays",
+            "releases",
+        ] {
             counts.push(self.count(t).await);
         }
         let mut keys = self.state.blobs.list("").await.unwrap();
@@ -301,7 +394,10 @@ async fn admin_pool() -> Option<sqlx::AnyPool> {
     {
         Ok(p) => Some(p),
         Err(e) => {
-            eprintln!("SKIP postgres test: PostgreSQL unreachable at {} ({e})", pg_url());
+            eprintln!(
+                "SKIP postgres test: PostgreSQL unreachable at {} ({e})",
+                pg_url()
+            );
             None
         }
     }
@@ -309,7 +405,10 @@ async fn admin_pool() -> Option<sqlx::AnyPool> {
 
 async fn create_schema(schema: &str) -> Option<String> {
     let pool = admin_pool().await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&pool).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&pool)
+        .await
+        .unwrap();
     pool.close().await;
     let base = pg_url();
     let sep = if base.contains('?') { '&' } else { '?' };
@@ -318,7 +417,9 @@ async fn create_schema(schema: &str) -> Option<String> {
 
 async fn drop_schema(schema: &str) {
     if let Some(pool) = admin_pool().await {
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&pool).await;
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+            .execute(&pool)
+            .await;
         pool.close().await;
     }
 }
@@ -330,8 +431,13 @@ pub fn wav_clicks(seconds: f64, sr: u32, channels: usize) -> Vec<u8> {
     for i in 0..frames {
         let t = i as f64 / f64::from(sr);
         let phase = (t * 4.0).fract();
-        let click = if phase < 0.01 { 0.8 * (1.0 - phase / 0.01) } else { 0.0 };
-        let v = (0.05 * (std::f64::consts::TAU * 220.0 * t).sin() + click * (std::f64::consts::TAU * 2000.0 * t).sin()) as f32;
+        let click = if phase < 0.01 {
+            0.8 * (1.0 - phase / 0.01)
+        } else {
+            0.0
+        };
+        let v = (0.05 * (std::f64::consts::TAU * 220.0 * t).sin()
+            + click * (std::f64::consts::TAU * 2000.0 * t).sin()) as f32;
         for _ in 0..channels {
             samples.push(v);
         }
