@@ -188,6 +188,7 @@ impl Decoder {
         let mut head = [0u8; 64];
         let n = read_up_to(&mut file, &mut head)?;
         let container = sniff_container(&head[..n]);
+        check_wav_header(&head[..n], &limits)?;
         let file = File::open(path)?;
         let ext = path.extension().and_then(|e| e.to_str());
         let stream = MediaSourceStream::new(Box::new(file), MediaSourceStreamOptions::default());
@@ -209,6 +210,7 @@ impl Decoder {
             return Err(Error::Empty);
         }
         let container = sniff_container(&bytes[..bytes.len().min(64)]);
+        check_wav_header(&bytes[..bytes.len().min(64)], &limits)?;
         let stream = MediaSourceStream::new(
             Box::new(Cursor::new(bytes)),
             MediaSourceStreamOptions::default(),
@@ -476,6 +478,33 @@ pub fn decode_file(path: &Path) -> Result<AudioBuffer> {
 /// Decodes a whole in-memory file. `ext_hint` is an optional file extension.
 pub fn decode_bytes(bytes: Vec<u8>, ext_hint: Option<&str>) -> Result<AudioBuffer> {
     Decoder::from_bytes(bytes, ext_hint)?.decode_all()
+}
+
+/// Rejects WAV headers whose sample rate Symphonia cannot represent (0 Hz makes its WAV reader
+/// panic) before handing the stream over. Only the usual layout (`fmt ` right after the RIFF
+/// header) is checked; anything else goes to Symphonia, whose panics are caught anyway.
+fn check_wav_header(head: &[u8], limits: &Limits) -> Result<()> {
+    if !(head.starts_with(b"RIFF") && head.get(8..16) == Some(b"WAVEfmt ")) {
+        return Ok(());
+    }
+    let (Some(ch), Some(rate)) = (head.get(22..24), head.get(24..28)) else {
+        return Ok(());
+    };
+    let channels = u16::from_le_bytes([ch[0], ch[1]]);
+    let rate = u32::from_le_bytes([rate[0], rate[1], rate[2], rate[3]]);
+    if rate < limits.min_sample_rate || rate > limits.max_sample_rate {
+        return Err(Error::LimitExceeded(format!(
+            "the WAV header declares a sample rate of {rate} Hz (accepted: {}..={} Hz)",
+            limits.min_sample_rate, limits.max_sample_rate
+        )));
+    }
+    if usize::from(channels) > limits.max_channels {
+        return Err(Error::LimitExceeded(format!(
+            "the WAV header declares {channels} channels (at most {} accepted)",
+            limits.max_channels
+        )));
+    }
+    Ok(())
 }
 
 fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
