@@ -419,3 +419,12 @@ fn fuzz_regression_mp3_demuxer_underflow() {
     let err = analyze_bytes(bytes.to_vec(), None).unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Corrupt), "{err}");
 }
+
+/// Found by fuzzing `decode_bytes` (2026-11-23): an M4A whose stsc table declares billions of
+/// entries; Symphonia would try to allocate 54 GB and the process would abort.
+#[test]
+fn fuzz_regression_mp4_table_count_is_checked() {
+    let bytes = include_bytes!("fixtures/fuzz-mp4-stsc-huge-count.m4a");
+    let err = analyze_bytes(bytes.to_vec(), None).unwrap_err();
+    assert!(err.to_string().contains("entries"), "{err}");
+}
