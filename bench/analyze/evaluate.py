@@ -3,7 +3,7 @@
 Beat F-measure: mir_eval.beat.f_measure (70 ms window; like mir_eval, beats in the first 5 s
 are ignored). Tempo: share of constant-tempo pieces whose estimate is within 4 % of the truth
 (and, in brackets, allowing a factor 2 or 1/2, 3 or 1/3). Speed: seconds of audio per second
-of wall time, both pinned to one core by the caller (taskset); encore is timed per process,
+of wall time and per CPU second, both pinned to one core by the caller (taskset); encore is timed per process,
 start-up included; librosa per call in a warm process (load with its default resampling +
 beat_track), the first call (JIT compilation) excluded.
 """
@@ -11,6 +11,7 @@ beat_track), the first call (JIT compilation) excluded.
 import glob
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -40,23 +41,28 @@ def main():
         dur = librosa.get_duration(path=path)
 
         t = time.perf_counter()
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
         out = subprocess.run([encore, "analyze", path, "--json"], check=True, capture_output=True)
         enc_wall = time.perf_counter() - t
+        ru2 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        enc_cpu = (ru2.ru_utime - ru.ru_utime) + (ru2.ru_stime - ru.ru_stime)
         res = json.loads(out.stdout)
         est = np.array(res["beats_s"])
         rows["encore"].append(
             (path, truth, mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref), mir_eval.beat.trim_beats(est)),
-             res["tempo_bpm"], dur, enc_wall, res.get("downbeats_s", []))
+             res["tempo_bpm"], dur, enc_wall, res.get("downbeats_s", []), enc_cpu)
         )
 
         t = time.perf_counter()
+        c = time.process_time()
         y, sr = librosa.load(path)
         tempo, frames = librosa.beat.beat_track(y=y, sr=sr)
         lib_wall = time.perf_counter() - t
+        lib_cpu = time.process_time() - c
         est = librosa.frames_to_time(frames, sr=sr)
         rows["librosa"].append(
             (path, truth, mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref), mir_eval.beat.trim_beats(est)),
-             float(np.atleast_1d(tempo)[0]), dur, lib_wall, [])
+             float(np.atleast_1d(tempo)[0]), dur, lib_wall, [], lib_cpu)
         )
 
     def summary(rs, subset):
@@ -68,7 +74,8 @@ def main():
         acc1 = np.mean([tempo_ok(r[3], r[1]["tempo_bpm"], False) for r in const]) if const else float("nan")
         acc2 = np.mean([tempo_ok(r[3], r[1]["tempo_bpm"], True) for r in const]) if const else float("nan")
         speed = sum(r[4] for r in rs) / sum(r[5] for r in rs)
-        return len(rs), f, acc1, acc2, speed
+        cpu_speed = sum(r[4] for r in rs) / sum(r[7] for r in rs)
+        return len(rs), f, acc1, acc2, speed, cpu_speed
 
     subsets = [
         ("all", lambda t: True),
@@ -77,8 +84,8 @@ def main():
         ("tempo changes", lambda t: t["kind"] != "constant"),
     ]
     name_filter = {"click tracks": "click-", "MIDI (fluidsynth)": "midi-"}
-    print("| set | files | tool | beat F (70 ms) | tempo acc (4 %) [octave errors allowed] | speed (s audio / s wall) |")
-    print("|---|---|---|---|---|---|")
+    print("| set | files | tool | beat F (70 ms) | tempo acc (4 %) [octave errors allowed] | speed (s audio / s wall) | speed (s audio / CPU s) |")
+    print("|---|---|---|---|---|---|---|")
     for label, subset in subsets:
         for tool in ("encore", "librosa"):
             rs = rows[tool]
@@ -87,9 +94,9 @@ def main():
             s = summary(rs, subset)
             if s is None:
                 continue
-            n, f, a1, a2, sp = s
+            n, f, a1, a2, sp, cs = s
             acc = "n/a (tempo changes)" if np.isnan(a1) else f"{a1:.2f} [{a2:.2f}]"
-            print(f"| {label} | {n} | {tool} | {f:.3f} | {acc} | {sp:.0f} |")
+            print(f"| {label} | {n} | {tool} | {f:.3f} | {acc} | {sp:.0f} | {cs:.0f} |")
     # Downbeats (encore only): F-measure of downbeats with the same window.
     fd = [mir_eval.beat.f_measure(np.array(r[1]["downbeats_s"]), np.array(r[6])) for r in rows["encore"]]
     print(f"\nencore downbeat F-measure (70 ms, all files): {np.mean(fd):.3f}")

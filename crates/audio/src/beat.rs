@@ -526,12 +526,14 @@ pub fn downbeats(env: &Envelope, features: &BarFeatures, beats: &[usize]) -> Vec
         return Vec::new();
     }
     let n = env.values.len();
+    // The onset's total strength over +-2 frames: a peak split between two frames (the onset
+    // falls between frame centres) counts as much as one that falls on a frame.
     let at = |v: &[f32], b: usize| -> f64 {
-        let lo = b.saturating_sub(1);
-        let hi = (b + 2).min(v.len());
+        let lo = b.saturating_sub(2);
+        let hi = (b + 3).min(v.len());
         v.get(lo..hi)
-            .map(|s| s.iter().copied().fold(0.0f32, f32::max))
-            .map_or(0.0, f64::from)
+            .map(|s| s.iter().map(|&x| f64::from(x)).sum::<f64>())
+            .unwrap_or(0.0)
     };
     let accent: Vec<f64> = beats.iter().map(|&b| at(&env.values, b)).collect();
     let low: Vec<f64> = beats.iter().map(|&b| at(&features.low_onset, b)).collect();

@@ -188,6 +188,11 @@ impl Decoder {
         let mut head = [0u8; 64];
         let n = read_up_to(&mut file, &mut head)?;
         let container = sniff_container(&head[..n]);
+        check_wav_header(&head[..n], &limits)?;
+        if container == "mp4" {
+            let mut file = File::open(path)?;
+            check_mp4_tables(&mut file, len)?;
+        }
         let file = File::open(path)?;
         let ext = path.extension().and_then(|e| e.to_str());
         let stream = MediaSourceStream::new(Box::new(file), MediaSourceStreamOptions::default());
@@ -209,6 +214,10 @@ impl Decoder {
             return Err(Error::Empty);
         }
         let container = sniff_container(&bytes[..bytes.len().min(64)]);
+        check_wav_header(&bytes[..bytes.len().min(64)], &limits)?;
+        if container == "mp4" {
+            check_mp4_tables(&mut Cursor::new(&bytes[..]), bytes.len() as u64)?;
+        }
         let stream = MediaSourceStream::new(
             Box::new(Cursor::new(bytes)),
             MediaSourceStreamOptions::default(),
@@ -476,6 +485,146 @@ pub fn decode_file(path: &Path) -> Result<AudioBuffer> {
 /// Decodes a whole in-memory file. `ext_hint` is an optional file extension.
 pub fn decode_bytes(bytes: Vec<u8>, ext_hint: Option<&str>) -> Result<AudioBuffer> {
     Decoder::from_bytes(bytes, ext_hint)?.decode_all()
+}
+
+/// Rejects WAV headers whose sample rate Symphonia cannot represent (0 Hz makes its WAV reader
+/// panic) before handing the stream over. Only the usual layout (`fmt ` right after the RIFF
+/// header) is checked; anything else goes to Symphonia, whose panics are caught anyway.
+fn check_wav_header(head: &[u8], limits: &Limits) -> Result<()> {
+    if !(head.starts_with(b"RIFF") && head.get(8..16) == Some(b"WAVEfmt ")) {
+        return Ok(());
+    }
+    let (Some(ch), Some(rate)) = (head.get(22..24), head.get(24..28)) else {
+        return Ok(());
+    };
+    let channels = u16::from_le_bytes([ch[0], ch[1]]);
+    let rate = u32::from_le_bytes([rate[0], rate[1], rate[2], rate[3]]);
+    if rate < limits.min_sample_rate || rate > limits.max_sample_rate {
+        return Err(Error::LimitExceeded(format!(
+            "the WAV header declares a sample rate of {rate} Hz (accepted: {}..={} Hz)",
+            limits.min_sample_rate, limits.max_sample_rate
+        )));
+    }
+    if usize::from(channels) > limits.max_channels {
+        return Err(Error::LimitExceeded(format!(
+            "the WAV header declares {channels} channels (at most {} accepted)",
+            limits.max_channels
+        )));
+    }
+    Ok(())
+}
+
+/// Largest `moov` box read for the check below.
+const MAX_MOOV_BYTES: u64 = 64 << 20;
+
+/// Symphonia's MP4 reader allocates sample tables from their declared entry counts before
+/// reading them; a hostile count makes it request tens of GB and the process aborts (found by
+/// fuzzing). This walks the `moov` box and rejects any table whose count cannot fit in its box.
+fn check_mp4_tables<R: Read + std::io::Seek>(reader: &mut R, len: u64) -> Result<()> {
+    use std::io::SeekFrom;
+    let mut pos = 0u64;
+    while pos + 8 <= len {
+        reader.seek(SeekFrom::Start(pos))?;
+        let mut hdr = [0u8; 16];
+        let n = read_up_to(reader, &mut hdr)?;
+        if n < 8 {
+            break;
+        }
+        let mut size = u64::from(u32::from_be_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]));
+        let mut header = 8u64;
+        if size == 1 && n >= 16 {
+            size = u64::from_be_bytes([
+                hdr[8], hdr[9], hdr[10], hdr[11], hdr[12], hdr[13], hdr[14], hdr[15],
+            ]);
+            header = 16;
+        } else if size == 0 {
+            size = len - pos;
+        }
+        if size < header {
+            break;
+        }
+        if &hdr[4..8] == b"moov" {
+            let body = size - header;
+            if body > MAX_MOOV_BYTES {
+                return Err(Error::LimitExceeded(format!(
+                    "the MP4 moov box is {body} bytes (at most {MAX_MOOV_BYTES} accepted)"
+                )));
+            }
+            let mut moov = vec![0u8; body.min(len - pos - header) as usize];
+            reader.seek(SeekFrom::Start(pos + header))?;
+            let got = read_up_to(reader, &mut moov)?;
+            moov.truncate(got);
+            return check_mp4_boxes(&moov, 0);
+        }
+        pos = pos.saturating_add(size);
+    }
+    Ok(())
+}
+
+fn check_mp4_boxes(data: &[u8], depth: usize) -> Result<()> {
+    if depth > 16 {
+        return Ok(());
+    }
+    let mut pos = 0usize;
+    while pos + 8 <= data.len() {
+        let size =
+            u32::from_be_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]) as usize;
+        let kind = &data[pos + 4..pos + 8];
+        let end = if size < 8 {
+            data.len()
+        } else {
+            pos.saturating_add(size).min(data.len())
+        };
+        let body = &data[pos + 8..end];
+        match kind {
+            b"trak" | b"mdia" | b"minf" | b"stbl" | b"edts" | b"mvex" | b"moof" | b"traf" => {
+                check_mp4_boxes(body, depth + 1)?
+            }
+            _ => {
+                // Full boxes: version/flags (4 bytes), then a 32-bit entry count.
+                let entry = match kind {
+                    b"stsc" => 12,
+                    b"stts" | b"ctts" => 8,
+                    b"stco" | b"stss" => 4,
+                    b"co64" => 8,
+                    b"elst" => 12,
+                    b"stsd" => 8,
+                    _ => 0,
+                };
+                if entry > 0 && body.len() >= 8 {
+                    let count = u32::from_be_bytes([body[4], body[5], body[6], body[7]]) as u64;
+                    if count * entry > body.len() as u64 {
+                        return Err(Error::Corrupt {
+                            format: "mp4".into(),
+                            reason: format!(
+                                "the {} table declares {count} entries but its box holds {} bytes",
+                                String::from_utf8_lossy(kind),
+                                body.len()
+                            ),
+                        });
+                    }
+                }
+                if kind == b"stsz" && body.len() >= 12 {
+                    let fixed = u32::from_be_bytes([body[4], body[5], body[6], body[7]]);
+                    let count = u32::from_be_bytes([body[8], body[9], body[10], body[11]]) as u64;
+                    if fixed == 0 && count * 4 > body.len() as u64 {
+                        return Err(Error::Corrupt {
+                            format: "mp4".into(),
+                            reason: format!(
+                                "the stsz table declares {count} sizes but its box holds {} bytes",
+                                body.len()
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+        if end <= pos {
+            break;
+        }
+        pos = end;
+    }
+    Ok(())
 }
 
 fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {

@@ -1,5 +1,6 @@
 //! Loading a file as mono at a chosen sample rate, streaming so that memory stays at the size
-//! of the output (a one-hour file at 22 050 Hz is 160 MB of `f32`, whatever its source format).
+//! of the output (a one-hour file at 22 050 Hz is 318 MB of `f32`, whatever its source format;
+//! [`analyze_file`](crate::analyze_file) does not keep the samples at all).
 
 use std::path::Path;
 

@@ -409,3 +409,22 @@ fn truncated_and_byte_flipped_real_files_never_panic() {
         }
     }
 }
+
+/// Found by `crates/audio/fuzz` (decode_bytes, 2026-11-23): an MP3 whose Xing/Info header makes
+/// symphonia-bundle-mp3 0.5.5 subtract with overflow (demuxer.rs:128). With overflow checks the
+/// panic is caught and reported as corrupt; without, no audio decodes. Either way, an error.
+#[test]
+fn fuzz_regression_mp3_demuxer_underflow() {
+    let bytes = include_bytes!("fixtures/fuzz-mp3-demuxer-underflow.mp3");
+    let err = analyze_bytes(bytes.to_vec(), None).unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::Corrupt), "{err}");
+}
+
+/// Found by fuzzing `decode_bytes` (2026-11-23): an M4A whose stsc table declares billions of
+/// entries; Symphonia would try to allocate 54 GB and the process would abort.
+#[test]
+fn fuzz_regression_mp4_table_count_is_checked() {
+    let bytes = include_bytes!("fixtures/fuzz-mp4-stsc-huge-count.m4a");
+    let err = analyze_bytes(bytes.to_vec(), None).unwrap_err();
+    assert!(err.to_string().contains("entries"), "{err}");
+}

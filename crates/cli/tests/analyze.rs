@@ -153,7 +153,7 @@ fn bad_files_name_the_file_and_the_reason() {
         (&text, "text"),
         (&truncated, "truncated"),
         (&absurd_path, "channel"),
-        (&rate0_path, ""),
+        (&rate0_path, "sample rate of 0 hz"),
         (&missing, ""),
     ];
     for (path, reason) in cases {
