@@ -73,9 +73,9 @@ pub struct Args {
     /// Overall intensity, 0 to 1.
     #[arg(long, default_value_t = 1.0, value_parser = parse_unit)]
     pub intensity: f32,
-    /// Place transients on an onset-derived beat grid (until a beat tracker feeds real beats).
+    /// Also place transients on the beat grid of encore-audio's beat tracker.
     #[arg(long)]
-    pub onset_beats: bool,
+    pub beats: bool,
 }
 
 /// Subcommands of `encore haptics`.
@@ -178,8 +178,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         bail!("--format wav needs an output file, not stdout");
     }
     let audio = load(&file)?;
-    let beats_s = if args.onset_beats {
-        Some(onset_beats(&audio.samples, audio.sample_rate)?)
+    let beats_s = if args.beats {
+        Some(track_beats(&audio, &file)?)
     } else {
         None
     };
@@ -221,15 +221,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Beat times from encore-audio's tracker (the one `encore analyze` reports).
+fn track_beats(audio: &encore_audio::AudioBuffer, file: &Path) -> anyhow::Result<Vec<f64>> {
+    let rhythm = encore_audio::analyze_mono(
+        &audio.samples,
+        audio.sample_rate,
+        &encore_audio::AnalyzeOptions::default(),
+    )
+    .with_context(|| format!("tracking beats in {}", file.display()))?;
+    Ok(rhythm.beats_s)
+}
+
 /// Runs `encore visualize`.
 pub fn run_visualize(args: VisualizeArgs) -> anyhow::Result<ExitCode> {
     let audio = load(&args.file)?;
-    let v = visualize(
-        &audio.samples,
-        audio.sample_rate,
-        &VisualizeOptions::default(),
-    )
-    .with_context(|| format!("visualising {}", args.file.display()))?;
+    let options = VisualizeOptions {
+        beats_s: Some(track_beats(&audio, &args.file)?),
+        ..VisualizeOptions::default()
+    };
+    let v = visualize(&audio.samples, audio.sample_rate, &options)
+        .with_context(|| format!("visualising {}", args.file.display()))?;
     let json = serde_json::to_vec(&v)?;
     if let Some(out) = &args.output {
         write_output(out, &json)?;

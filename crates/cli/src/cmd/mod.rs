@@ -2,9 +2,9 @@
 //! `run(Args)` (builds what runs, returns the exit code).
 
 pub mod analyze;
-pub mod registry;
-pub mod scan;
 pub mod fingerprint;
 pub mod haptics;
 pub mod lyrics;
+pub mod registry;
+pub mod scan;
 pub mod serve;
