@@ -113,16 +113,17 @@ pub(crate) async fn load_work(
     }
 }
 
-/// SQL condition (on `w` and `c`) for the works `user` may see; the user id, when needed, is
+/// SQL condition for the rows `user` may see: published rows of table alias `t` (`w` for works,
+/// `r` for releases), or any row whose creator `c` is the user; the user id, when needed, is
 /// bound as parameter `$n`.
-fn visibility(user: Option<&CurrentUser>, n: usize) -> (String, Option<String>) {
+fn visibility(user: Option<&CurrentUser>, t: &str, n: usize) -> (String, Option<String>) {
     match user {
         Some(u) if u.role.sees_everything() => ("1 = 1".into(), None),
         Some(u) => (
-            format!("(w.published_at IS NOT NULL OR c.user_id = ${n})"),
+            format!("({t}.published_at IS NOT NULL OR c.user_id = ${n})"),
             Some(u.id.clone()),
         ),
-        None => ("w.published_at IS NOT NULL".into(), None),
+        None => (format!("{t}.published_at IS NOT NULL"), None),
     }
 }
 
@@ -156,7 +157,7 @@ pub(crate) async fn list_works(
 ) -> Result<axum::Json<Value>, AppError> {
     let page = q.page();
     let (limit, offset) = page.check()?;
-    let (vis, uid) = visibility(user.as_ref(), 1);
+    let (vis, uid) = visibility(user.as_ref(), "w", 1);
     let mut cond = vis;
     let creator_param = if uid.is_some() { 2 } else { 1 };
     if q.creator_id.is_some() {
@@ -224,7 +225,7 @@ pub(crate) async fn search(
     let Some(fts) = search_query(state.db.dialect, text) else {
         return Ok(axum::Json(paged(Vec::new(), page, 0)));
     };
-    let (vis, uid) = visibility(user.as_ref(), 2);
+    let (vis, uid) = visibility(user.as_ref(), "w", 2);
     let (from, order) = match state.db.dialect {
         Dialect::Sqlite => (
             format!(
@@ -318,8 +319,7 @@ pub(crate) async fn list_releases(
 ) -> Result<axum::Json<Value>, AppError> {
     let page = q.page();
     let (limit, offset) = page.check()?;
-    let (vis, uid) = visibility(user.as_ref(), 1);
-    let vis = vis.replace("w.published_at", "r.published_at");
+    let (vis, uid) = visibility(user.as_ref(), "r", 1);
     let from = format!("FROM releases r JOIN creators c ON c.id = r.creator_id WHERE {vis}");
     let count_sql = format!("SELECT COUNT(*) {from}");
     let mut count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(count_sql.as_str()));
@@ -383,7 +383,7 @@ pub(crate) async fn get_release(
     Path(id): Path<String>,
 ) -> Result<axum::Json<Value>, AppError> {
     let (mut release, _) = load_release(&state, &id, user.as_ref()).await?;
-    let (vis, uid) = visibility(user.as_ref(), 2);
+    let (vis, uid) = visibility(user.as_ref(), "w", 2);
     let sql = format!(
         "SELECT {WORK_COLS} FROM release_works rw JOIN works w ON w.id = rw.work_id JOIN creators c ON c.id = w.creator_id \
          WHERE rw.release_id = $1 AND {vis} ORDER BY rw.position"
