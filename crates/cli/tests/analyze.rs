@@ -14,7 +14,7 @@ fn encore(args: &[&std::ffi::OsStr]) -> Output {
 fn write_wav(path: &Path, seconds: f64, clicks: bool) {
     let sr = 22_050u32;
     let n = (seconds * f64::from(sr)) as usize;
-    let mut pcm = Vec::with_capacity(n * 4);
+    let mut samples = Vec::with_capacity(n * 2);
     for i in 0..n {
         let t = i as f64 / f64::from(sr);
         let phase = (t - 0.25).rem_euclid(0.5);
@@ -23,25 +23,12 @@ fn write_wav(path: &Path, seconds: f64, clicks: bool) {
         } else {
             0.0
         };
-        let s = (v * 32767.0) as i16;
-        pcm.extend_from_slice(&s.to_le_bytes());
-        pcm.extend_from_slice(&s.to_le_bytes());
+        samples.extend([v as f32, v as f32]);
     }
-    let mut wav = Vec::new();
-    wav.extend_from_slice(b"RIFF");
-    wav.extend_from_slice(&(36 + pcm.len() as u32).to_le_bytes());
-    wav.extend_from_slice(b"WAVEfmt ");
-    wav.extend_from_slice(&16u32.to_le_bytes());
-    wav.extend_from_slice(&1u16.to_le_bytes());
-    wav.extend_from_slice(&2u16.to_le_bytes());
-    wav.extend_from_slice(&sr.to_le_bytes());
-    wav.extend_from_slice(&(sr * 4).to_le_bytes());
-    wav.extend_from_slice(&4u16.to_le_bytes());
-    wav.extend_from_slice(&16u16.to_le_bytes());
-    wav.extend_from_slice(b"data");
-    wav.extend_from_slice(&(pcm.len() as u32).to_le_bytes());
-    wav.extend_from_slice(&pcm);
-    std::fs::write(path, wav).unwrap();
+    let file = std::fs::File::create(path).unwrap();
+    encore_audio::AudioBuffer::new(sr, 2, samples)
+        .write_wav_pcm16(std::io::BufWriter::new(file))
+        .unwrap();
 }
 
 #[test]

@@ -13,7 +13,7 @@ fn encore() -> Command {
 /// A stereo WAV: a centred harmonic "voice" during `words`, hard-panned noise elsewhere.
 fn write_song(path: &Path, words: &[(f64, f64)], duration: f64) {
     let n = (duration * f64::from(SR)) as usize;
-    let mut data = Vec::with_capacity(4 * n);
+    let mut samples = Vec::with_capacity(2 * n);
     let mut state = 99u32;
     for i in 0..n {
         let t = i as f64 / f64::from(SR);
@@ -28,25 +28,12 @@ fn write_song(path: &Path, words: &[(f64, f64)], duration: f64) {
         state ^= state >> 17;
         state ^= state << 5;
         let noise = (f64::from(state) / f64::from(u32::MAX) - 0.5) * 0.05;
-        for s in [v + noise, v - noise] {
-            data.extend(((s.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes());
-        }
+        samples.extend([(v + noise) as f32, (v - noise) as f32]);
     }
-    let mut wav = Vec::new();
-    wav.extend(b"RIFF");
-    wav.extend((36 + data.len() as u32).to_le_bytes());
-    wav.extend(b"WAVEfmt ");
-    wav.extend(16u32.to_le_bytes());
-    wav.extend(1u16.to_le_bytes());
-    wav.extend(2u16.to_le_bytes());
-    wav.extend(SR.to_le_bytes());
-    wav.extend((SR * 4).to_le_bytes());
-    wav.extend(4u16.to_le_bytes());
-    wav.extend(16u16.to_le_bytes());
-    wav.extend(b"data");
-    wav.extend((data.len() as u32).to_le_bytes());
-    wav.extend(data);
-    std::fs::write(path, wav).unwrap();
+    let file = std::fs::File::create(path).unwrap();
+    encore_audio::AudioBuffer::new(SR, 2, samples)
+        .write_wav_pcm16(std::io::BufWriter::new(file))
+        .unwrap();
 }
 
 fn tmp(name: &str) -> PathBuf {
