@@ -5,7 +5,7 @@
 //! off by [`Limits`].
 
 use std::fs::File;
-use std::io::{Cursor, Read};
+use std::io::{Cursor, Read, Seek, SeekFrom};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::OnceLock;
@@ -190,10 +190,10 @@ impl Decoder {
         let container = sniff_container(&head[..n]);
         check_wav_header(&head[..n], &limits)?;
         if container == "mp4" {
-            let mut file = File::open(path)?;
             check_mp4_tables(&mut file, len)?;
         }
-        let file = File::open(path)?;
+        // One handle for sniffing, checks and decoding: rewind it for the decoder.
+        file.seek(SeekFrom::Start(0))?;
         let ext = path.extension().and_then(|e| e.to_str());
         let stream = MediaSourceStream::new(Box::new(file), MediaSourceStreamOptions::default());
         Self::from_stream(stream, ext, container, limits)
@@ -520,8 +520,7 @@ const MAX_MOOV_BYTES: u64 = 64 << 20;
 /// Symphonia's MP4 reader allocates sample tables from their declared entry counts before
 /// reading them; a hostile count makes it request tens of GB and the process aborts (found by
 /// fuzzing). This walks the `moov` box and rejects any table whose count cannot fit in its box.
-fn check_mp4_tables<R: Read + std::io::Seek>(reader: &mut R, len: u64) -> Result<()> {
-    use std::io::SeekFrom;
+fn check_mp4_tables<R: Read + Seek>(reader: &mut R, len: u64) -> Result<()> {
     let mut pos = 0u64;
     while pos + 8 <= len {
         reader.seek(SeekFrom::Start(pos))?;
