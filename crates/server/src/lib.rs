@@ -29,6 +29,7 @@ mod range;
 mod routes;
 mod store;
 mod transcode;
+mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -49,6 +50,7 @@ pub use pipeline::{
 pub use range::{ByteRange, RangeRequest, parse_range};
 pub use routes::openapi_document;
 pub use store::Blobs;
+pub use web::CSP;
 
 /// Everything a request handler or a worker needs. Cheap to clone.
 #[derive(Clone, Debug)]

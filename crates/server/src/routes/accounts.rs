@@ -315,12 +315,41 @@ pub(crate) async fn me(
         }
         None => Value::Null,
     };
+    let care_mode: i64 = sqlx::query("SELECT care_mode FROM users WHERE id = $1")
+        .bind(&user.id)
+        .fetch_one(&state.db.pool)
+        .await?
+        .try_get("care_mode")?;
     Ok(axum::Json(json!({
         "id": user.id,
         "email": user.email,
         "role": user.role,
         "creator": creator,
+        "care_mode": care_mode != 0,
     })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PreferencesBody {
+    /// The web app's ageing-friendly display, remembered for the account.
+    #[serde(default)]
+    care_mode: Option<bool>,
+}
+
+pub(crate) async fn patch_me(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(body): ApiJson<PreferencesBody>,
+) -> Result<axum::Json<Value>, AppError> {
+    if let Some(care) = body.care_mode {
+        sqlx::query("UPDATE users SET care_mode = $1 WHERE id = $2")
+            .bind(i64::from(care))
+            .bind(&user.id)
+            .execute(&state.db.pool)
+            .await?;
+    }
+    me(State(state), user).await
 }
 
 #[derive(Debug, Deserialize)]

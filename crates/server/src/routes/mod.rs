@@ -141,6 +141,14 @@ fn build(state: &AppState) -> Api {
         get(accounts::me),
     )
     .op(
+        M::PATCH,
+        "/api/me",
+        "accounts",
+        "Change the caller's preferences: {care_mode: bool} (the web app's ageing-friendly mode)",
+        Short,
+        patch(accounts::patch_me),
+    )
+    .op(
         M::PUT,
         "/api/me/creator",
         "accounts",
@@ -379,16 +387,12 @@ pub(crate) fn router(state: AppState) -> Router {
     let api = build(&state);
     let concurrency = state.config.max_concurrent_requests;
     api.router
-        .fallback(no_route)
+        .fallback(crate::web::fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(ConcurrencyLimitLayer::new(concurrency))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
-}
-
-async fn no_route() -> AppError {
-    AppError::bad_status(StatusCode::NOT_FOUND, "no_route", "no such route")
 }
 
 async fn method_not_allowed() -> AppError {
