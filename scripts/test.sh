@@ -19,4 +19,13 @@ status=${PIPESTATUS[0]}
 passed=$(grep -Eo '[0-9]+ passed' "${TMPDIR:-/tmp}/encore-test.log" | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' "${TMPDIR:-/tmp}/encore-test.log" | awk '{s+=$1} END {print s+0}')
 echo "$passed passed, $failed failed"
-exit "$status"
+
+# The web app in a real browser: Debian's chromium, headless, driven by playwright-core,
+# against the debug `encore` binary the cargo tests just built.
+echo "== browser tests (tests/browser)"
+export ENCORE_ARTIFACTS="${ENCORE_ARTIFACTS:-$CARGO_TARGET_DIR/browser-artifacts}"
+browser_status=0
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error && npm test) || browser_status=$?
+echo "browser screenshots: $ENCORE_ARTIFACTS"
+[ "$status" -ne 0 ] && exit "$status"
+exit "$browser_status"

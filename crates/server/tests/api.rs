@@ -34,6 +34,8 @@ dual!(
     creator_profiles_and_demographics,
     releases_and_pagination,
     secure_cookies_behind_tls,
+    care_mode_is_an_account_preference,
+    web_app_is_served,
 );
 
 async fn accounts_and_sessions(b: Backend) {
@@ -2020,5 +2022,149 @@ async fn secure_cookies_behind_tls(b: Backend) {
     for c in cookies {
         assert!(c.to_str().unwrap().ends_with("; Secure"), "{c:?}");
     }
+    t.cleanup().await;
+}
+
+async fn care_mode_is_an_account_preference(b: Backend) {
+    let Some(t) = TestApp::new(b).await else {
+        return;
+    };
+    let ann = t.signup("ann@example.org", "listener").await;
+    let bob = t.signup("bob@example.org", "listener").await;
+    assert_eq!(t.get("/api/me", Some(&ann)).await.json()["care_mode"], false);
+    // Cookie writes need the CSRF token; anonymous callers are refused.
+    let req = Request::patch("/api/me")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::COOKIE, &ann.cookie)
+        .body(Body::from(r#"{"care_mode":true}"#))
+        .unwrap();
+    assert_eq!(t.send(req).await.status, StatusCode::FORBIDDEN);
+    let anon = t
+        .json("PATCH", "/api/me", None, json!({"care_mode": true}))
+        .await;
+    assert_eq!(anon.status, StatusCode::UNAUTHORIZED);
+    for bad in [
+        json!({"care_mode": "yes"}),
+        json!({"care": true}),
+        json!([]),
+    ] {
+        let r = t.json("PATCH", "/api/me", Some(&ann), bad.clone()).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    assert_eq!(t.get("/api/me", Some(&ann)).await.json()["care_mode"], false);
+    let r = t
+        .json("PATCH", "/api/me", Some(&ann), json!({"care_mode": true}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["care_mode"], true);
+    assert_eq!(r.json()["email"], "ann@example.org");
+    assert_eq!(t.get("/api/me", Some(&ann)).await.json()["care_mode"], true);
+    assert_eq!(t.get("/api/me", Some(&bob)).await.json()["care_mode"], false);
+    // An empty patch changes nothing; switching off is remembered too.
+    let r = t.json("PATCH", "/api/me", Some(&ann), json!({})).await;
+    assert_eq!(r.json()["care_mode"], true);
+    let r = t
+        .json("PATCH", "/api/me", Some(&ann), json!({"care_mode": false}))
+        .await;
+    assert_eq!(r.json()["care_mode"], false);
+    t.cleanup().await;
+}
+
+async fn web_app_is_served(b: Backend) {
+    let Some(t) = TestApp::new(b).await else {
+        return;
+    };
+    let page = t.get("/", None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let header_of = |r: &common::Resp, h: header::HeaderName| {
+        r.headers
+            .get(h)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        header_of(&page, header::CONTENT_TYPE),
+        "text/html; charset=utf-8"
+    );
+    assert_eq!(
+        header_of(&page, header::CONTENT_SECURITY_POLICY),
+        encore_server::CSP
+    );
+    assert!(!encore_server::CSP.contains("unsafe"));
+    assert_eq!(header_of(&page, header::CACHE_CONTROL), "no-cache");
+    assert_eq!(
+        header_of(&page, header::X_CONTENT_TYPE_OPTIONS),
+        "nosniff"
+    );
+    let html = String::from_utf8(page.body.to_vec()).unwrap();
+    // Every page URL outside /api answers the app, which routes on the client.
+    for path in [
+        "/search?q=x",
+        "/works/123",
+        "/studio/works/abc",
+        "/admin",
+        "/no/such/page",
+    ] {
+        let r = t.get(path, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        assert_eq!(r.body, page.body, "{path}");
+    }
+    // Assets: content types, immutable under the build prefix, ETag revalidation.
+    let start = html.find("/assets/").unwrap();
+    let prefix = &html[start..start + "/assets/".len() + 17];
+    assert!(prefix.ends_with('/'), "{prefix}");
+    for (file, ty) in [
+        ("js/app.js", "text/javascript; charset=utf-8"),
+        ("app.css", "text/css; charset=utf-8"),
+        ("icon.svg", "image/svg+xml"),
+    ] {
+        let r = t.get(&format!("{prefix}{file}"), None).await;
+        assert_eq!(r.status, StatusCode::OK, "{file}");
+        assert_eq!(header_of(&r, header::CONTENT_TYPE), ty);
+        assert_eq!(
+            header_of(&r, header::CACHE_CONTROL),
+            "public, max-age=31536000, immutable"
+        );
+        let etag = header_of(&r, header::ETAG);
+        assert!(etag.starts_with('"') && etag.len() > 10, "{etag}");
+        let again = t
+            .get_with(
+                &format!("{prefix}{file}"),
+                None,
+                &[("if-none-match", etag.as_str())],
+            )
+            .await;
+        assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+        assert!(again.body.is_empty());
+    }
+    // Another build's prefix still answers, but is not cached as immutable.
+    let old = t.get("/assets/0000000000000000/js/app.js", None).await;
+    assert_eq!(
+        (old.status, header_of(&old, header::CACHE_CONTROL).as_str()),
+        (StatusCode::OK, "no-cache")
+    );
+    for missing in [
+        format!("{prefix}js/nope.js"),
+        format!("{prefix}index.html"),
+        format!("{prefix}../Cargo.toml"),
+        "/assets/".to_string(),
+    ] {
+        let r = t.get(&missing, None).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{missing}");
+    }
+    // The API keeps its JSON errors; pages answer GET and HEAD only.
+    let r = t.get("/api/nope", None).await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (StatusCode::NOT_FOUND, "no_route")
+    );
+    let r = t
+        .send(Request::post("/studio").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    let r = t
+        .send(Request::head("/account").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
     t.cleanup().await;
 }
