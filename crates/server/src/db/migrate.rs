@@ -17,14 +17,22 @@ struct Migration {
 }
 
 /// The latest schema version this binary knows.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "accounts, works, jobs, search",
-    sqlite: include_str!("sql/0001_sqlite.sql"),
-    postgres: include_str!("sql/0001_postgres.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "accounts, works, jobs, search",
+        sqlite: include_str!("sql/0001_sqlite.sql"),
+        postgres: include_str!("sql/0001_postgres.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "fingerprint entries, registry log, creator keys",
+        sqlite: include_str!("sql/0002_sqlite.sql"),
+        postgres: include_str!("sql/0002_postgres.sql"),
+    },
+];
 
 /// Errors from migrating.
 #[derive(Debug, thiserror::Error)]
