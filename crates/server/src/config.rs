@@ -71,6 +71,13 @@ pub struct Config {
     pub ffmpeg: PathBuf,
     /// Argon2id memory cost in KiB (OWASP minimum 19 MiB by default).
     pub argon2_memory_kib: u32,
+    /// Where the embedded fingerprint index (redb) lives when the metadata database is SQLite.
+    pub fingerprint_dir: PathBuf,
+    /// PostgreSQL schema of the fingerprint index when the metadata database is PostgreSQL.
+    pub fingerprint_pg_schema: String,
+    /// Name (origin) of the server's rights-registry log, as it appears in its checkpoints and
+    /// verifier key.
+    pub registry_name: String,
 }
 
 impl Config {
@@ -97,6 +104,9 @@ impl Config {
             max_concurrent_transcodes: 2,
             ffmpeg: PathBuf::from("ffmpeg"),
             argon2_memory_kib: 19 * 1024,
+            fingerprint_dir: data_dir.join("fingerprints"),
+            fingerprint_pg_schema: "encore_fingerprint".into(),
+            registry_name: "encore.localhost/registry".into(),
         }
     }
 }

@@ -27,6 +27,7 @@ mod ingest;
 pub mod pipeline;
 mod range;
 mod routes;
+pub mod services;
 mod store;
 mod transcode;
 mod web;
@@ -49,6 +50,7 @@ pub use pipeline::{
 };
 pub use range::{ByteRange, RangeRequest, parse_range};
 pub use routes::openapi_document;
+pub use services::Services;
 pub use store::Blobs;
 pub use web::CSP;
 
@@ -71,6 +73,8 @@ pub struct AppState {
     pub wake: Arc<Notify>,
     /// Bounds concurrent transcodes.
     pub transcodes: Arc<Semaphore>,
+    /// Engine services (fingerprint index, rights registry).
+    pub services: Services,
 }
 
 impl AppState {
@@ -97,7 +101,9 @@ impl AppState {
             config.job_max_attempts,
             config.job_backoff_base,
         );
+        let services = Services::new(&config, &db, &blobs);
         Ok(AppState {
+            services,
             limiter: Arc::new(LoginLimiter::new(
                 config.login_max_failures,
                 config.login_window,
@@ -119,6 +125,7 @@ impl AppState {
             self.blobs.clone(),
             self.queue.clone(),
             self.registry.clone(),
+            self.services.clone(),
             WorkerConfig {
                 lease: self.config.job_lease,
                 poll_interval: self.config.job_poll_interval,

@@ -27,6 +27,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("sql/0001_postgres.sql"),
     },
     Migration {
+        version: 2,
+        name: "fingerprint entries, registry log, creator keys",
+        sqlite: include_str!("sql/0002_sqlite.sql"),
+        postgres: include_str!("sql/0002_postgres.sql"),
+    },
+    Migration {
         version: 3,
         name: "care mode preference",
         sqlite: include_str!("sql/0003_sqlite.sql"),

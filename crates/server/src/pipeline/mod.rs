@@ -9,7 +9,11 @@
 //! the run that still holds the lease may record its result (see `queue`).
 
 mod analyse;
+mod fingerprint;
+mod haptics;
+mod lyrics;
 mod queue;
+mod register;
 mod worker;
 
 use std::collections::HashMap;
@@ -21,10 +25,15 @@ use serde::Serialize;
 use sqlx::Row;
 
 use crate::db::Db;
+use crate::services::Services;
 use crate::store::Blobs;
 
 pub use analyse::{AnalyseStep, Analysis, MONO_PCM};
+pub use fingerprint::FingerprintStep;
+pub use haptics::{HAPTIC_FORMATS, HapticsStep, VISUALIZATION};
+pub use lyrics::{LYRICS_ALIGNED, LyricsStep};
 pub use queue::{ClaimedJob, JobQueue, JobView, backoff};
+pub use register::RegisterStep;
 pub use worker::{Worker, WorkerConfig};
 
 /// How a step ended, when it did not fail.
@@ -82,6 +91,8 @@ pub struct StepContext {
     /// Blob store: the original is at `keys::original(work_id)`; steps write derived files
     /// under `keys::derived(work_id, ..)`.
     pub blobs: Blobs,
+    /// Engine services (fingerprint index, rights registry).
+    pub services: Services,
     /// Scratch directory for temporary files.
     pub scratch: PathBuf,
     /// Results of the steps this one runs after, by step name.
@@ -93,6 +104,7 @@ impl StepContext {
     pub(crate) async fn load(
         db: &Db,
         blobs: &Blobs,
+        services: &Services,
         scratch: PathBuf,
         work_id: &str,
     ) -> anyhow::Result<StepContext> {
@@ -116,6 +128,7 @@ impl StepContext {
             creator_id,
             db: db.clone(),
             blobs: blobs.clone(),
+            services: services.clone(),
             scratch,
             inputs,
         })
@@ -182,13 +195,17 @@ pub enum RegistryError {
 }
 
 impl Registry {
-    /// The steps that exist today. Engines add theirs here:
-    /// fingerprint (after analyse; returns a [`Hold`] on a match with another creator's work),
-    /// register (after fingerprint), haptics (after analyse), lyrics (after analyse).
+    /// The standard steps: analyse; fingerprint (after analyse; returns a [`Hold`] on a match
+    /// with another creator's work); register (after fingerprint); haptics and lyrics (after
+    /// analyse). Engines that land later add theirs here.
     pub fn standard() -> Registry {
         let mut r = Registry::default();
         // Cannot fail: the standard steps are distinct and ordered.
         let _ = r.register(Arc::new(AnalyseStep));
+        let _ = r.register(Arc::new(FingerprintStep));
+        let _ = r.register(Arc::new(RegisterStep));
+        let _ = r.register(Arc::new(HapticsStep));
+        let _ = r.register(Arc::new(LyricsStep));
         r
     }
 
@@ -256,8 +273,23 @@ mod tests {
     }
 
     #[test]
+    fn standard_stages() {
+        assert_eq!(
+            Registry::standard().stages(),
+            vec![
+                ("analyse", 0),
+                ("fingerprint", 1),
+                ("register", 2),
+                ("haptics", 1),
+                ("lyrics", 1)
+            ]
+        );
+    }
+
+    #[test]
     fn stages_follow_dependencies() {
-        let mut r = Registry::standard();
+        let mut r = Registry::default();
+        r.register(Arc::new(Fake("analyse", &[]))).unwrap();
         r.register(Arc::new(Fake("fingerprint", &["analyse"])))
             .unwrap();
         r.register(Arc::new(Fake("haptics", &["analyse"]))).unwrap();

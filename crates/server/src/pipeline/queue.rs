@@ -5,7 +5,9 @@
 //! RETURNING` on PostgreSQL; SQLite serialises writers, so the same statement without the lock
 //! clause is atomic there). A job whose lease expired (its worker died) is claimable again.
 //! Only the current lease owner may complete or fail a job, so a worker that lost its lease
-//! cannot record a result: each job's result is recorded exactly once.
+//! cannot record a result: each job's result is recorded exactly once. The jobs of a work that
+//! is held for review (or rejected) wait: nothing more is done for it until a reviewer
+//! approves it.
 
 use std::time::Duration;
 
@@ -121,6 +123,8 @@ impl JobQueue {
                         OR (j.status = 'running' AND j.lease_expires_at < $3)) \
                    AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.work_id = j.work_id \
                                    AND p.stage < j.stage AND p.status <> 'done') \
+                   AND NOT EXISTS (SELECT 1 FROM works w WHERE w.id = j.work_id \
+                                   AND w.status IN ('held', 'rejected')) \
                  ORDER BY j.run_after, j.created_at LIMIT 1 {lock}) \
              RETURNING id, work_id, step, attempts, max_attempts"
         );

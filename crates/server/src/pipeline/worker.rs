@@ -12,6 +12,7 @@ use tracing::Instrument;
 
 use super::{JobQueue, Registry, StepContext, StepError};
 use crate::db::{Db, now_ms};
+use crate::services::Services;
 use crate::store::Blobs;
 
 /// How a worker behaves.
@@ -34,6 +35,7 @@ pub struct Worker {
     blobs: Blobs,
     queue: JobQueue,
     registry: Registry,
+    services: Services,
     config: WorkerConfig,
     wake: Arc<Notify>,
 }
@@ -45,6 +47,7 @@ impl Worker {
         blobs: Blobs,
         queue: JobQueue,
         registry: Registry,
+        services: Services,
         config: WorkerConfig,
         wake: Arc<Notify>,
     ) -> Self {
@@ -54,6 +57,7 @@ impl Worker {
             blobs,
             queue,
             registry,
+            services,
             config,
             wake,
         }
@@ -139,6 +143,7 @@ impl Worker {
         let outcome = match StepContext::load(
             &self.db,
             &self.blobs,
+            &self.services,
             self.config.scratch.clone(),
             &job.work_id,
         )

@@ -208,6 +208,7 @@ pub(crate) async fn lyrics(
         "format": row.try_get::<Option<String>, _>("lyrics_format")?,
         "lyrics": lyrics,
         "text": row.try_get::<String, _>("lyrics_text")?,
+        "aligned": super::engines::aligned_lyrics(&state, &id).await?,
     })))
 }
 

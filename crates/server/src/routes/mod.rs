@@ -4,6 +4,7 @@
 mod accounts;
 mod admin;
 mod catalogue;
+mod engines;
 mod stream;
 mod works;
 
@@ -256,9 +257,49 @@ fn build(state: &AppState) -> Api {
         M::GET,
         "/api/works/{id}/lyrics",
         "catalogue",
-        "Lyrics of a work",
+        "Lyrics of a work, with the aligned word times once the lyrics step ran",
         Short,
         get(catalogue::lyrics),
+    )
+    .op(
+        M::GET,
+        "/api/works/{id}/haptics/{format}",
+        "catalogue",
+        "Haptic track download: ahap, android, lofelt (.haptic) or web (404 not_ready before the haptics step)",
+        Short,
+        get(engines::haptics),
+    )
+    .op(
+        M::GET,
+        "/api/works/{id}/visualization",
+        "catalogue",
+        "Visualisation data (the encore visualize --json shape)",
+        Short,
+        get(engines::visualization),
+    )
+    .op(
+        M::GET,
+        "/api/works/{id}/matches",
+        "works",
+        "Fingerprint matches {matches: [{work_id, title, creator, score, offset_s}]} (owner, reviewers, admins)",
+        Short,
+        get(engines::matches),
+    )
+    .op(
+        M::GET,
+        "/api/works/{id}/certificate",
+        "works",
+        "The C2SP tlog-proof certificate of the work's registry entry (owner, reviewers, admins)",
+        Short,
+        get(engines::certificate),
+    )
+    .op(
+        M::GET,
+        "/api/registry/key",
+        "meta",
+        "The rights-registry log's verifier key {origin, vkey}",
+        Short,
+        get(engines::registry_key),
     )
     .op(
         M::GET,

@@ -176,9 +176,11 @@ export async function work({ params, me, navigate }) {
       const m = await apiOptional(`/api/works/${enc(id)}/matches`);
       if (!m) { replace(matchesBox, h('p', { class: 'muted' }, 'The match search has not run yet.')); return; }
       if (!m.matches.length) { replace(matchesBox, h('p', {}, 'No other work matched this recording.')); return; }
+      // A matched work the caller may not see comes without id, title or creator.
       replace(matchesBox, h('ul', { id: 'matches' }, m.matches.map((x) => h('li', {},
-        h('a', { href: `/works/${enc(x.work_id)}` }, x.title),
-        ` by ${typeof x.creator === 'object' && x.creator ? x.creator.name : x.creator}: score ${Number(x.score).toFixed(2)}, at ${clock(x.offset_s)} into the other work`))));
+        x.work_id ? h('a', { href: `/works/${enc(x.work_id)}` }, x.title) : 'A work you cannot see',
+        x.creator ? ` by ${typeof x.creator === 'object' ? x.creator.name : x.creator}` : '',
+        `: score ${Number(x.score).toFixed(2)}, at ${clock(x.offset_s)} into the other work`))));
     } catch (e) {
       replace(matchesBox, message(`Matches could not be loaded: ${e.message}`));
     }
@@ -192,7 +194,7 @@ export async function work({ params, me, navigate }) {
         h('p', {}, 'This work is recorded in the rights registry. The certificate is a tlog-proof anyone can check offline against the registry key.'),
         h('div', { class: 'actions' },
           h('a', { class: 'button primary', href: url, download: `${id}.tlog-proof`, id: 'certificate-link' }, 'Download the rights certificate'),
-          h('a', { class: 'button', href: '/api/registry/key', download: 'encore-registry.key' }, 'Download the registry key')));
+          h('a', { class: 'button', href: '/api/registry/key', download: 'encore-registry-key.json' }, 'Download the registry key')));
     } else {
       replace(certBox, h('p', { class: 'muted' }, 'The certificate is issued once the work is registered.'));
     }

@@ -1,0 +1,145 @@
+//! The lyrics step: align the work's lyrics to its audio with encore-lyrics (refine mode when
+//! the LRC has line times, full otherwise) and store the `encore lyrics align --json` shape.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use encore_lyrics::{AlignOptions, Aligner, BroadClassModel, Format, Language, Lyrics, Mode};
+use serde_json::{Value, json};
+use sqlx::Row;
+
+use super::{Step, StepContext, StepError, StepOutput};
+use crate::store::keys;
+
+/// Derived blob holding the aligned lyrics JSON.
+pub const LYRICS_ALIGNED: &str = "lyrics-aligned.json";
+
+/// The lyrics step (after analyse). Works without lyrics finish at once with
+/// `{"aligned": false}`.
+#[derive(Debug, Clone, Copy)]
+pub struct LyricsStep;
+
+fn transient(e: impl Into<anyhow::Error>) -> StepError {
+    StepError::Transient(e.into())
+}
+
+/// The `encore lyrics align --json` shape.
+pub fn contract_json(lyrics: &Lyrics) -> Value {
+    let lines: Vec<Value> = lyrics
+        .lines
+        .iter()
+        .map(|l| {
+            let words: Vec<Value> = l
+                .words
+                .iter()
+                .map(|w| {
+                    json!({
+                        "text": w.text, "start_s": w.start_s, "end_s": w.end_s, "confidence": w.confidence,
+                    })
+                })
+                .collect();
+            json!({ "text": l.text, "start_s": l.start_s, "end_s": l.end_s, "words": words })
+        })
+        .collect();
+    json!({ "lines": lines })
+}
+
+#[async_trait]
+impl Step for LyricsStep {
+    fn name(&self) -> &'static str {
+        "lyrics"
+    }
+
+    fn version(&self) -> &'static str {
+        concat!("lyrics/1 encore-server ", env!("CARGO_PKG_VERSION"))
+    }
+
+    fn after(&self) -> &'static [&'static str] {
+        &["analyse"]
+    }
+
+    async fn run(&self, ctx: &StepContext) -> Result<StepOutput, StepError> {
+        let row = sqlx::query("SELECT lyrics, lyrics_format, language FROM works WHERE id = $1")
+            .bind(&ctx.work_id)
+            .fetch_one(&ctx.db.pool)
+            .await
+            .map_err(transient)?;
+        let Some(text) = row
+            .try_get::<Option<String>, _>("lyrics")
+            .map_err(transient)?
+        else {
+            return Ok(StepOutput::done(
+                json!({"aligned": false, "reason": "no lyrics"}),
+            ));
+        };
+        let format = match row
+            .try_get::<Option<String>, _>("lyrics_format")
+            .map_err(transient)?
+            .as_deref()
+        {
+            Some("lrc") => Format::Lrc,
+            _ => Format::Text,
+        };
+        let language: Option<String> = row.try_get("language").map_err(transient)?;
+        let lyrics = match encore_lyrics::parse(&text, format) {
+            Ok(l) if !l.lines.is_empty() => l,
+            Ok(_) => {
+                return Ok(StepOutput::done(
+                    json!({"aligned": false, "reason": "no lyric lines"}),
+                ));
+            }
+            Err(e) => {
+                return Ok(StepOutput::done(
+                    json!({"aligned": false, "reason": format!("lyrics do not parse: {e}")}),
+                ));
+            }
+        };
+        let mode = if lyrics.is_line_timed() {
+            Mode::Refine
+        } else {
+            Mode::Full
+        };
+        let pcm = ctx.mono_pcm().await?;
+        let outcome = tokio::task::spawn_blocking(move || {
+            // The analysis PCM is mono: the front end gets the mix as mid and no side signal.
+            let audio = encore_audio::AudioBuffer::new(encore_audio::ANALYSIS_SAMPLE_RATE, 1, pcm);
+            let options = AlignOptions {
+                mode,
+                language: language.as_deref().map(Language::from_code),
+                ..AlignOptions::default()
+            };
+            Aligner::new(BroadClassModel::default(), options).align_audio(&audio, &lyrics)
+        })
+        .await
+        .map_err(transient)?;
+        let mode_name = if mode == Mode::Refine {
+            "refine"
+        } else {
+            "full"
+        };
+        let aligned = match outcome {
+            Ok(a) => a,
+            // The lyrics cannot be aligned to this audio (too many words for its length, ...):
+            // the work is still usable with unaligned lyrics.
+            Err(e) => {
+                return Ok(StepOutput::done(json!({
+                    "aligned": false, "mode": mode_name, "reason": format!("alignment failed: {e}"),
+                })));
+            }
+        };
+        let body = contract_json(&aligned);
+        let words: usize = aligned.lines.iter().map(|l| l.words.len()).sum();
+        ctx.blobs
+            .put_bytes(
+                &keys::derived(&ctx.work_id, LYRICS_ALIGNED),
+                Bytes::from(body.to_string()),
+            )
+            .await
+            .map_err(transient)?;
+        Ok(StepOutput::done(json!({
+            "aligned": true,
+            "mode": mode_name,
+            "lines": aligned.lines.len(),
+            "words": words,
+        })))
+    }
+}

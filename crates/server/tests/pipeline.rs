@@ -1,0 +1,418 @@
+//! The engine steps end to end: upload real audio, run every step, fetch what they made.
+//! Every test runs on SQLite and on PostgreSQL (its own schema).
+
+mod common;
+
+use axum::http::{StatusCode, header};
+use common::{Backend, Part, Session, TestApp};
+use encore_server::Role;
+use serde_json::{Value, json};
+
+dual!(
+    every_step_runs_and_its_output_is_served,
+    the_same_audio_from_another_creator_is_held,
+);
+
+/// Twelve seconds of a pseudo-random melody (a new tone every 0.15 s, with harmonics and a
+/// click on each note), stereo 44.1 kHz, as a 16-bit WAV.
+fn melody_wav(seed: u32) -> Vec<u8> {
+    let sr = 44_100u32;
+    let note = (sr as f64 * 0.15) as usize;
+    let frames = 12 * sr as usize;
+    let mut state = seed;
+    let mut freq = 440.0f64;
+    let mut phase = 0.0f64;
+    let mut samples = Vec::with_capacity(frames * 2);
+    for i in 0..frames {
+        if i % note == 0 {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            freq = 180.0 + f64::from(state >> 21);
+        }
+        phase += std::f64::consts::TAU * freq / f64::from(sr);
+        let k = (i % note) as f64 / f64::from(sr);
+        let env = (-k * 6.0).exp();
+        let v = env * (0.4 * phase.sin() + 0.15 * (2.0 * phase).sin() + 0.08 * (3.0 * phase).sin());
+        let v = v as f32;
+        samples.push(v);
+        samples.push(v * 0.9);
+    }
+    let buf = encore_audio::AudioBuffer::new(sr, 2, samples);
+    let mut out = Vec::new();
+    buf.write_wav_pcm16(&mut out).unwrap();
+    out
+}
+
+const LRC: &str = "[00:00.50]la la la la\n[00:04.00]na na na na\n[00:08.00]la na la na\n";
+
+async fn upload(t: &TestApp, s: &Session, title: &str, wav: &[u8], lyrics: Option<&str>) -> String {
+    let mut parts = vec![
+        Part::Text("title", title),
+        Part::Text("artists", "Test Artist"),
+        Part::Text("language", "en"),
+        Part::File("audio", "melody.wav", wav),
+    ];
+    if let Some(l) = lyrics {
+        parts.push(Part::Text("lyrics", l));
+    }
+    let r = t.upload(s, &parts).await;
+    assert_eq!(
+        r.status,
+        StatusCode::CREATED,
+        "{:?}",
+        String::from_utf8_lossy(&r.body)
+    );
+    r.json()["id"].as_str().unwrap().to_string()
+}
+
+async fn jobs(t: &TestApp, s: &Session, id: &str) -> Value {
+    let r = t.get(&format!("/api/works/{id}/jobs"), Some(s)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    r.json()
+}
+
+fn statuses(jobs: &Value) -> Vec<(String, String)> {
+    jobs["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| {
+            (
+                j["step"].as_str().unwrap().to_string(),
+                j["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+async fn every_step_runs_and_its_output_is_served(b: Backend) {
+    let Some(t) = TestApp::new(b).await else {
+        return;
+    };
+    let s = t.signup("c@example.org", "creator").await;
+    let other = t.signup("o@example.org", "creator").await;
+    let wav = melody_wav(1);
+    let id = upload(&t, &s, "Melody", &wav, Some(LRC)).await;
+    // Before any step ran: not ready.
+    let r = t
+        .get(&format!("/api/works/{id}/haptics/ahap"), Some(&s))
+        .await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (StatusCode::NOT_FOUND, "not_ready")
+    );
+    let r = t.get(&format!("/api/works/{id}/lyrics"), Some(&s)).await;
+    assert_eq!(r.json()["aligned"], Value::Null);
+    t.drain_jobs().await;
+    let j = jobs(&t, &s, &id).await;
+    assert_eq!(j["status"], "ready", "{j}");
+    let mut steps = statuses(&j);
+    steps.sort();
+    assert_eq!(
+        steps,
+        ["analyse", "fingerprint", "haptics", "lyrics", "register"]
+            .map(|s| (s.to_string(), "done".to_string()))
+    );
+    for job in j["jobs"].as_array().unwrap() {
+        assert!(
+            job["code_version"].as_str().unwrap().contains("/1 "),
+            "{job}"
+        );
+    }
+
+    // Haptics in every format, as downloads with the right type; each parses back.
+    for (format, ext) in [
+        ("ahap", "ahap"),
+        ("android", "json"),
+        ("lofelt", "haptic"),
+        ("web", "json"),
+    ] {
+        let r = t
+            .get(&format!("/api/works/{id}/haptics/{format}"), Some(&s))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{format}");
+        assert_eq!(r.headers[header::CONTENT_TYPE], "application/json");
+        let cd = r.headers[header::CONTENT_DISPOSITION].to_str().unwrap();
+        assert!(
+            cd.starts_with("attachment;") && cd.ends_with(&format!(".{ext}\"")),
+            "{cd}"
+        );
+        match format {
+            "ahap" => {
+                encore_haptics::parse_ahap(&r.body).unwrap();
+            }
+            "android" => {
+                encore_haptics::parse_android(&r.body).unwrap();
+            }
+            "lofelt" => {
+                let track = encore_haptics::parse_lofelt(&r.body).unwrap();
+                assert!(track.transients().count() >= 10, "a note every 0.15 s");
+            }
+            _ => {
+                encore_haptics::parse_web(&r.body).unwrap();
+            }
+        }
+    }
+    let r = t
+        .get(&format!("/api/works/{id}/haptics/midi"), Some(&s))
+        .await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_format")
+    );
+
+    // Visualisation: the encore visualize --json shape.
+    let r = t
+        .get(&format!("/api/works/{id}/visualization"), Some(&s))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let v = r.json();
+    assert!(
+        (v["duration_s"].as_f64().unwrap() - 12.0).abs() < 0.1,
+        "{}",
+        v["duration_s"]
+    );
+    assert!(!v["bands"].as_array().unwrap().is_empty());
+    assert!(!v["peaks"].as_array().unwrap().is_empty());
+
+    // Lyrics: the stored fields plus the alignment (refine mode: the LRC has line times).
+    let r = t.get(&format!("/api/works/{id}/lyrics"), Some(&s)).await;
+    let l = r.json();
+    assert_eq!(l["format"], "lrc");
+    let lines = l["aligned"]["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[1]["text"], "na na na na");
+    for line in lines {
+        let words = line["words"].as_array().unwrap();
+        assert_eq!(words.len(), 4);
+        let mut last = 0.0;
+        for w in words {
+            let (start, end) = (w["start_s"].as_f64().unwrap(), w["end_s"].as_f64().unwrap());
+            assert!(start >= last - 1e-9 && end >= start && end <= 12.5, "{w}");
+            assert!(w["confidence"].is_number());
+            last = start;
+        }
+    }
+    assert!(
+        (lines[1]["start_s"].as_f64().unwrap() - 4.0).abs() < 0.5,
+        "refine keeps the given line times: {}",
+        lines[1]
+    );
+    let analysis = t
+        .get(&format!("/api/works/{id}/analysis"), Some(&s))
+        .await
+        .json();
+    assert_eq!(analysis["lyrics"]["result"]["mode"], "refine");
+
+    // Matches: none (the catalogue was empty).
+    let r = t.get(&format!("/api/works/{id}/matches"), Some(&s)).await;
+    assert_eq!(r.json(), json!({"matches": []}));
+    assert_eq!(analysis["fingerprint"]["result"]["indexed"], true);
+
+    // The certificate verifies against the log's key, for this very file.
+    let key = t.get("/api/registry/key", None).await.json();
+    let vkey = key["vkey"].as_str().unwrap().to_string();
+    let r = t
+        .get(&format!("/api/works/{id}/certificate"), Some(&s))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.headers[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment;")
+    );
+    let cert = encore_registry::TlogProof::parse(&r.body).unwrap();
+    let policy = encore_registry::Policy {
+        log: encore_registry::NoteVerifier::parse(&vkey).unwrap(),
+        witnesses: vec![],
+        quorum: 0,
+    };
+    let ok = encore_registry::verify_certificate(&cert, &policy).unwrap();
+    assert_eq!(ok.statement.claim.title, "Melody");
+    assert!(ok.statement.claim.lyrics_sha256.is_some());
+    let audio = t.dir.path().join("melody.wav");
+    std::fs::write(&audio, &wav).unwrap();
+    let digests = encore_registry::digest_audio_file(&audio).unwrap();
+    assert_eq!(
+        encore_registry::match_audio(&ok.statement, &digests),
+        encore_registry::AudioMatch::Exact
+    );
+    assert_eq!(
+        ok.statement.claim.content_digest, digests.content,
+        "the content digest made from the analysis PCM equals the one of a fresh decode"
+    );
+    // The statement commits to the identity without containing it.
+    assert!(!String::from_utf8_lossy(&r.body).contains("c@example.org"));
+    // A tampered certificate fails.
+    let mut bad = r.body.to_vec();
+    let n = bad.len();
+    bad[n / 2] ^= 1;
+    assert!(
+        encore_registry::TlogProof::parse(&bad)
+            .and_then(|c| encore_registry::verify_certificate(&c, &policy))
+            .is_err()
+    );
+    // A CLI check with the real binary lives in crates/cli/tests/serve.rs.
+
+    // Owner-only reads: others get 404 while it is unpublished, 403 once they can see it.
+    for path in [
+        "matches",
+        "certificate",
+        "haptics/ahap",
+        "visualization",
+        "lyrics",
+    ] {
+        let r = t
+            .get(&format!("/api/works/{id}/{path}"), Some(&other))
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
+        let r = t.get(&format!("/api/works/{id}/{path}"), None).await;
+        assert!(
+            matches!(r.status, StatusCode::NOT_FOUND | StatusCode::UNAUTHORIZED),
+            "{path}"
+        );
+    }
+    let r = t
+        .json(
+            "POST",
+            &format!("/api/works/{id}/publish"),
+            Some(&s),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    for path in ["haptics/web", "visualization", "lyrics"] {
+        let r = t.get(&format!("/api/works/{id}/{path}"), None).await;
+        assert_eq!(r.status, StatusCode::OK, "{path} is public once published");
+    }
+    for path in ["matches", "certificate"] {
+        let r = t
+            .get(&format!("/api/works/{id}/{path}"), Some(&other))
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}");
+    }
+
+    // Re-running every step (as after a lost lease) changes nothing: same registry index, no
+    // second fingerprint entry.
+    let before = analysis["register"]["result"]["index"].clone();
+    sqlx::query(
+        "UPDATE jobs SET status = 'queued', run_after = 0 WHERE work_id = $1 AND step <> 'analyse'",
+    )
+    .bind(&id)
+    .execute(&t.state.db.pool)
+    .await
+    .unwrap();
+    t.drain_jobs().await;
+    let again = t
+        .get(&format!("/api/works/{id}/analysis"), Some(&s))
+        .await
+        .json();
+    assert_eq!(again["register"]["result"]["index"], before);
+    assert_eq!(
+        again["fingerprint"]["result"]["store_id"],
+        analysis["fingerprint"]["result"]["store_id"]
+    );
+    let store = t.state.services.fingerprints.store().await.unwrap();
+    let stats = tokio::task::spawn_blocking(move || store.stats().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(stats.works, 1);
+    t.cleanup().await;
+}
+
+async fn the_same_audio_from_another_creator_is_held(b: Backend) {
+    let Some(t) = TestApp::new(b).await else {
+        return;
+    };
+    let first = t.signup("first@example.org", "creator").await;
+    let second = t.signup("second@example.org", "creator").await;
+    let reviewer = t.staff("r@example.org", Role::Reviewer).await;
+    let wav = melody_wav(7);
+    let original = upload(&t, &first, "Original", &wav, None).await;
+    t.drain_jobs().await;
+    // The same creator uploading it again is not held.
+    let again = upload(&t, &first, "Original (again)", &wav, None).await;
+    t.drain_jobs().await;
+    assert_eq!(jobs(&t, &first, &again).await["status"], "ready");
+    let r = t
+        .get(&format!("/api/works/{again}/matches"), Some(&first))
+        .await
+        .json();
+    assert_eq!(r["matches"][0]["work_id"], original.as_str());
+
+    let copy = upload(&t, &second, "My song", &wav, None).await;
+    t.drain_jobs().await;
+    let j = jobs(&t, &second, &copy).await;
+    assert_eq!(j["status"], "held", "{j}");
+    // Later steps wait for the review.
+    let st = statuses(&j);
+    assert!(
+        st.contains(&("fingerprint".into(), "done".into())),
+        "{st:?}"
+    );
+    assert!(st.contains(&("register".into(), "queued".into())), "{st:?}");
+    let reviews = t.get("/api/reviews", Some(&reviewer)).await.json();
+    let items = reviews["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{reviews}");
+    assert_eq!(items[0]["work_id"], copy.as_str());
+    assert_eq!(items[0]["reason"], "fingerprint_match");
+    let details = &items[0]["details"]["matches"];
+    let matched: Vec<&str> = details
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["work_id"].as_str().unwrap())
+        .collect();
+    assert!(matched.contains(&original.as_str()), "{details}");
+    assert!(matched.contains(&again.as_str()), "{details}");
+    // The reviewer sees who was matched; the uploader does not learn the other creator's
+    // unpublished titles.
+    let m = t
+        .get(&format!("/api/works/{copy}/matches"), Some(&reviewer))
+        .await
+        .json();
+    let ms = m["matches"].as_array().unwrap();
+    assert_eq!(ms.len(), 2, "{m}");
+    let hit = ms
+        .iter()
+        .find(|x| x["work_id"] == original.as_str())
+        .unwrap();
+    assert_eq!(hit["title"], "Original");
+    assert_eq!(hit["creator"]["name"], "Creator first@example.org");
+    assert!(hit["score"].as_f64().unwrap() >= 1.0);
+    assert!(hit["offset_s"].as_f64().unwrap().abs() < 0.1);
+    let m = t
+        .get(&format!("/api/works/{copy}/matches"), Some(&second))
+        .await
+        .json();
+    assert!(
+        m["matches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["title"].is_null()),
+        "{m}"
+    );
+    let r = t
+        .json(
+            "POST",
+            &format!("/api/works/{copy}/publish"),
+            Some(&second),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.code(), "held_for_review");
+    // Approval lets the remaining steps run.
+    let r = t
+        .json(
+            "POST",
+            &format!("/api/reviews/{}/decision", items[0]["id"].as_str().unwrap()),
+            Some(&reviewer),
+            json!({"approve": true, "note": "licensed"}),
+        )
+        .await;
+    assert_eq!(r.json()["work_status"], "processing");
+    t.drain_jobs().await;
+    assert_eq!(jobs(&t, &second, &copy).await["status"], "ready");
+    t.cleanup().await;
+}
