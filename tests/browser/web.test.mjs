@@ -310,6 +310,7 @@ test('the web app end to end', { timeout: 900_000 }, async (tt) => {
     await page.waitForSelector('#jobs tbody tr');
     const steps = await page.$$eval('#jobs tbody tr', (rows) => rows.map((r) => r.dataset.step));
     assert.ok(steps.includes('analyse'), `steps: ${steps}`);
+    state.steps = steps;
     await page.waitForFunction(() => /Status: (ready|held|failed)/.test(document.getElementById('work-status').textContent), null, { timeout: 600_000, polling: 500 });
     const status = await page.textContent('#work-status');
     assert.match(status, /Status: ready/, `${status}\n${server.log().slice(-3000)}`);
@@ -370,9 +371,19 @@ test('the web app end to end', { timeout: 900_000 }, async (tt) => {
     assert.ok(t2 >= lines[2].start - 0.3, `line 2 lit at ${t2}, starts at ${lines[2].start}`);
     assert.equal(await page.locator('.lyric-line[aria-current="true"]').count(), 1);
     const lyr = await page.evaluate((id) => fetch(`/api/works/${id}/lyrics`).then((r) => r.json()), state.workId);
+    if (state.steps.includes('lyrics')) assert.ok(lyr.aligned, 'the lyrics step aligned the words');
     if (lyr.aligned) {
-      // Karaoke: word-level highlight from the server's alignment.
-      await page.waitForSelector('.lyric-line.current .word.current-word, .lyric-line.current .word.sung', { timeout: 10_000 });
+      // Karaoke: the current word is highlighted and the highlight moves on to later words.
+      const word = () => page.evaluate(() => document.querySelector('.lyric-line.current .word.current-word')?.dataset.start);
+      await page.waitForSelector('.lyric-line.current .word.current-word', { timeout: 10_000 });
+      const first = Number(await word());
+      await page.waitForFunction((s) => {
+        const w = document.querySelector('.lyric-line.current .word.current-word');
+        return w && Number(w.dataset.start) > s;
+      }, first, { timeout: 10_000 });
+      const t = await page.evaluate(() => document.querySelector('#player-bar audio').currentTime);
+      const lit = Number(await word());
+      assert.ok(lit <= t + 0.1, `the lit word starts at ${lit}, playback is at ${t}`);
     }
     await shot(page, 'player');
   });

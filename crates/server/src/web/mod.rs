@@ -203,19 +203,17 @@ pub(crate) async fn fallback(method: Method, uri: Uri, headers: HeaderMap) -> Re
     if let Some(rest) = path.strip_prefix("/assets/") {
         let (build, file) = rest.split_once('/').unwrap_or(("", rest));
         return match find(file).filter(|f| f.path != "index.html") {
-            Some(f) if build == build_id() => respond(
-                f,
-                &headers,
-                "public, max-age=31536000, immutable",
-            ),
+            Some(f) if build == build_id() => {
+                respond(f, &headers, "public, max-age=31536000, immutable")
+            }
             Some(f) => respond(f, &headers, "no-cache"),
             None => AppError::NotFound.into_response(),
         };
     }
-    if path == "/favicon.ico" || path == "/favicon.svg" {
-        if let Some(f) = find("icon.svg") {
-            return respond(f, &headers, "public, max-age=86400");
-        }
+    if (path == "/favicon.ico" || path == "/favicon.svg")
+        && let Some(f) = find("icon.svg")
+    {
+        return respond(f, &headers, "public, max-age=86400");
     }
     match find("index.html") {
         Some(f) => respond(f, &headers, "no-cache"),

@@ -65,8 +65,14 @@ export async function upload({ me, navigate }) {
   const stop = needCreator(me);
   if (stop) return stop;
   if (!me.creator) return { title: 'Upload', node: h('div', {}, h('h1', {}, 'Upload a work'), profileForm(navigate)) };
-  const audio = h('input', { type: 'file', name: 'audio', accept: 'audio/*,.flac,.opus,.ogg,.m4a,.wav,.mp3', required: true });
-  const title = h('input', { type: 'text', name: 'title', maxlength: '300' });
+  const title = h('input', { type: 'text', name: 'title', maxlength: '300', required: true });
+  const audio = h('input', {
+    type: 'file', name: 'audio', accept: 'audio/*,.flac,.opus,.ogg,.m4a,.wav,.mp3', required: true,
+    onchange: (e) => {
+      const f = e.target.files[0];
+      if (f && !title.value.trim()) title.value = f.name.replace(/\.[^.]+$/, '').replace(/[_-]+/g, ' ').trim();
+    },
+  });
   const artistsIn = h('input', { type: 'text', name: 'artists', value: me.creator.name });
   const album = h('input', { type: 'text', name: 'album' });
   const genre = h('input', { type: 'text', name: 'genre' });
@@ -90,7 +96,7 @@ export async function upload({ me, navigate }) {
       replace(out);
       if (!audio.files[0]) { replace(out, message('Choose an audio file.')); return; }
       const fd = new FormData();
-      if (title.value.trim()) fd.append('title', title.value.trim());
+      fd.append('title', title.value.trim());
       for (const a of artistsIn.value.split(',').map((s) => s.trim()).filter(Boolean)) fd.append('artists', a);
       for (const [k, el] of [['album', album], ['genre', genre], ['language', language], ['isrc', isrc]]) {
         if (el.value.trim()) fd.append(k, el.value.trim());
@@ -119,7 +125,7 @@ export async function upload({ me, navigate }) {
     },
   },
   field('Audio file', audio, 'MP3, FLAC, Ogg Vorbis, Opus, AAC/M4A or WAV, up to the server limit.'),
-  field('Title', title, 'Taken from the file name when empty.'),
+  field('Title', title, 'Filled in from the file name; change it as you like.'),
   field('Artists', artistsIn, 'Separate several artists with commas.'),
   field('Album', album), field('Genre', genre),
   field('Language', language, 'A language tag such as en, fr or zh-Hans.'),
