@@ -158,7 +158,7 @@ fn admin_import_serve_and_stop() {
         .to_string();
     let (status, _, body) = http(&addr, "GET", "/api/health", &[], "");
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains("\"schema_version\":1"), "{body}");
+    assert!(body.contains("\"schema_version\":2"), "{body}");
 
     let (status, head, body) = http(
         &addr,
@@ -179,7 +179,10 @@ fn admin_import_serve_and_stop() {
     loop {
         let (_, _, body) = http(&addr, "GET", "/api/admin/jobs", &[("Cookie", &cookie)], "");
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-        if v["analyse"]["done"] == 2 {
+        if ["analyse", "fingerprint", "register", "haptics", "lyrics"]
+            .iter()
+            .all(|s| v[s]["done"] == 2)
+        {
             break;
         }
         assert!(Instant::now() < deadline, "jobs did not finish: {body}");
@@ -197,6 +200,55 @@ fn admin_import_serve_and_stop() {
         titles.contains(&"one".to_string()) && titles.contains(&"two".to_string()),
         "{titles:?}"
     );
+
+    // The registry certificate of "one" verifies with `encore verify` against the log's key.
+    let one = works["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["title"] == "one")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, head, proof) = http(
+        &addr,
+        "GET",
+        &format!("/api/works/{one}/certificate"),
+        &[("Cookie", &cookie)],
+        "",
+    );
+    assert_eq!(status, 200, "{proof}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-disposition: attachment"),
+        "{head}"
+    );
+    let (_, _, key) = http(&addr, "GET", "/api/registry/key", &[], "");
+    let key: serde_json::Value = serde_json::from_str(&key).unwrap();
+    let proof_path = dir.path().join("one.tlog-proof");
+    std::fs::write(&proof_path, &proof).unwrap();
+    let verify = encore()
+        .arg("verify")
+        .arg(&proof_path)
+        .args(["--key", key["vkey"].as_str().unwrap(), "--json", "--file"])
+        .arg(music.join("one.wav"))
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    let wrong = encore()
+        .arg("verify")
+        .arg(&proof_path)
+        .args(["--key", key["vkey"].as_str().unwrap(), "--file"])
+        .arg(music.join("album/two.wav"))
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success(), "another file does not match");
 
     // SIGTERM: graceful shutdown, exit 0.
     let pid = server.id().to_string();
