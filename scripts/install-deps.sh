@@ -9,6 +9,7 @@ APT_PACKAGES=(
   espeak-ng fluidsynth fluid-soundfont-gm         # synthetic speech and music with known timing
   golang-go golang-golang-x-mod-dev               # independent verifier for the rights registry
   openssl sqlite3 python3                         # RFC 3161 timestamps, database fixtures, tools
+  postgresql-client                               # psql: the scale-out test inspects the job table
 )
 
 missing=()

@@ -22,6 +22,17 @@ pub struct DataArgs {
     /// ENCORE_S3_ACCESS_KEY_ID, ENCORE_S3_SECRET_ACCESS_KEY, optional ENCORE_S3_REGION).
     #[arg(long, env = "ENCORE_S3_ENDPOINT")]
     pub s3_endpoint: Option<String>,
+    /// Seconds a worker holds a job before another worker may take it over (it renews the
+    /// lease every third of this while the job runs).
+    #[arg(long, env = "ENCORE_JOB_LEASE_SECS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub job_lease_secs: u64,
+    /// PostgreSQL schema of the fingerprint index (with a PostgreSQL database).
+    #[arg(
+        long,
+        env = "ENCORE_FINGERPRINT_SCHEMA",
+        default_value = "encore_fingerprint"
+    )]
+    pub fingerprint_schema: String,
 }
 
 impl DataArgs {
@@ -31,6 +42,8 @@ impl DataArgs {
         if let Some(url) = &self.database_url {
             config.database_url = url.clone();
         }
+        config.job_lease = Duration::from_secs(self.job_lease_secs);
+        config.fingerprint_pg_schema = self.fingerprint_schema.clone();
         if let Some(endpoint) = &self.s3_endpoint {
             let var = |name: &str| {
                 std::env::var(name)
