@@ -261,4 +261,51 @@ fn admin_import_serve_and_stop() {
     );
     let status = server.wait().unwrap();
     assert!(status.success(), "{status:?}");
+
+    // Maintenance: nothing to backfill; an orphaned blob is listed (dry run), then deleted.
+    let out = encore()
+        .args(["admin", "backfill", "--json", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v, serde_json::json!({"created": [], "requeued": []}));
+    let ghost = data.join("blobs/derived/00000000-0000-4000-8000-000000000000");
+    std::fs::create_dir_all(&ghost).unwrap();
+    std::fs::write(ghost.join("leftover"), b"12345").unwrap();
+    let sweep = |delete: bool| {
+        let mut c = encore();
+        c.args([
+            "admin",
+            "sweep",
+            "--min-age-minutes",
+            "0",
+            "--json",
+            "--data",
+        ])
+        .arg(&data);
+        if delete {
+            c.arg("--delete");
+        }
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let dry = sweep(false);
+    assert_eq!(dry["orphans"].as_array().unwrap().len(), 1, "{dry}");
+    assert_eq!(dry["orphan_bytes"], 5);
+    assert!(ghost.join("leftover").exists(), "a dry run deletes nothing");
+    let done = sweep(true);
+    assert_eq!(done["deleted"], true);
+    assert!(!ghost.join("leftover").exists());
+    assert_eq!(sweep(false)["orphans"].as_array().unwrap().len(), 0);
 }

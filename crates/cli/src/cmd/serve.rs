@@ -109,6 +109,32 @@ pub enum AdminCommand {
         #[arg(long)]
         email: String,
     },
+    /// Queue jobs for pipeline steps that existing works have not run (steps added since they
+    /// were uploaded; servers and workers also do this at start-up).
+    Backfill {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Also redo results made by another version of a step's code.
+        #[arg(long)]
+        outdated: bool,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List blobs that no work references (dry run), or delete them with --delete.
+    Sweep {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Delete the orphans instead of listing them.
+        #[arg(long)]
+        delete: bool,
+        /// Only blobs older than this many minutes (uploads in progress are younger).
+        #[arg(long, default_value_t = 60)]
+        min_age_minutes: u64,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Arguments of `encore import`.
@@ -216,6 +242,70 @@ pub fn admin(args: AdminArgs) -> anyhow::Result<ExitCode> {
                     .map_err(|e| anyhow::anyhow!("{e}"))
                     .with_context(|| format!("creating admin {email}"))?;
                 println!("{id}");
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        AdminCommand::Backfill {
+            data,
+            outdated,
+            json,
+        } => {
+            let config = data.config()?;
+            runtime()?.block_on(async move {
+                let state = AppState::open(config)
+                    .await
+                    .context("opening the data store")?;
+                let report = state.backfill(outdated).await?;
+                if json {
+                    println!("{}", serde_json::to_string(&report)?);
+                } else if report.created.is_empty() && report.requeued.is_empty() {
+                    println!("nothing to backfill");
+                } else {
+                    for (step, n) in &report.created {
+                        println!("{step}: {n} jobs queued for existing works");
+                    }
+                    for (step, n) in &report.requeued {
+                        println!("{step}: {n} outdated results queued again");
+                    }
+                }
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        AdminCommand::Sweep {
+            data,
+            delete,
+            min_age_minutes,
+            json,
+        } => {
+            let config = data.config()?;
+            runtime()?.block_on(async move {
+                let state = AppState::open(config)
+                    .await
+                    .context("opening the data store")?;
+                let report = state
+                    .sweep(
+                        delete,
+                        Duration::from_secs(min_age_minutes.saturating_mul(60)),
+                    )
+                    .await?;
+                if json {
+                    println!("{}", serde_json::to_string(&report)?);
+                } else {
+                    for o in &report.orphans {
+                        println!("{}\t{}", o.size, o.key);
+                    }
+                    eprintln!(
+                        "{} of {} blobs are orphaned ({} bytes){}",
+                        report.orphans.len(),
+                        report.examined,
+                        report.orphan_bytes,
+                        if delete {
+                            ": deleted"
+                        } else {
+                            "; dry run, --delete removes them"
+                        }
+                    );
+                }
                 Ok(ExitCode::SUCCESS)
             })
         }
