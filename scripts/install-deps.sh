@@ -9,6 +9,7 @@ APT_PACKAGES=(
   espeak-ng fluidsynth fluid-soundfont-gm         # synthetic speech and music with known timing
   golang-go golang-golang-x-mod-dev               # independent verifier for the rights registry
   openssl sqlite3 python3                         # RFC 3161 timestamps, database fixtures, tools
+  postgresql-client                               # psql: the scale-out test inspects the job table
   chromium chromium-driver nodejs npm             # the web app's tests in a real browser
 )
 
@@ -46,6 +47,20 @@ if ! command -v pg_isready >/dev/null 2>&1 || ! pg_isready -q -h 127.0.0.1 -p 54
   user=$(id -un)
   $SUDO -u postgres psql -qc "CREATE ROLE \"$user\" SUPERUSER LOGIN" 2>/dev/null || true
   $SUDO -u postgres createdb -O "$user" test 2>/dev/null || true
+fi
+
+# A real S3-compatible server on loopback for the object-store tests of encore-server and the
+# scale-out test: moto's moto_server (PyPI). The tests SKIP with a message when it is missing.
+if ! command -v moto_server >/dev/null 2>&1 && ! python3 -c 'import moto.server' >/dev/null 2>&1; then
+  echo "installing moto[server] (S3-compatible test server)" >&2
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-pip >/dev/null || true
+  fi
+  python3 -m pip install --quiet 'moto[server]' >/dev/null 2>&1 \
+    || python3 -m pip install --quiet --break-system-packages 'moto[server]' >/dev/null 2>&1 \
+    || echo "could not install moto[server]; the S3 tests will SKIP" >&2
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

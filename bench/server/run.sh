@@ -55,7 +55,8 @@ for l in open(sys.argv[1]):
     if "work_id" in v: print(v["work_id"])' "$work/import.jsonl")"
 # Wait for the pipeline, then publish everything.
 for _ in $(seq 1 600); do
-  done_n="$(curl -fs -b "$work/cookies" "http://$addr/api/admin/jobs" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("analyse",{}).get("done",0))')"
+  # The smallest count of done jobs over every pipeline step.
+  done_n="$(curl -fs -b "$work/cookies" "http://$addr/api/admin/jobs" | python3 -c 'import json,sys; v = json.load(sys.stdin); print(min((s.get("done", 0) for s in v.values()), default=0))')"
   [[ "$done_n" -ge "$(echo "$ids" | wc -l)" ]] && break
   sleep 1
 done

@@ -158,7 +158,13 @@ fn admin_import_serve_and_stop() {
         .to_string();
     let (status, _, body) = http(&addr, "GET", "/api/health", &[], "");
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains("\"schema_version\":1"), "{body}");
+    assert!(
+        body.contains(&format!(
+            "\"schema_version\":{}",
+            encore_server::SCHEMA_VERSION
+        )),
+        "{body}"
+    );
 
     let (status, head, body) = http(
         &addr,
@@ -179,7 +185,10 @@ fn admin_import_serve_and_stop() {
     loop {
         let (_, _, body) = http(&addr, "GET", "/api/admin/jobs", &[("Cookie", &cookie)], "");
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-        if v["analyse"]["done"] == 2 {
+        if ["analyse", "fingerprint", "register", "haptics", "lyrics"]
+            .iter()
+            .all(|s| v[s]["done"] == 2)
+        {
             break;
         }
         assert!(Instant::now() < deadline, "jobs did not finish: {body}");
@@ -198,6 +207,55 @@ fn admin_import_serve_and_stop() {
         "{titles:?}"
     );
 
+    // The registry certificate of "one" verifies with `encore verify` against the log's key.
+    let one = works["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["title"] == "one")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, head, proof) = http(
+        &addr,
+        "GET",
+        &format!("/api/works/{one}/certificate"),
+        &[("Cookie", &cookie)],
+        "",
+    );
+    assert_eq!(status, 200, "{proof}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-disposition: attachment"),
+        "{head}"
+    );
+    let (_, _, key) = http(&addr, "GET", "/api/registry/key", &[], "");
+    let key: serde_json::Value = serde_json::from_str(&key).unwrap();
+    let proof_path = dir.path().join("one.tlog-proof");
+    std::fs::write(&proof_path, &proof).unwrap();
+    let verify = encore()
+        .arg("verify")
+        .arg(&proof_path)
+        .args(["--key", key["vkey"].as_str().unwrap(), "--json", "--file"])
+        .arg(music.join("one.wav"))
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    let wrong = encore()
+        .arg("verify")
+        .arg(&proof_path)
+        .args(["--key", key["vkey"].as_str().unwrap(), "--file"])
+        .arg(music.join("album/two.wav"))
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success(), "another file does not match");
+
     // SIGTERM: graceful shutdown, exit 0.
     let pid = server.id().to_string();
     assert!(
@@ -209,4 +267,51 @@ fn admin_import_serve_and_stop() {
     );
     let status = server.wait().unwrap();
     assert!(status.success(), "{status:?}");
+
+    // Maintenance: nothing to backfill; an orphaned blob is listed (dry run), then deleted.
+    let out = encore()
+        .args(["admin", "backfill", "--json", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v, serde_json::json!({"created": [], "requeued": []}));
+    let ghost = data.join("blobs/derived/00000000-0000-4000-8000-000000000000");
+    std::fs::create_dir_all(&ghost).unwrap();
+    std::fs::write(ghost.join("leftover"), b"12345").unwrap();
+    let sweep = |delete: bool| {
+        let mut c = encore();
+        c.args([
+            "admin",
+            "sweep",
+            "--min-age-minutes",
+            "0",
+            "--json",
+            "--data",
+        ])
+        .arg(&data);
+        if delete {
+            c.arg("--delete");
+        }
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let dry = sweep(false);
+    assert_eq!(dry["orphans"].as_array().unwrap().len(), 1, "{dry}");
+    assert_eq!(dry["orphan_bytes"], 5);
+    assert!(ghost.join("leftover").exists(), "a dry run deletes nothing");
+    let done = sweep(true);
+    assert_eq!(done["deleted"], true);
+    assert!(!ghost.join("leftover").exists());
+    assert_eq!(sweep(false)["orphans"].as_array().unwrap().len(), 0);
 }

@@ -24,6 +24,7 @@ mod config;
 mod db;
 mod error;
 mod ingest;
+mod maintenance;
 pub mod pipeline;
 mod range;
 mod routes;
@@ -45,6 +46,7 @@ pub use config::{BlobConfig, Config, JSON_BODY_LIMIT};
 pub use db::{Db, Dialect, MigrateError, SCHEMA_VERSION, now_ms};
 pub use error::{ApiJson, AppError};
 pub use ingest::{NewWork, WorkMetadata, ingest, sniff_image, validate_isrc};
+pub use maintenance::{BackfillReport, OrphanBlob, SweepReport};
 pub use pipeline::{
     JobQueue, Registry, Step, StepContext, StepError, StepOutput, Worker, WorkerConfig,
 };
@@ -166,6 +168,18 @@ pub fn app(state: AppState) -> Router {
     routes::router(state)
 }
 
+/// Queues the jobs of steps added since works were uploaded (see [`AppState::backfill`]); a
+/// failure is logged, not fatal (`encore admin backfill` can run it again).
+async fn startup_backfill(state: &AppState) {
+    match state.backfill(false).await {
+        Ok(r) if !r.created.is_empty() => {
+            tracing::info!(created = ?r.created, "backfill at start-up")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = format!("{e:#}"), "backfill at start-up failed"),
+    }
+}
+
 /// Serves the API on `listener` and runs `workers` in-process workers until `shutdown`
 /// resolves; then stops accepting, finishes in-flight requests and jobs, and returns.
 pub async fn serve(
@@ -174,6 +188,7 @@ pub async fn serve(
     workers: usize,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    startup_backfill(&state).await;
     let stop = CancellationToken::new();
     let mut tasks = Vec::new();
     for _ in 0..workers {
@@ -199,6 +214,7 @@ pub async fn serve(
 
 /// Runs `n` workers only (no HTTP) until `shutdown` resolves.
 pub async fn run_workers(state: AppState, n: usize, shutdown: impl Future<Output = ()>) {
+    startup_backfill(&state).await;
     let stop = CancellationToken::new();
     let tasks: Vec<_> = (0..n.max(1))
         .map(|_| tokio::spawn(state.worker().run(stop.clone())))

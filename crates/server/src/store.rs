@@ -190,6 +190,20 @@ impl Blobs {
         }
     }
 
+    /// Lists blobs under a prefix with their size and last modification (Unix ms).
+    pub async fn list_meta(&self, prefix: &str) -> object_store::Result<Vec<BlobListing>> {
+        let prefix = ObjectPath::from(prefix);
+        self.inner
+            .list(Some(&prefix))
+            .map_ok(|m| BlobListing {
+                key: m.location.to_string(),
+                size: m.size,
+                modified_ms: m.last_modified.timestamp_millis(),
+            })
+            .try_collect()
+            .await
+    }
+
     /// Lists keys under a prefix.
     pub async fn list(&self, prefix: &str) -> object_store::Result<Vec<String>> {
         let prefix = ObjectPath::from(prefix);
@@ -199,6 +213,17 @@ impl Blobs {
             .try_collect()
             .await
     }
+}
+
+/// A listed blob.
+#[derive(Debug, Clone)]
+pub struct BlobListing {
+    /// Its key.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Last modification, Unix milliseconds.
+    pub modified_ms: i64,
 }
 
 /// Blob keys. Every key is derived from server-generated ids.

@@ -4,43 +4,17 @@
 mod common;
 
 use axum::http::{StatusCode, header};
-use common::{Backend, Part, Session, TestApp};
+use common::{Backend, Part, Session, TestApp, melody_wav};
 use encore_server::Role;
 use serde_json::{Value, json};
+use sqlx::Row;
 
 dual!(
     every_step_runs_and_its_output_is_served,
     the_same_audio_from_another_creator_is_held,
+    added_steps_are_backfilled,
+    orphaned_blobs_are_swept,
 );
-
-/// Twelve seconds of a pseudo-random melody (a new tone every 0.15 s, with harmonics and a
-/// click on each note), stereo 44.1 kHz, as a 16-bit WAV.
-fn melody_wav(seed: u32) -> Vec<u8> {
-    let sr = 44_100u32;
-    let note = (sr as f64 * 0.15) as usize;
-    let frames = 12 * sr as usize;
-    let mut state = seed;
-    let mut freq = 440.0f64;
-    let mut phase = 0.0f64;
-    let mut samples = Vec::with_capacity(frames * 2);
-    for i in 0..frames {
-        if i % note == 0 {
-            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            freq = 180.0 + f64::from(state >> 21);
-        }
-        phase += std::f64::consts::TAU * freq / f64::from(sr);
-        let k = (i % note) as f64 / f64::from(sr);
-        let env = (-k * 6.0).exp();
-        let v = env * (0.4 * phase.sin() + 0.15 * (2.0 * phase).sin() + 0.08 * (3.0 * phase).sin());
-        let v = v as f32;
-        samples.push(v);
-        samples.push(v * 0.9);
-    }
-    let buf = encore_audio::AudioBuffer::new(sr, 2, samples);
-    let mut out = Vec::new();
-    buf.write_wav_pcm16(&mut out).unwrap();
-    out
-}
 
 const LRC: &str = "[00:00.50]la la la la\n[00:04.00]na na na na\n[00:08.00]la na la na\n";
 
@@ -414,5 +388,137 @@ async fn the_same_audio_from_another_creator_is_held(b: Backend) {
     assert_eq!(r.json()["work_status"], "processing");
     t.drain_jobs().await;
     assert_eq!(jobs(&t, &second, &copy).await["status"], "ready");
+    t.cleanup().await;
+}
+
+async fn added_steps_are_backfilled(b: Backend) {
+    // Works uploaded while only the analyse step existed.
+    let Some(t) = TestApp::with(b, common::analyse_only(), |_| {}).await else {
+        return;
+    };
+    let s = t.signup("c@example.org", "creator").await;
+    let a = t.upload_work(&s, "Old one", Some("la la la")).await;
+    let bb = t.upload_work(&s, "Old two", None).await;
+    t.drain_jobs().await;
+    assert_eq!(t.count("jobs").await, 2);
+    // The same data opened with every standard step (a newer binary).
+    let config = (*t.state.config).clone();
+    let newer = encore_server::AppState::open(config).await.unwrap();
+    let app = encore_server::app(newer.clone());
+    let r = newer.backfill(false).await.unwrap();
+    let mut created = r.created.clone();
+    created.sort();
+    assert_eq!(
+        created,
+        ["fingerprint", "haptics", "lyrics", "register"].map(|s| (s.to_string(), 2u64))
+    );
+    assert!(r.requeued.is_empty());
+    // Ready works stay ready (and publishable) while their new outputs are made.
+    assert_eq!(
+        t.get(&format!("/api/works/{a}"), Some(&s)).await.json()["status"],
+        "ready"
+    );
+    let worker = newer.worker();
+    while worker.run_one().await.unwrap() {}
+    for id in [&a, &bb] {
+        let r = t
+            .send_to(
+                &app,
+                axum::http::Request::get(format!("/api/works/{id}/haptics/web"))
+                    .header(header::COOKIE, &s.cookie)
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    assert_eq!(t.count("jobs").await, 10);
+    assert_eq!(t.count("step_results").await, 10);
+    // Nothing more to do; then one result from older code is redone with --outdated.
+    assert_eq!(newer.backfill(true).await.unwrap(), Default::default());
+    sqlx::query("UPDATE step_results SET code_version = 'haptics/0' WHERE work_id = $1 AND step = 'haptics'")
+        .bind(&a)
+        .execute(&t.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(newer.backfill(false).await.unwrap(), Default::default());
+    let r = newer.backfill(true).await.unwrap();
+    assert_eq!(r.requeued, vec![("haptics".to_string(), 1)]);
+    while worker.run_one().await.unwrap() {}
+    let v: String = sqlx::query(
+        "SELECT code_version FROM step_results WHERE work_id = $1 AND step = 'haptics'",
+    )
+    .bind(&a)
+    .fetch_one(&t.state.db.pool)
+    .await
+    .unwrap()
+    .try_get("code_version")
+    .unwrap();
+    assert!(v.starts_with("haptics/1"), "{v}");
+    newer.db.pool.close().await;
+    drop(app);
+    drop(worker);
+    drop(newer);
+    t.cleanup().await;
+}
+
+async fn orphaned_blobs_are_swept(b: Backend) {
+    let Some(t) = TestApp::new(b).await else {
+        return;
+    };
+    let s = t.signup("c@example.org", "creator").await;
+    let id = t.upload_work(&s, "Kept", None).await;
+    t.drain_jobs().await;
+    let ghost = "00000000-0000-4000-8000-000000000000";
+    for key in [
+        format!("originals/{ghost}/audio"),
+        format!("derived/{ghost}/mono-22050.f32le"),
+    ] {
+        t.state
+            .blobs
+            .put_bytes(&key, bytes::Bytes::from_static(b"left behind"))
+            .await
+            .unwrap();
+    }
+    let before = t.state.blobs.list("").await.unwrap().len();
+    // Young blobs are never swept (an upload may be in progress).
+    let r = t
+        .state
+        .sweep(true, std::time::Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert!(r.orphans.is_empty(), "{r:?}");
+    // Dry run: listed, not deleted.
+    let r = t
+        .state
+        .sweep(false, std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    let mut keys: Vec<&str> = r.orphans.iter().map(|o| o.key.as_str()).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            format!("derived/{ghost}/mono-22050.f32le"),
+            format!("originals/{ghost}/audio")
+        ]
+    );
+    assert_eq!(r.orphan_bytes, 22);
+    assert!(!r.deleted);
+    assert_eq!(t.state.blobs.list("").await.unwrap().len(), before);
+    let r = t
+        .state
+        .sweep(true, std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(r.orphans.len(), 2);
+    let left = t.state.blobs.list("").await.unwrap();
+    assert_eq!(left.len(), before - 2);
+    assert!(left.iter().all(|k| !k.contains(ghost)));
+    assert!(
+        left.iter()
+            .any(|k| k.starts_with(&format!("originals/{id}/")))
+    );
+    assert!(left.iter().any(|k| k.starts_with("registry/")));
     t.cleanup().await;
 }

@@ -22,6 +22,17 @@ pub struct DataArgs {
     /// ENCORE_S3_ACCESS_KEY_ID, ENCORE_S3_SECRET_ACCESS_KEY, optional ENCORE_S3_REGION).
     #[arg(long, env = "ENCORE_S3_ENDPOINT")]
     pub s3_endpoint: Option<String>,
+    /// Seconds a worker holds a job before another worker may take it over (it renews the
+    /// lease every third of this while the job runs).
+    #[arg(long, env = "ENCORE_JOB_LEASE_SECS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub job_lease_secs: u64,
+    /// PostgreSQL schema of the fingerprint index (with a PostgreSQL database).
+    #[arg(
+        long,
+        env = "ENCORE_FINGERPRINT_SCHEMA",
+        default_value = "encore_fingerprint"
+    )]
+    pub fingerprint_schema: String,
 }
 
 impl DataArgs {
@@ -31,6 +42,8 @@ impl DataArgs {
         if let Some(url) = &self.database_url {
             config.database_url = url.clone();
         }
+        config.job_lease = Duration::from_secs(self.job_lease_secs);
+        config.fingerprint_pg_schema = self.fingerprint_schema.clone();
         if let Some(endpoint) = &self.s3_endpoint {
             let var = |name: &str| {
                 std::env::var(name)
@@ -95,6 +108,32 @@ pub enum AdminCommand {
         /// The admin's e-mail address.
         #[arg(long)]
         email: String,
+    },
+    /// Queue jobs for pipeline steps that existing works have not run (steps added since they
+    /// were uploaded; servers and workers also do this at start-up).
+    Backfill {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Also redo results made by another version of a step's code.
+        #[arg(long)]
+        outdated: bool,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List blobs that no work references (dry run), or delete them with --delete.
+    Sweep {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Delete the orphans instead of listing them.
+        #[arg(long)]
+        delete: bool,
+        /// Only blobs older than this many minutes (uploads in progress are younger).
+        #[arg(long, default_value_t = 60)]
+        min_age_minutes: u64,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -203,6 +242,70 @@ pub fn admin(args: AdminArgs) -> anyhow::Result<ExitCode> {
                     .map_err(|e| anyhow::anyhow!("{e}"))
                     .with_context(|| format!("creating admin {email}"))?;
                 println!("{id}");
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        AdminCommand::Backfill {
+            data,
+            outdated,
+            json,
+        } => {
+            let config = data.config()?;
+            runtime()?.block_on(async move {
+                let state = AppState::open(config)
+                    .await
+                    .context("opening the data store")?;
+                let report = state.backfill(outdated).await?;
+                if json {
+                    println!("{}", serde_json::to_string(&report)?);
+                } else if report.created.is_empty() && report.requeued.is_empty() {
+                    println!("nothing to backfill");
+                } else {
+                    for (step, n) in &report.created {
+                        println!("{step}: {n} jobs queued for existing works");
+                    }
+                    for (step, n) in &report.requeued {
+                        println!("{step}: {n} outdated results queued again");
+                    }
+                }
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        AdminCommand::Sweep {
+            data,
+            delete,
+            min_age_minutes,
+            json,
+        } => {
+            let config = data.config()?;
+            runtime()?.block_on(async move {
+                let state = AppState::open(config)
+                    .await
+                    .context("opening the data store")?;
+                let report = state
+                    .sweep(
+                        delete,
+                        Duration::from_secs(min_age_minutes.saturating_mul(60)),
+                    )
+                    .await?;
+                if json {
+                    println!("{}", serde_json::to_string(&report)?);
+                } else {
+                    for o in &report.orphans {
+                        println!("{}\t{}", o.size, o.key);
+                    }
+                    eprintln!(
+                        "{} of {} blobs are orphaned ({} bytes){}",
+                        report.orphans.len(),
+                        report.examined,
+                        report.orphan_bytes,
+                        if delete {
+                            ": deleted"
+                        } else {
+                            "; dry run, --delete removes them"
+                        }
+                    );
+                }
                 Ok(ExitCode::SUCCESS)
             })
         }

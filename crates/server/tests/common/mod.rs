@@ -1,6 +1,8 @@
 //! Test harness: one fresh server per test, on SQLite or on its own PostgreSQL schema.
 #![allow(dead_code)]
 
+pub mod s3;
+
 use std::path::Path;
 use std::sync::Arc;
 
@@ -477,6 +479,35 @@ pub fn wav_tune(seed: &str, seconds: f64, sr: u32, channels: usize) -> Vec<u8> {
         }
     }
     let buf = encore_audio::AudioBuffer::new(sr, channels, samples);
+    let mut out = Vec::new();
+    buf.write_wav_pcm16(&mut out).unwrap();
+    out
+}
+
+/// Twelve seconds of a pseudo-random melody (a new tone every 0.15 s, with harmonics and a
+/// click on each note), stereo 44.1 kHz, as a 16-bit WAV.
+pub fn melody_wav(seed: u32) -> Vec<u8> {
+    let sr = 44_100u32;
+    let note = (sr as f64 * 0.15) as usize;
+    let frames = 12 * sr as usize;
+    let mut state = seed;
+    let mut freq = 440.0f64;
+    let mut phase = 0.0f64;
+    let mut samples = Vec::with_capacity(frames * 2);
+    for i in 0..frames {
+        if i % note == 0 {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            freq = 180.0 + f64::from(state >> 21);
+        }
+        phase += std::f64::consts::TAU * freq / f64::from(sr);
+        let k = (i % note) as f64 / f64::from(sr);
+        let env = (-k * 6.0).exp();
+        let v = env * (0.4 * phase.sin() + 0.15 * (2.0 * phase).sin() + 0.08 * (3.0 * phase).sin());
+        let v = v as f32;
+        samples.push(v);
+        samples.push(v * 0.9);
+    }
+    let buf = encore_audio::AudioBuffer::new(sr, 2, samples);
     let mut out = Vec::new();
     buf.write_wav_pcm16(&mut out).unwrap();
     out
