@@ -78,7 +78,7 @@ before(async () => {
     executablePath: CHROMIUM,
     // Playwright gives every launch a fresh temporary profile (user-data dir).
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required'],
+    ],
   });
 });
 
