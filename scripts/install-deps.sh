@@ -47,6 +47,15 @@ if ! command -v pg_isready >/dev/null 2>&1 || ! pg_isready -q -h 127.0.0.1 -p 54
   $SUDO -u postgres createdb -O "$user" test 2>/dev/null || true
 fi
 
+# moto_server: a real S3-compatible server on loopback for the registry's `--store s3://` tests
+# (they print SKIP when it is missing).
+if ! command -v moto_server >/dev/null 2>&1; then
+  echo "installing moto[server] from PyPI" >&2
+  python3 -m pip install --quiet --user 'moto[server]' 2>/dev/null \
+    || python3 -m pip install --quiet --user --break-system-packages 'moto[server]' \
+    || echo "could not install moto[server]; the S3 tests will be skipped" >&2
+fi
+
 if ! command -v cargo >/dev/null 2>&1; then
   echo "installing Rust with rustup" >&2
   curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c rustfmt,clippy

@@ -1,25 +1,27 @@
 //! The `object_store` backend (S3, GCS, Azure, local files, memory): tiles are created with
 //! `PutMode::Create`, the checkpoint is replaced with `PutMode::Update` on its ETag/version.
 
+use std::future::Future;
 use std::sync::Arc;
 
-use futures::executor::block_on;
 use object_store::path::Path;
-use object_store::{
-    ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload, UpdateVersion,
-};
+use object_store::{ObjectStore, PutMode, PutOptions, PutPayload, UpdateVersion};
 
 use crate::error::{Error, Result};
 use crate::storage::Storage;
 
 /// A log in any `object_store` store, under an optional prefix. Calls are driven with a
-/// blocking executor, so this works without (and must not be called from inside) an async
-/// runtime. Stores without conditional updates (`LocalFileSystem`) fall back to
-/// compare-then-overwrite, which is safe with the log's single writer.
+/// blocking executor (or the tokio runtime given with [`ObjectStorage::with_runtime`], which
+/// network stores such as S3 need), so this works without (and must not be called from
+/// inside) an async task: from async code, call the log in `spawn_blocking`. Stores without
+/// conditional updates (`LocalFileSystem`) fall back to compare-then-overwrite, which is safe
+/// with the log's single writer.
 #[derive(Debug, Clone)]
 pub struct ObjectStorage {
     store: Arc<dyn ObjectStore>,
     prefix: String,
+    runtime: Option<tokio::runtime::Handle>,
+    _own_runtime: Option<Arc<tokio::runtime::Runtime>>,
 }
 
 impl ObjectStorage {
@@ -28,6 +30,93 @@ impl ObjectStorage {
         ObjectStorage {
             store,
             prefix: prefix.trim_matches('/').to_owned(),
+            runtime: None,
+            _own_runtime: None,
+        }
+    }
+
+    /// Wraps a store whose I/O needs a tokio runtime (S3, GCS, Azure, HTTP); calls block on
+    /// `runtime` (a multi-threaded runtime, whose workers drive the I/O) and must come from
+    /// outside its tasks (e.g. `spawn_blocking`).
+    pub fn with_runtime(
+        store: Arc<dyn ObjectStore>,
+        prefix: &str,
+        runtime: tokio::runtime::Handle,
+    ) -> Self {
+        ObjectStorage {
+            runtime: Some(runtime),
+            ..ObjectStorage::new(store, prefix)
+        }
+    }
+
+    /// Opens a store from a URL: `s3://bucket[/prefix]` (credentials, region and endpoint from
+    /// the usual `AWS_*` variables; `AWS_ENDPOINT_URL` for S3-compatible servers, plain `http://`
+    /// endpoints allowed), `file:///abs/dir` or `memory://`. Network stores get their own
+    /// single-threaded tokio runtime.
+    pub fn from_url(url: &str) -> Result<Self> {
+        let bad = |d: &str| Error::Storage {
+            path: url.into(),
+            detail: d.into(),
+        };
+        if let Some(rest) = url.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(bad("no bucket name"));
+            }
+            // Few, quick retries: a log writer should report an unreachable store, not hang.
+            let retry = object_store::RetryConfig {
+                max_retries: 3,
+                retry_timeout: std::time::Duration::from_secs(30),
+                ..Default::default()
+            };
+            let mut b = object_store::aws::AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .with_retry(retry);
+            let endpoint = std::env::var("AWS_ENDPOINT_URL")
+                .or_else(|_| std::env::var("AWS_ENDPOINT"))
+                .ok();
+            if let Some(e) = endpoint {
+                b = b.with_allow_http(e.starts_with("http://")).with_endpoint(e);
+            }
+            let store = b.build().map_err(|e| bad(&e.to_string()))?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| Error::Io {
+                    path: "tokio runtime".into(),
+                    source: e,
+                })?;
+            let handle = rt.handle().clone();
+            Ok(ObjectStorage {
+                _own_runtime: Some(Arc::new(rt)),
+                ..ObjectStorage::with_runtime(Arc::new(store), prefix, handle)
+            })
+        } else if let Some(dir) = url.strip_prefix("file://") {
+            std::fs::create_dir_all(dir).map_err(|e| Error::Io {
+                path: dir.into(),
+                source: e,
+            })?;
+            let store = object_store::local::LocalFileSystem::new_with_prefix(dir)
+                .map_err(|e| bad(&e.to_string()))?;
+            Ok(ObjectStorage::new(Arc::new(store), ""))
+        } else if url == "memory://" {
+            Ok(ObjectStorage::new(
+                Arc::new(object_store::memory::InMemory::new()),
+                "",
+            ))
+        } else {
+            Err(bad(
+                "unsupported store URL (use s3://bucket/prefix, file:///dir or memory://)",
+            ))
+        }
+    }
+
+    fn block_on<F: Future>(&self, f: F) -> F::Output {
+        match (&self._own_runtime, &self.runtime) {
+            // A current-thread runtime only drives its I/O from `Runtime::block_on`.
+            (Some(rt), _) => rt.block_on(f),
+            (None, Some(h)) => h.block_on(f),
+            (None, None) => futures::executor::block_on(f),
         }
     }
 
@@ -45,13 +134,13 @@ impl ObjectStorage {
 
     fn get_versioned(&self, p: &str) -> Result<Option<(Vec<u8>, UpdateVersion)>> {
         let path = self.path(p)?;
-        match block_on(self.store.get(&path)) {
+        match self.block_on(self.store.get(&path)) {
             Ok(r) => {
                 let v = UpdateVersion {
                     e_tag: r.meta.e_tag.clone(),
                     version: r.meta.version.clone(),
                 };
-                let bytes = block_on(r.bytes()).map_err(|e| err(p, e))?;
+                let bytes = self.block_on(r.bytes()).map_err(|e| err(p, e))?;
                 Ok(Some((bytes.to_vec(), v)))
             }
             Err(object_store::Error::NotFound { .. }) => Ok(None),
@@ -73,7 +162,7 @@ impl ObjectStorage {
             mode,
             ..PutOptions::default()
         };
-        block_on(
+        self.block_on(
             self.store
                 .put_opts(&path, PutPayload::from(data.to_vec()), opts),
         )
