@@ -728,17 +728,19 @@ fn s3_store_on_moto_server() {
     );
     let out = s3_ok(&["registry", "add", p(&log), p(&a), p(&b)]);
     assert_eq!(out.lines().count(), 2, "{out}");
-    // The objects are in the bucket, in the tlog-tiles layout.
-    let (status, cp) = http(port, "GET", "/encore-logs/registry/one/checkpoint").unwrap();
+    // The objects are in the bucket (moto's state dump lists them), in the tlog-tiles layout,
+    // and not in the local directory.
+    let (status, dump) = http(port, "GET", "/moto-api/data.json").unwrap();
     assert_eq!(status, 200);
-    assert!(String::from_utf8_lossy(&cp).starts_with("example.org/s3\n2\n"));
-    let (status, _) = http(
-        port,
-        "GET",
-        "/encore-logs/registry/one/tile/entries/000.p/2",
-    )
-    .unwrap();
-    assert_eq!(status, 200);
+    let dump = String::from_utf8_lossy(&dump);
+    for key in [
+        "registry/one/checkpoint",
+        "registry/one/tile/0/000.p/2",
+        "registry/one/tile/entries/000.p/2",
+    ] {
+        assert!(dump.contains(key), "{key} not in the bucket");
+    }
+    assert!(!log.join("tile").exists() && !log.join("checkpoint").exists());
     // Proof from the store recorded at init, and offline verification.
     let cert = dir.path().join("b.tlog-proof");
     s3_ok(&["registry", "proof", p(&log), "1", "-o", p(&cert)]);
