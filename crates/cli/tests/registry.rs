@@ -247,6 +247,81 @@ fn witnesses_over_http_cosign_and_verify_enforces_the_quorum() {
     );
 }
 
+/// Sends raw bytes to `addr` and returns the HTTP status of the reply.
+fn raw_status(addr: &str, request: &[u8]) -> u16 {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(request).unwrap();
+    let mut resp = Vec::new();
+    let _ = s.read_to_end(&mut resp);
+    String::from_utf8_lossy(&resp)
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn witness_serves_connections_concurrently_with_limits() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    ok(&["registry", "init", p(&log), "--origin", "example.org/works"]);
+    let (server, vkey) =
+        start_witness(&dir.path().join("w"), "w.example.org", &log.join("key.pub"));
+    let addr = server.1.trim_start_matches("http://").to_owned();
+    // Three clients that stall mid-request: a one-at-a-time server would wait for each of
+    // them to time out (10 s each) before serving the log.
+    let mut idle = Vec::new();
+    for _ in 0..3 {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        s.write_all(b"POST /add-checkpoint HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nold")
+            .unwrap();
+        idle.push(s);
+    }
+    let a = dir.path().join("a.wav");
+    wav(&a, 440.0);
+    let start = Instant::now();
+    ok(&[
+        "registry",
+        "add",
+        p(&log),
+        p(&a),
+        "--witness",
+        &format!("{}={vkey}", server.1),
+    ]);
+    assert!(
+        start.elapsed() < Duration::from_secs(8),
+        "the log waited for stalled connections: {:?}",
+        start.elapsed()
+    );
+    // Request size limit: 413 before reading a large body; unknown paths: 404.
+    let big = format!(
+        "POST /add-checkpoint HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        1 << 20
+    );
+    assert_eq!(raw_status(&addr, big.as_bytes()), 413);
+    assert_eq!(
+        raw_status(
+            &addr,
+            b"GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        ),
+        404
+    );
+    // A stalled request is cut off by the request timeout (408), not kept forever.
+    let t = Instant::now();
+    assert_eq!(
+        raw_status(
+            &addr,
+            b"POST /add-checkpoint HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab"
+        ),
+        408
+    );
+    assert!(t.elapsed() < Duration::from_secs(15));
+    drop(idle);
+}
+
 #[test]
 fn kill_9_loop_loses_no_acknowledged_entry() {
     let dir = tempfile::tempdir().unwrap();

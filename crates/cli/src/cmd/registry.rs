@@ -821,6 +821,10 @@ fn serve(
             .layer(axum::extract::DefaultBodyLimit::max(
                 encore_registry::MAX_WITNESS_REQUEST_BYTES,
             ))
+            // 413 from the Content-Length alone, before any of the body is read.
+            .layer(tower_http::limit::RequestBodyLimitLayer::new(
+                encore_registry::MAX_WITNESS_REQUEST_BYTES,
+            ))
             .layer(tower_http::timeout::TimeoutLayer::with_status_code(
                 axum::http::StatusCode::REQUEST_TIMEOUT,
                 WITNESS_REQUEST_TIMEOUT,
