@@ -481,34 +481,36 @@ impl<S: Storage> Log<S> {
         _now: u64,
     ) -> Result<()> {
         if new.size() > old.size() {
-            // Entry bundles first, then hash tiles bottom-up; none of these paths is covered by
-            // a published checkpoint, so a crash here leaves only unreferenced leftovers.
+            // Entry bundles and hash tiles, written in one storage batch (concurrently where
+            // the backend can); none of these paths is covered by a published checkpoint, so a
+            // crash here leaves only unreferenced leftovers, in any subset.
+            let mut writes: Vec<(String, Vec<u8>)> = Vec::new();
             for (n, b) in full_bundles {
-                self.storage
-                    .put_tile(&bundle_path(*n, TILE_WIDTH), &tiles::bundle_bytes(b))?;
+                writes.push((bundle_path(*n, TILE_WIDTH), tiles::bundle_bytes(b)));
             }
             let w = new.size() % TILE_WIDTH;
             if w > 0 {
-                self.storage.put_tile(
-                    &bundle_path(new.size() / TILE_WIDTH, w),
-                    &tiles::bundle_bytes(bundle),
-                )?;
+                writes.push((
+                    bundle_path(new.size() / TILE_WIDTH, w),
+                    tiles::bundle_bytes(bundle),
+                ));
             }
             for t in completed {
-                self.storage.put_tile(
-                    &tile_path(t.level, t.index, TILE_WIDTH),
-                    &tiles::tile_bytes(&t.hashes),
-                )?;
+                writes.push((
+                    tile_path(t.level, t.index, TILE_WIDTH),
+                    tiles::tile_bytes(&t.hashes),
+                ));
             }
             let old_partials = tiles::tile_partials(old.size());
             for (level, n, w) in tiles::tile_partials(new.size()) {
                 if !old_partials.contains(&(level, n, w)) {
-                    self.storage.put_tile(
-                        &tile_path(level, n, w),
-                        &tiles::tile_bytes(new.partial(level)),
-                    )?;
+                    writes.push((
+                        tile_path(level, n, w),
+                        tiles::tile_bytes(new.partial(level)),
+                    ));
                 }
             }
+            self.storage.put_tiles(&writes)?;
         }
         // At this point every tile of the new tree is durable. Check, from storage, that the
         // new tree extends the last signed one before signing anything.
