@@ -263,7 +263,12 @@ fn log_checkpoints_carry_tokens_that_we_and_openssl_verify() {
         assert!(!openssl_verify(&pki, b"other data", &stamps[0].1));
 
         // The certificate carries it, and verifiers that do not know timestamps ignore it.
-        let cert = TlogProof::parse(&log.proof(2).unwrap().to_text()).unwrap();
+        let text = log.proof(2).unwrap().to_text();
+        println!(
+            "certificate with a {key} token (TSA certificate included: {cert_req}): {} bytes",
+            text.len()
+        );
+        let cert = TlogProof::parse(&text).unwrap();
         let policy = Policy {
             log: log_key.verifier(),
             witnesses: vec![],
