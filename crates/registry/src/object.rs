@@ -212,12 +212,9 @@ impl Storage for ObjectStorage {
                 object_store::Error::AlreadyExists { .. }
                 | object_store::Error::Precondition { .. },
             ) => Err(Error::Conflict),
-            Err(object_store::Error::NotImplemented { .. })
-                if matches!(mode, PutMode::Update(_)) =>
-            {
-                self.put(path, data, PutMode::Overwrite)
-                    .map_err(|e| err(path, e))
-            }
+            Err(object_store::Error::NotImplemented) if matches!(mode, PutMode::Update(_)) => self
+                .put(path, data, PutMode::Overwrite)
+                .map_err(|e| err(path, e)),
             Err(e) => Err(err(path, e)),
         }
     }

@@ -41,7 +41,7 @@ enum RegistryCommand {
         store: Option<String>,
     },
     /// Register works; prints `INDEX<TAB>FILE` per file once a published checkpoint covers it.
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     /// Write a C2SP tlog-proof (certificate) for entry INDEX.
     Proof {
         /// The log directory.
@@ -278,7 +278,7 @@ pub fn run_registry(args: RegistryArgs) -> anyhow::Result<ExitCode> {
             println!("{}", signer.verifier().to_vkey());
             Ok(ExitCode::SUCCESS)
         }
-        RegistryCommand::Add(a) => add(a),
+        RegistryCommand::Add(a) => add(*a),
         RegistryCommand::Proof {
             dir,
             index,
