@@ -623,8 +623,9 @@ fn timestamps_from_openssl_tsa_over_http() {
     std::fs::write(tsa.join("text.bin"), "changed\n").unwrap();
     assert!(!openssl(&tsa, &verify_args));
 
-    // Without --tsa-cert the token is ignored (older verifiers behave the same way).
-    ok(&["verify", p(&cert), "--key", p(&key)]);
+    // Without --tsa-cert the token is not checked, and said so (older verifiers ignore it).
+    let out = ok(&["verify", p(&cert), "--key", p(&key)]);
+    assert!(out.contains("1 timestamp token(s) not checked"), "{out}");
     // Another CA: refused.
     let out = run(&[
         "verify",

@@ -418,9 +418,14 @@ pub fn run_verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
                 "the checkpoint carries no timestamp token".into(),
             ));
         }
-        Ok((v, stamps))
+        let unchecked = if trust.is_none() {
+            encore_registry::checkpoint_timestamps(&p.checkpoint).map_or(0, |t| t.len())
+        } else {
+            0
+        };
+        Ok((v, stamps, unchecked))
     });
-    let (v, stamps) = match result {
+    let (v, stamps, unchecked) = match result {
         Ok(v) => v,
         Err(e) => {
             if a.json {
@@ -457,6 +462,7 @@ pub fn run_verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
                 "time": t.time, "gen_time": t.gen_time, "tsa": t.signer,
                 "serial": t.serial, "policy": t.policy,
             })).collect::<Vec<_>>(),
+            "timestamps_unchecked": unchecked,
             "audio_match": audio.map(|m| format!("{m:?}")),
         }))?;
     } else if ok {
@@ -480,6 +486,9 @@ pub fn run_verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
                 t.time,
                 t.signer.as_deref().unwrap_or("?")
             );
+        }
+        if unchecked > 0 {
+            println!("{unchecked} timestamp token(s) not checked: give --tsa-cert to check them");
         }
     } else {
         eprintln!(
