@@ -49,8 +49,8 @@ if ! command -v pg_isready >/dev/null 2>&1 || ! pg_isready -q -h 127.0.0.1 -p 54
   $SUDO -u postgres createdb -O "$user" test 2>/dev/null || true
 fi
 
-# A real S3-compatible server on loopback for the object-store tests of encore-server and the
-# scale-out test: moto's moto_server (PyPI). The tests SKIP with a message when it is missing.
+# A real S3-compatible server on loopback for the object-store tests of encore-server, the
+# scale-out test and `encore registry --store s3://`: moto's moto_server (PyPI). The tests SKIP with a message when it is missing.
 if ! command -v moto_server >/dev/null 2>&1 && ! python3 -c 'import moto.server' >/dev/null 2>&1; then
   echo "installing moto[server] (S3-compatible test server)" >&2
   if ! python3 -m pip --version >/dev/null 2>&1; then

@@ -52,6 +52,10 @@ pub enum Error {
         /// Per-witness failure reasons.
         detail: String,
     },
+    /// An RFC 3161 timestamp token was refused (wrong imprint, bad signature, untrusted signer,
+    /// TSA refusal or transport failure).
+    #[error("timestamp token rejected: {0}")]
+    Timestamp(String),
     /// An index or size is outside the tree.
     #[error("out of range: {0}")]
     OutOfRange(String),

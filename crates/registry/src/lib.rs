@@ -9,6 +9,8 @@
 //!   ([`NoteSigner`], [`Checkpoint`]), after collecting a k-of-n quorum of witness cosignatures.
 //! - A [`Witness`] implements C2SP tlog-witness and tlog-cosignature (pure logic; the CLI serves
 //!   it over HTTP).
+//! - Checkpoints can carry RFC 3161 timestamp tokens from a timestamp authority
+//!   ([`LogTimestamper`], [`verify_checkpoint_timestamps`], module [`timestamp`]).
 //! - A [`TlogProof`] (C2SP tlog-proof) is the offline certificate, checked with
 //!   [`verify_certificate`] against a [`Policy`].
 //!
@@ -50,6 +52,7 @@ mod proof;
 mod statement;
 mod storage;
 mod tiles;
+pub mod timestamp;
 mod witness;
 
 pub use checkpoint::Checkpoint;
@@ -69,6 +72,11 @@ pub use statement::{
 };
 pub use storage::{DirStorage, Fault, FaultyStorage, MemStorage, Storage};
 pub use tiles::{bundle_path, encode_index, parse_bundle, tile_partials, tile_path};
+pub use timestamp::{
+    LogTimestamper, TimestampClient, TimestampInfo, TimestampRequest, TsaTrust,
+    checkpoint_timestamps, parse_timestamp_token, verify_checkpoint_timestamps,
+    verify_timestamp_token,
+};
 pub use witness::{
     LocalWitness, MAX_REQUEST_BYTES as MAX_WITNESS_REQUEST_BYTES, Witness, WitnessCallError,
     WitnessClient, WitnessError, encode_add_checkpoint,

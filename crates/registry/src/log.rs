@@ -14,6 +14,7 @@ use crate::merkle::{self, SubtreeSource};
 use crate::note::{Note, NoteSigner, NoteVerifier};
 use crate::storage::Storage;
 use crate::tiles::{self, Edge, FullTile, TILE_WIDTH, bundle_path, tile_path};
+use crate::timestamp::LogTimestamper;
 use crate::witness::WitnessClient;
 
 /// Path of the published checkpoint.
@@ -57,6 +58,7 @@ pub struct Log<S: Storage> {
     witnesses: Vec<LogWitness>,
     witness_sizes: Vec<Option<u64>>,
     quorum: usize,
+    timestamper: Option<LogTimestamper>,
 }
 
 impl<S: Storage> std::fmt::Debug for Log<S> {
@@ -144,6 +146,7 @@ impl<S: Storage> Log<S> {
             witnesses: Vec::new(),
             witness_sizes: Vec::new(),
             quorum: 0,
+            timestamper: None,
         };
         log.load_head(&head)?;
         if head.size != pub_cp.size {
@@ -278,6 +281,13 @@ impl<S: Storage> Log<S> {
         self.witnesses = witnesses;
         self.quorum = quorum;
         Ok(())
+    }
+
+    /// Obtains an RFC 3161 timestamp token over each new checkpoint from a timestamp authority
+    /// and carries it on the published note (see [`crate::timestamp`]); `None` turns it off.
+    /// Like witnesses, the TSA only ever sees checkpoints that were staged first.
+    pub fn set_timestamper(&mut self, timestamper: Option<LogTimestamper>) {
+        self.timestamper = timestamper;
     }
 
     /// The log's verifier key.
@@ -471,34 +481,36 @@ impl<S: Storage> Log<S> {
         _now: u64,
     ) -> Result<()> {
         if new.size() > old.size() {
-            // Entry bundles first, then hash tiles bottom-up; none of these paths is covered by
-            // a published checkpoint, so a crash here leaves only unreferenced leftovers.
+            // Entry bundles and hash tiles, written in one storage batch (concurrently where
+            // the backend can); none of these paths is covered by a published checkpoint, so a
+            // crash here leaves only unreferenced leftovers, in any subset.
+            let mut writes: Vec<(String, Vec<u8>)> = Vec::new();
             for (n, b) in full_bundles {
-                self.storage
-                    .put_tile(&bundle_path(*n, TILE_WIDTH), &tiles::bundle_bytes(b))?;
+                writes.push((bundle_path(*n, TILE_WIDTH), tiles::bundle_bytes(b)));
             }
             let w = new.size() % TILE_WIDTH;
             if w > 0 {
-                self.storage.put_tile(
-                    &bundle_path(new.size() / TILE_WIDTH, w),
-                    &tiles::bundle_bytes(bundle),
-                )?;
+                writes.push((
+                    bundle_path(new.size() / TILE_WIDTH, w),
+                    tiles::bundle_bytes(bundle),
+                ));
             }
             for t in completed {
-                self.storage.put_tile(
-                    &tile_path(t.level, t.index, TILE_WIDTH),
-                    &tiles::tile_bytes(&t.hashes),
-                )?;
+                writes.push((
+                    tile_path(t.level, t.index, TILE_WIDTH),
+                    tiles::tile_bytes(&t.hashes),
+                ));
             }
             let old_partials = tiles::tile_partials(old.size());
             for (level, n, w) in tiles::tile_partials(new.size()) {
                 if !old_partials.contains(&(level, n, w)) {
-                    self.storage.put_tile(
-                        &tile_path(level, n, w),
-                        &tiles::tile_bytes(new.partial(level)),
-                    )?;
+                    writes.push((
+                        tile_path(level, n, w),
+                        tiles::tile_bytes(new.partial(level)),
+                    ));
                 }
             }
+            self.storage.put_tiles(&writes)?;
         }
         // At this point every tile of the new tree is durable. Check, from storage, that the
         // new tree extends the last signed one before signing anything.
@@ -527,7 +539,7 @@ impl<S: Storage> Log<S> {
         } else {
             sign_checkpoint(&self.signer, &cp).into_bytes()
         };
-        if self.quorum > 0 {
+        if self.quorum > 0 || self.timestamper.is_some() {
             if self.staged_size() != new.size() {
                 self.storage
                     .put_checkpoint(STAGED_PATH, self.staged.as_deref(), &note)?;
@@ -535,7 +547,19 @@ impl<S: Storage> Log<S> {
                 // shown to witnesses, so every later checkpoint must extend it.
                 self.staged = Some(note.clone());
             }
-            note = self.collect_cosignatures(&note, &cp)?;
+            if self.quorum > 0 {
+                note = self.collect_cosignatures(&note, &cp)?;
+            }
+        }
+        if let Some(t) = &self.timestamper {
+            match t.token_for(cp.to_text().as_bytes()) {
+                Ok(token) => {
+                    let line = crate::timestamp::timestamp_signature(&t.name, &token).to_line();
+                    note.extend_from_slice(line.as_bytes());
+                }
+                Err(e) if t.required => return Err(e),
+                Err(e) => warn!(error = %e, "publishing the checkpoint without a timestamp"),
+            }
         }
         self.storage
             .put_checkpoint(CHECKPOINT_PATH, Some(&self.published), &note)?;

@@ -2,19 +2,21 @@
 //! the rights registry on a local log directory, offline certificate checks, and a C2SP
 //! tlog-witness served over plain HTTP/1.1.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use encore_registry::{
-    AudioMatch, Claim, CreatorKey, DirStorage, Hash, IdentityCommitment, KeyKind, Log, LogWitness,
-    NoteSigner, NoteVerifier, Policy, Statement, TlogProof, Witness, WitnessCallError,
-    WitnessClient, WitnessError, digest_audio_file, encode_add_checkpoint, lyrics_digest,
-    match_audio, verify_certificate,
+    AudioMatch, Claim, CreatorKey, DirStorage, Hash, IdentityCommitment, KeyKind, Log,
+    LogTimestamper, LogWitness, NoteSigner, NoteVerifier, ObjectStorage, Policy, Statement,
+    Storage, TimestampClient, TlogProof, TsaTrust, Witness, WitnessCallError, WitnessClient,
+    WitnessError, digest_audio_file, encode_add_checkpoint, lyrics_digest, match_audio,
+    verify_certificate, verify_checkpoint_timestamps,
 };
 
 /// Arguments of `encore registry`.
@@ -33,9 +35,13 @@ enum RegistryCommand {
         /// The log's origin line, e.g. `registry.example.org/works`.
         #[arg(long)]
         origin: String,
+        /// Keep the log's tiles and checkpoint in an object store instead of DIR
+        /// (`s3://bucket/prefix`; keys stay in DIR, which remembers the URL in DIR/store).
+        #[arg(long)]
+        store: Option<String>,
     },
     /// Register works; prints `INDEX<TAB>FILE` per file once a published checkpoint covers it.
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     /// Write a C2SP tlog-proof (certificate) for entry INDEX.
     Proof {
         /// The log directory.
@@ -45,6 +51,9 @@ enum RegistryCommand {
         /// Output file (`.tlog-proof`).
         #[arg(short, long)]
         output: PathBuf,
+        /// The object store holding the log (default: DIR/store if present, else DIR).
+        #[arg(long)]
+        store: Option<String>,
     },
     /// Measure durable appends per second, proof build/verify time and certificate size.
     Bench(BenchArgs),
@@ -85,6 +94,26 @@ struct AddArgs {
     /// Print JSON lines `{"index","file","new","identity_salt"}`.
     #[arg(long)]
     json: bool,
+    /// The object store holding the log (default: DIR/store if present, else DIR).
+    #[arg(long)]
+    store: Option<String>,
+    /// An RFC 3161 timestamp authority (`http://host[:port]/path`): every published checkpoint
+    /// carries a token from it.
+    #[arg(long)]
+    tsa_url: Option<String>,
+    /// PEM certificates trusted for the TSA (its certificate or CA); each token is verified
+    /// before the checkpoint is published.
+    #[arg(long)]
+    tsa_cert: Option<PathBuf>,
+    /// Key name of the token line on the checkpoint note (default: the TSA URL's host).
+    #[arg(long)]
+    tsa_name: Option<String>,
+    /// Ask the TSA to include its certificate in each token (larger certificates).
+    #[arg(long)]
+    tsa_request_certs: bool,
+    /// Publish without a token when the TSA fails (default: the batch fails).
+    #[arg(long)]
+    tsa_optional: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -119,6 +148,13 @@ pub struct VerifyArgs {
     /// Also check that this audio file is the registered one (same bytes or same decoded audio).
     #[arg(long)]
     file: Option<PathBuf>,
+    /// PEM certificates trusted for RFC 3161 timestamp tokens (the TSA's certificate or CA):
+    /// every token on the checkpoint must verify against them.
+    #[arg(long)]
+    tsa_cert: Option<PathBuf>,
+    /// Fail unless the checkpoint carries at least one valid timestamp token (needs --tsa-cert).
+    #[arg(long, requires = "tsa_cert")]
+    require_timestamp: bool,
     /// Print a JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -200,29 +236,56 @@ fn log_signer(dir: &Path) -> anyhow::Result<NoteSigner> {
     NoteSigner::parse(&read_text(&k)?).with_context(|| format!("{}", k.display()))
 }
 
+/// Where the log's tiles and checkpoint live: the object store given with `--store` or
+/// recorded in DIR/store by `init --store`, else DIR itself.
+fn open_storage(dir: &Path, store: Option<&str>) -> anyhow::Result<Arc<dyn Storage>> {
+    let recorded = std::fs::read_to_string(dir.join("store"))
+        .ok()
+        .map(|s| s.trim().to_owned());
+    match store.map(str::to_owned).or(recorded) {
+        Some(url) => Ok(Arc::new(
+            ObjectStorage::from_url(&url).with_context(|| format!("object store {url}"))?,
+        )),
+        None => Ok(Arc::new(DirStorage::open(dir)?)),
+    }
+}
+
+fn tsa_trust(path: &Path) -> anyhow::Result<TsaTrust> {
+    let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    TsaTrust::from_pem(&pem).with_context(|| format!("TSA certificates {}", path.display()))
+}
+
 /// Runs `encore registry`.
 pub fn run_registry(args: RegistryArgs) -> anyhow::Result<ExitCode> {
     match args.command {
-        RegistryCommand::Init { dir, origin } => {
+        RegistryCommand::Init { dir, origin, store } => {
             let signer = NoteSigner::generate(&origin, KeyKind::Ed25519).context("origin")?;
             std::fs::create_dir_all(&dir).with_context(|| format!("{}", dir.display()))?;
             if dir.join("key").exists() || dir.join("checkpoint").exists() {
                 bail!("{} already holds a log", dir.display());
             }
-            let storage = DirStorage::open(&dir)?;
+            let storage = open_storage(&dir, store.as_deref())?;
             write_new(&dir.join("key"), &format!("{}\n", signer.to_private_text()))?;
             write_new(
                 &dir.join("key.pub"),
                 &format!("{}\n", signer.verifier().to_vkey()),
             )?;
             write_new(&dir.join("creator.key"), &CreatorKey::generate()?.to_text())?;
+            if let Some(url) = &store {
+                write_new(&dir.join("store"), &format!("{url}\n"))?;
+            }
             Log::create(storage, signer.clone())?;
             println!("{}", signer.verifier().to_vkey());
             Ok(ExitCode::SUCCESS)
         }
-        RegistryCommand::Add(a) => add(a),
-        RegistryCommand::Proof { dir, index, output } => {
-            let log = Log::open(DirStorage::open(&dir)?, log_signer(&dir)?)
+        RegistryCommand::Add(a) => add(*a),
+        RegistryCommand::Proof {
+            dir,
+            index,
+            output,
+            store,
+        } => {
+            let log = Log::open(open_storage(&dir, store.as_deref())?, log_signer(&dir)?)
                 .with_context(|| format!("opening log {}", dir.display()))?;
             let proof = log.proof(index)?;
             let tmp = output.with_extension("tmp");
@@ -236,8 +299,22 @@ pub fn run_registry(args: RegistryArgs) -> anyhow::Result<ExitCode> {
 
 fn add(a: AddArgs) -> anyhow::Result<ExitCode> {
     let signer = log_signer(&a.dir)?;
-    let mut log = Log::open(DirStorage::open(&a.dir)?, signer)
+    let mut log = Log::open(open_storage(&a.dir, a.store.as_deref())?, signer)
         .with_context(|| format!("opening log {}", a.dir.display()))?;
+    if let Some(url) = &a.tsa_url {
+        let client = HttpTsa(HttpUrl::parse(url)?);
+        let name = a
+            .tsa_name
+            .clone()
+            .unwrap_or_else(|| client.0.host.replace(['+', ' '], "-"));
+        log.set_timestamper(Some(LogTimestamper {
+            client: Box::new(client),
+            name,
+            trust: a.tsa_cert.as_deref().map(tsa_trust).transpose()?,
+            cert_req: a.tsa_request_certs,
+            required: !a.tsa_optional,
+        }));
+    }
     let mut witnesses = Vec::new();
     for w in &a.witnesses {
         let (url, vkey) = w.split_once('=').context("--witness must be URL=VKEY")?;
@@ -329,8 +406,26 @@ pub fn run_verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
         quorum: a.quorum.unwrap_or(witnesses.len()),
         witnesses,
     };
-    let result = TlogProof::parse(&bytes).and_then(|p| verify_certificate(&p, &policy));
-    let v = match result {
+    let trust = a.tsa_cert.as_deref().map(tsa_trust).transpose()?;
+    let result = TlogProof::parse(&bytes).and_then(|p| {
+        let v = verify_certificate(&p, &policy)?;
+        let stamps = match &trust {
+            Some(t) => verify_checkpoint_timestamps(&p.checkpoint, t)?,
+            None => Vec::new(),
+        };
+        if a.require_timestamp && stamps.is_empty() {
+            return Err(encore_registry::Error::Timestamp(
+                "the checkpoint carries no timestamp token".into(),
+            ));
+        }
+        let unchecked = if trust.is_none() {
+            encore_registry::checkpoint_timestamps(&p.checkpoint).map_or(0, |t| t.len())
+        } else {
+            0
+        };
+        Ok((v, stamps, unchecked))
+    });
+    let (v, stamps, unchecked) = match result {
         Ok(v) => v,
         Err(e) => {
             if a.json {
@@ -363,6 +458,11 @@ pub fn run_verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
             "creator": hex(&v.statement.creator),
             "audio_sha256": hex(&v.statement.claim.audio_sha256),
             "witnesses": v.witnesses.iter().map(|(n, t)| serde_json::json!({"name": n, "time": t})).collect::<Vec<_>>(),
+            "timestamps": stamps.iter().map(|t| serde_json::json!({
+                "time": t.time, "gen_time": t.gen_time, "tsa": t.signer,
+                "serial": t.serial, "policy": t.policy,
+            })).collect::<Vec<_>>(),
+            "timestamps_unchecked": unchecked,
             "audio_match": audio.map(|m| format!("{m:?}")),
         }))?;
     } else if ok {
@@ -379,6 +479,17 @@ pub fn run_verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
                 _ => "",
             }
         );
+        for t in &stamps {
+            println!(
+                "timestamp: {} (unix {}) by {}",
+                t.gen_time,
+                t.time,
+                t.signer.as_deref().unwrap_or("?")
+            );
+        }
+        if unchecked > 0 {
+            println!("{unchecked} timestamp token(s) not checked: give --tsa-cert to check them");
+        }
     } else {
         eprintln!(
             "NOT VERIFIED: the certificate is valid but the audio file is not the registered work"
@@ -489,31 +600,108 @@ fn bench(b: BenchArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A tlog-witness reached over plain HTTP/1.1 (`http://host:port[/prefix]`).
-struct HttpWitness {
+/// A plain `http://host[:port][/path]` URL.
+struct HttpUrl {
     addr: String,
     host: String,
-    prefix: String,
+    path: String,
 }
 
-impl HttpWitness {
-    fn new(url: &str) -> anyhow::Result<Self> {
+impl HttpUrl {
+    fn parse(url: &str) -> anyhow::Result<Self> {
         let rest = url
             .strip_prefix("http://")
-            .context("witness URL must start with http://")?;
-        let (hostport, prefix) = rest
+            .context("URL must start with http:// (RFC 3161 tokens and cosignatures are signed, so TLS adds nothing here)")?;
+        let (hostport, path) = rest
             .split_once('/')
             .map_or((rest, String::new()), |(h, p)| (h, format!("/{p}")));
+        if hostport.is_empty() {
+            bail!("no host in {url}");
+        }
         let addr = if hostport.contains(':') {
             hostport.to_owned()
         } else {
             format!("{hostport}:80")
         };
-        Ok(HttpWitness {
+        Ok(HttpUrl {
             addr,
             host: hostport.to_owned(),
-            prefix: prefix.trim_end_matches('/').to_owned(),
+            path: path.trim_end_matches('/').to_owned(),
         })
+    }
+
+    /// POSTs `body` to `self.path + suffix`; returns the status and the body (at most 1 MiB,
+    /// `Content-Length` or chunked).
+    fn post(&self, suffix: &str, ctype: &str, body: &[u8]) -> Result<(u16, Vec<u8>), String> {
+        let t = |e: std::io::Error| e.to_string();
+        let mut s = TcpStream::connect(&self.addr).map_err(t)?;
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .map_err(t)?;
+        s.set_write_timeout(Some(Duration::from_secs(10)))
+            .map_err(t)?;
+        let path = format!("{}{suffix}", self.path);
+        let head = format!(
+            "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            if path.is_empty() { "/" } else { &path },
+            self.host,
+            body.len()
+        );
+        s.write_all(head.as_bytes())
+            .and_then(|()| s.write_all(body))
+            .map_err(t)?;
+        let mut resp = Vec::new();
+        s.take(1 << 20).read_to_end(&mut resp).map_err(t)?;
+        let split = resp
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .ok_or("no HTTP header in the reply")?;
+        let head = String::from_utf8_lossy(&resp[..split]).into_owned();
+        let status: u16 = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or("bad HTTP status line")?;
+        let mut body = resp[split + 4..].to_vec();
+        let header = |name: &str| {
+            head.lines().skip(1).find_map(|l| {
+                l.split_once(':')
+                    .filter(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v.trim().to_ascii_lowercase())
+            })
+        };
+        if header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+            body = dechunk(&body).ok_or("bad chunked body")?;
+        } else if let Some(n) = header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+            if body.len() < n {
+                return Err("reply shorter than its Content-Length".into());
+            }
+            body.truncate(n);
+        }
+        Ok((status, body))
+    }
+}
+
+fn dechunk(mut b: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let eol = b.windows(2).position(|w| w == b"\r\n")?;
+        let size_text = std::str::from_utf8(&b[..eol]).ok()?;
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        b = &b[eol + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        out.extend_from_slice(b.get(..size)?);
+        b = b.get(size + 2..)?;
+    }
+}
+
+/// A tlog-witness reached over plain HTTP/1.1 (`http://host:port[/prefix]`).
+struct HttpWitness(HttpUrl);
+
+impl HttpWitness {
+    fn new(url: &str) -> anyhow::Result<Self> {
+        Ok(HttpWitness(HttpUrl::parse(url).context("witness URL")?))
     }
 }
 
@@ -524,32 +712,11 @@ impl WitnessClient for HttpWitness {
         proof: &[Hash],
         checkpoint: &[u8],
     ) -> Result<Vec<u8>, WitnessCallError> {
-        let t = |e: std::io::Error| WitnessCallError::Transport(e.to_string());
         let body = encode_add_checkpoint(old, proof, checkpoint);
-        let mut s = TcpStream::connect(&self.addr).map_err(t)?;
-        s.set_read_timeout(Some(Duration::from_secs(10)))
-            .map_err(t)?;
-        let head = format!(
-            "POST {}/add-checkpoint HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            self.prefix,
-            self.host,
-            body.len()
-        );
-        s.write_all(head.as_bytes())
-            .and_then(|()| s.write_all(&body))
-            .map_err(t)?;
-        let mut resp = Vec::new();
-        s.take(1 << 20).read_to_end(&mut resp).map_err(t)?;
-        let split = resp
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .ok_or_else(|| WitnessCallError::Transport("no HTTP header".into()))?;
-        let status: u16 = String::from_utf8_lossy(&resp[..split])
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| WitnessCallError::Transport("bad status line".into()))?;
-        let body = resp[split + 4..].to_vec();
+        let (status, body) = self
+            .0
+            .post("/add-checkpoint", "text/plain", &body)
+            .map_err(WitnessCallError::Transport)?;
         match status {
             200 => Ok(body),
             409 => String::from_utf8_lossy(&body)
@@ -565,6 +732,22 @@ impl WitnessClient for HttpWitness {
                 body: String::from_utf8_lossy(&body).into_owned(),
             }),
         }
+    }
+}
+
+/// An RFC 3161 timestamp authority over HTTP (POST `application/timestamp-query`).
+struct HttpTsa(HttpUrl);
+
+impl TimestampClient for HttpTsa {
+    fn timestamp(&self, query: &[u8]) -> Result<Vec<u8>, String> {
+        let (status, body) = self.0.post("", "application/timestamp-query", query)?;
+        if status != 200 {
+            return Err(format!(
+                "HTTP {status}: {}",
+                String::from_utf8_lossy(&body[..body.len().min(200)])
+            ));
+        }
+        Ok(body)
     }
 }
 
@@ -594,6 +777,19 @@ pub fn run_witness(a: WitnessArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Shared state of the witness server.
+#[derive(Clone)]
+struct WitnessState {
+    witness: Arc<Mutex<Witness>>,
+    state_path: Arc<PathBuf>,
+    served: Arc<AtomicU64>,
+    max_requests: Option<u64>,
+    done: Arc<tokio::sync::Notify>,
+}
+
+/// Per-request time limit (reading the body, checking, persisting, replying).
+const WITNESS_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
 fn serve(
     dir: &Path,
     logs: &[String],
@@ -612,81 +808,73 @@ fn serve(
             .load_state(&b)
             .with_context(|| format!("{}", state_path.display()))?;
     }
-    let witness = Arc::new(Mutex::new(witness));
-    let listener = TcpListener::bind(listen).with_context(|| format!("listening on {listen}"))?;
-    eprintln!("witness listening on http://{}", listener.local_addr()?);
-    let mut served = 0u64;
-    for conn in listener.incoming() {
-        let Ok(conn) = conn else { continue };
-        let w = witness.clone();
-        let sp = state_path.clone();
-        // One request per connection, handled in order: the state update is atomic with the
-        // checks because the witness is locked for the whole request.
-        if let Err(e) = handle(conn, &w, &sp) {
-            tracing::warn!(error = %e, "request failed");
-        }
-        served += 1;
-        if max_requests.is_some_and(|m| served >= m) {
-            break;
-        }
-    }
+    let state = WitnessState {
+        witness: Arc::new(Mutex::new(witness)),
+        state_path: Arc::new(state_path),
+        served: Arc::new(AtomicU64::new(0)),
+        max_requests,
+        done: Arc::new(tokio::sync::Notify::new()),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("listening on {listen}"))?;
+        eprintln!("witness listening on http://{}", listener.local_addr()?);
+        let done = state.done.clone();
+        let app = axum::Router::new()
+            .fallback(witness_request)
+            .layer(axum::extract::DefaultBodyLimit::max(
+                encore_registry::MAX_WITNESS_REQUEST_BYTES,
+            ))
+            // 413 from the Content-Length alone, before any of the body is read.
+            .layer(tower_http::limit::RequestBodyLimitLayer::new(
+                encore_registry::MAX_WITNESS_REQUEST_BYTES,
+            ))
+            .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+                axum::http::StatusCode::REQUEST_TIMEOUT,
+                WITNESS_REQUEST_TIMEOUT,
+            ))
+            .with_state(state);
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { done.notified().await })
+            .await
+            .context("serving")
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn handle(conn: TcpStream, witness: &Mutex<Witness>, state_path: &Path) -> anyhow::Result<()> {
-    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut reader = BufReader::new(conn.try_clone()?);
-    let mut line = String::new();
-    reader.by_ref().take(8192).read_line(&mut line)?;
-    let mut parts = line.split_whitespace();
-    let (method, path) = (
-        parts.next().unwrap_or(""),
-        parts.next().unwrap_or("").to_owned(),
-    );
-    let mut len = 0usize;
-    for _ in 0..100 {
-        let mut h = String::new();
-        reader.by_ref().take(8192).read_line(&mut h)?;
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':')
-            && k.eq_ignore_ascii_case("content-length")
-        {
-            len = v.trim().parse().unwrap_or(usize::MAX);
-        }
-    }
-    let mut out = conn;
-    let mut reply = |status: u16, ctype: &str, body: &[u8]| -> anyhow::Result<()> {
-        let reason = match status {
-            200 => "OK",
-            400 => "Bad Request",
-            403 => "Forbidden",
-            404 => "Not Found",
-            409 => "Conflict",
-            413 => "Payload Too Large",
-            422 => "Unprocessable Entity",
-            _ => "Internal Server Error",
-        };
-        write!(
-            out,
-            "HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
-        )?;
-        out.write_all(body)?;
-        Ok(())
+/// Every request: `POST …/add-checkpoint` and `GET …/<origin hash>/checkpoint` under any
+/// prefix; anything else is 404. Connections are served concurrently; the check-and-update of
+/// the witness state runs under its lock on a blocking thread, so it stays atomic.
+async fn witness_request(
+    axum::extract::State(st): axum::extract::State<WitnessState>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse as _;
+    let path = uri.path().to_owned();
+    let reply = |status: u16, ctype: &'static str, body: Vec<u8>| {
+        (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            [(header::CONTENT_TYPE, ctype)],
+            body,
+        )
+            .into_response()
     };
-    let mut w = witness
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    match method {
-        "POST" if path.ends_with("/add-checkpoint") => {
-            if len > encore_registry::MAX_WITNESS_REQUEST_BYTES {
-                return reply(413, "text/plain", b"request too large\n");
-            }
-            let mut body = vec![0u8; len];
-            reader.read_exact(&mut body)?;
+    let st2 = st.clone();
+    let resp = tokio::task::spawn_blocking(move || {
+        let mut w = st2
+            .witness
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if method == axum::http::Method::POST && path.ends_with("/add-checkpoint") {
+            let state_path = st2.state_path.as_path();
             let res = w.add_checkpoint(&body, now(), |state| {
                 write_state(state_path, state).map_err(|e| encore_registry::Error::Io {
                     path: state_path.display().to_string(),
@@ -694,9 +882,9 @@ fn handle(conn: TcpStream, witness: &Mutex<Witness>, state_path: &Path) -> anyho
                 })
             });
             match res {
-                Ok(sigs) => reply(200, "text/plain; charset=utf-8", &sigs),
+                Ok(sigs) => (200, "text/plain; charset=utf-8", sigs),
                 Err(WitnessError::Conflict(size)) => {
-                    reply(409, "text/x.tlog.size", format!("{size}\n").as_bytes())
+                    (409, "text/x.tlog.size", format!("{size}\n").into_bytes())
                 }
                 Err(e) => {
                     tracing::info!(status = e.status(), error = %e, "refused checkpoint");
@@ -705,23 +893,36 @@ fn handle(conn: TcpStream, witness: &Mutex<Witness>, state_path: &Path) -> anyho
                     } else {
                         b"refused\n"
                     };
-                    reply(e.status(), "text/plain", msg)
+                    (e.status(), "text/plain", msg.to_vec())
                 }
             }
-        }
-        "GET" if path.ends_with("/checkpoint") => {
+        } else if method == axum::http::Method::GET && path.ends_with("/checkpoint") {
             let hash = path
                 .trim_end_matches("/checkpoint")
                 .rsplit('/')
                 .next()
                 .unwrap_or("");
             match w.latest_by_origin_hash(hash) {
-                Some(note) => reply(200, "text/plain; charset=utf-8", note),
-                None => reply(404, "text/plain", b"not found\n"),
+                Some(note) => (200, "text/plain; charset=utf-8", note.to_vec()),
+                None => (404, "text/plain", b"not found\n".to_vec()),
             }
+        } else {
+            (404, "text/plain", b"not found\n".to_vec())
         }
-        _ => reply(404, "text/plain", b"not found\n"),
+    })
+    .await;
+    let out = match resp {
+        Ok((status, ctype, body)) => reply(status, ctype, body),
+        Err(e) => {
+            tracing::warn!(error = %e, "witness request failed");
+            reply(500, "text/plain", b"internal error\n".to_vec())
+        }
+    };
+    let n = st.served.fetch_add(1, Ordering::SeqCst) + 1;
+    if st.max_requests.is_some_and(|m| n >= m) {
+        st.done.notify_one();
     }
+    out
 }
 
 fn write_state(path: &Path, state: &[u8]) -> anyhow::Result<()> {

@@ -1,5 +1,5 @@
 //! Fuzzes every parser of untrusted registry input: tlog-proof files, signed notes,
-//! checkpoints, statements, entry bundles and witness requests.
+//! checkpoints, statements, entry bundles and witness requests (RFC 3161 tokens: `timestamp`).
 #![no_main]
 
 use encore_registry::{Checkpoint, KeyKind, Note, NoteSigner, Statement, TlogProof, Witness, parse_bundle};
