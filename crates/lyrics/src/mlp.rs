@@ -284,6 +284,7 @@ mod tests {
         let (_, g) = net.loss_and_grad(&x, &y);
         let eps = 1e-2f32;
         let mut checked = 0;
+        #[allow(clippy::needless_range_loop)] // `li` indexes the network copies too
         for li in 0..net.layers.len() {
             for (which, len) in [(0, net.layers[li].w.len()), (1, net.layers[li].b.len())] {
                 for i in (0..len).step_by(3) {

@@ -241,6 +241,9 @@ struct Checkpoint {
     report: TrainReport,
 }
 
+/// A word's span in frames (start, end) and its phones' targets (target, is a vowel).
+type WordSpan = (usize, usize, Vec<(u8, bool)>);
+
 /// Per-song data prepared once.
 struct Prepared {
     matrix: Vec<f32>,
@@ -248,7 +251,7 @@ struct Prepared {
     /// Labels of frames outside words (silence / instrumental / ignore).
     base: Vec<u8>,
     /// Word spans in frames with their phones' targets.
-    words: Vec<(usize, usize, Vec<(u8, bool)>)>,
+    words: Vec<WordSpan>,
 }
 
 fn prepare(song: &TrainSong) -> Prepared {
@@ -521,8 +524,8 @@ pub fn train(
         for target in 0..N_TARGETS as u8 {
             let mut rows: Vec<&[f32]> = Vec::new();
             for (p, l) in prepared.iter().zip(&labels) {
-                for t in 0..p.n {
-                    if l[t] == target {
+                for (t, &lab) in l.iter().enumerate().take(p.n) {
+                    if lab == target {
                         rows.push(&p.matrix[t * FRAME_DIMS..(t + 1) * FRAME_DIMS]);
                     }
                 }

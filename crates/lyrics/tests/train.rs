@@ -241,7 +241,7 @@ fn default_model_beats_the_untrained_model_on_a_synthetic_clip() {
             .unwrap();
         evaluate(&onsets(&got), &truth).unwrap().aae_s
     };
-    let broad = aae(Box::new(BroadClassModel::default()));
+    let broad = aae(Box::<BroadClassModel>::default());
     let trained = aae(Box::new(HybridModel::default_model().unwrap()));
     println!("full-mode AAE: broad-class {broad:.3} s, default hybrid {trained:.3} s");
     assert!(trained < broad, "default {trained} vs broad {broad}");
