@@ -246,3 +246,39 @@ fn default_model_beats_the_untrained_model_on_a_synthetic_clip() {
     println!("full-mode AAE: broad-class {broad:.3} s, default hybrid {trained:.3} s");
     assert!(trained < broad, "default {trained} vs broad {broad}");
 }
+
+#[test]
+fn line_timed_lyrics_become_weak_labels() {
+    let lang = Language::from_code("es");
+    let (audio, words) = tiny_song(5, 8);
+    let f = extract_features(&audio).unwrap();
+    // Line-timed lyrics: times on the lines only (as in an operator's LRC).
+    let mut lyrics = timed(&words, 4);
+    for (li, line) in lyrics.lines.iter_mut().enumerate() {
+        line.start_s = Some(words[4 * li].1 - 0.1);
+        line.end_s = Some(words[4 * li + 3].2 + 0.1);
+        line.words.clear();
+    }
+    let (song, share) = TrainSong::from_line_timed(
+        "weak",
+        f,
+        &lyrics,
+        HybridModel::default_model().unwrap(),
+        &lang,
+        0.5,
+    )
+    .unwrap();
+    assert!(share > 0.5, "kept {share}");
+    assert!(
+        song.words.len() >= 5 && song.ignore.len() <= 2,
+        "{:?}",
+        song.ignore
+    );
+    // Kept words lie near their true spans.
+    for w in &song.words {
+        let near = words
+            .iter()
+            .any(|&(_, a, b)| (w.start_s - a).abs() < 0.25 && (w.end_s - b).abs() < 0.4);
+        assert!(near, "{w:?}");
+    }
+}
