@@ -11,7 +11,7 @@
 //! | 8 | magic `ENCLYRAM` |
 //! | 4 | version, `u32` = 1 |
 //! | 4 | header length `h`, `u32` (at most 65 536) |
-//! | h | header, UTF-8 JSON: `name`, `context` (frame offsets), `layers` (widths, input first), `scale`, `info` (free-form: data, units, scores) |
+//! | h | header, UTF-8 JSON: `name`, `context` (frame offsets), `layers` (widths, input first), `scale`, optional `coarse_weight` (line-pass position weight), `info` (free-form: data, units, scores) |
 //! | ... | per layer: weights `f32 x (out x in)` row-major, then biases `f32 x out` |
 //! | 4 x 6 | priors of the six targets (`f32`, positive) |
 //! | 8 | FNV-1a 64 of every byte before it |
@@ -98,6 +98,10 @@ pub struct ModelHeader {
     /// Free-form description: training data, units, scores.
     #[serde(default)]
     pub info: serde_json::Value,
+    /// Suggested position-prior weight of the line pass for this model
+    /// ([`crate::AlignOptions::position_weight_coarse`]); chosen on synthetic validation songs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coarse_weight: Option<f32>,
 }
 
 /// A trained hybrid model.
@@ -274,6 +278,11 @@ impl HybridModel {
         if !header.scale.is_finite() || header.scale <= 0.0 || header.scale > 100.0 {
             return invalid(format!("scale {}", header.scale));
         }
+        if let Some(w) = header.coarse_weight
+            && (!w.is_finite() || !(0.0..=100.0).contains(&w))
+        {
+            return invalid(format!("coarse weight {w}"));
+        }
         let mut layers = Vec::new();
         for w in header.layers.windows(2) {
             let (n_in, n_out) = (w[0], w[1]);
@@ -379,6 +388,7 @@ mod tests {
                 layers: sizes.to_vec(),
                 scale: 0.5,
                 info: serde_json::json!({"units": "broad classes"}),
+                coarse_weight: Some(0.2),
             },
             mlp: Mlp::new(&sizes, 5),
             priors: [0.3, 0.2, 0.2, 0.1, 0.1, 0.1],

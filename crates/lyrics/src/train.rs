@@ -582,6 +582,7 @@ pub fn train(
             layers: sizes.clone(),
             scale: cfg.scale,
             info: serde_json::Value::Null,
+            coarse_weight: None,
         },
         mlp: Mlp::new(&sizes, cfg.seed),
         priors: priors_of(&labels).0,

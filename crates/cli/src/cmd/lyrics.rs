@@ -192,29 +192,47 @@ fn read_lyrics(path: &Path) -> anyhow::Result<Lyrics> {
     encore_lyrics::parse(&text, format).with_context(|| format!("{}", path.display()))
 }
 
-/// The acoustic model named on the command line: `broad`, a model file, or the shipped default.
-fn load_model(spec: Option<&Path>) -> anyhow::Result<Box<dyn AcousticModel>> {
+/// The acoustic model named on the command line: `broad`, a model file, or the shipped default;
+/// with the line-pass weight the model file suggests.
+fn load_model_with_hint(
+    spec: Option<&Path>,
+) -> anyhow::Result<(Box<dyn AcousticModel>, Option<f32>)> {
     Ok(match spec {
-        Some(p) if p.as_os_str() == "broad" => Box::new(BroadClassModel::default()),
-        Some(p) => Box::new(
-            HybridModel::load(p).with_context(|| format!("loading model {}", p.display()))?,
-        ),
-        None => Box::new(HybridModel::default_model().context("the shipped default model")?),
+        Some(p) if p.as_os_str() == "broad" => (Box::new(BroadClassModel::default()), None),
+        Some(p) => {
+            let m =
+                HybridModel::load(p).with_context(|| format!("loading model {}", p.display()))?;
+            let hint = m.header.coarse_weight;
+            (Box::new(m), hint)
+        }
+        None => {
+            let m = HybridModel::default_model().context("the shipped default model")?;
+            let hint = m.header.coarse_weight;
+            (Box::new(m), hint)
+        }
     })
+}
+
+/// The acoustic model named on the command line (see [`load_model_with_hint`]).
+fn load_model(spec: Option<&Path>) -> anyhow::Result<Box<dyn AcousticModel>> {
+    Ok(load_model_with_hint(spec)?.0)
 }
 
 fn aligner(
     mode: Mode,
     lang: Option<Language>,
     espeak: bool,
-    model: Box<dyn AcousticModel>,
+    (model, hint): (Box<dyn AcousticModel>, Option<f32>),
 ) -> Aligner<Box<dyn AcousticModel>> {
-    let options = AlignOptions {
+    let mut options = AlignOptions {
         mode,
         language: lang,
         espeak,
         ..AlignOptions::default()
     };
+    if let Some(w) = hint {
+        options.position_weight_coarse = w;
+    }
     Aligner::new(model, options)
 }
 
@@ -252,7 +270,7 @@ fn align(args: AlignArgs) -> anyhow::Result<ExitCode> {
     let audio = encore_audio::decode_file(&args.audio)
         .with_context(|| format!("{}", args.audio.display()))?;
     let lang = args.lang.as_deref().map(Language::from_code);
-    let model = load_model(args.model.as_deref())?;
+    let model = load_model_with_hint(args.model.as_deref())?;
     let aligned = aligner(mode, lang, args.espeak, model)
         .align_audio(&audio, &lyrics)
         .with_context(|| {
@@ -497,6 +515,17 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
             };
             if let Some(w) = args.fine_weight {
                 options.position_weight_fine = w;
+            }
+            if let Some(w) = hybrid
+                .as_ref()
+                .filter(|_| {
+                    args.model
+                        .as_deref()
+                        .is_none_or(|p| p.as_os_str() != "broad")
+                })
+                .and_then(|m| m.header.coarse_weight)
+            {
+                options.position_weight_coarse = w;
             }
             if let Some(w) = args.coarse_weight {
                 options.position_weight_coarse = w;
