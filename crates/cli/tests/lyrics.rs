@@ -134,6 +134,33 @@ fn bad_input_fails_with_a_clear_message() {
         .output()
         .unwrap();
     assert!(!out.status.success());
+    // A corrupt model file is refused with a message naming it; `broad` selects the
+    // untrained broad-class model.
+    let plain = dir.join("plain.txt");
+    std::fs::write(&plain, "la\n").unwrap();
+    let model = dir.join("bad.encam");
+    std::fs::write(&model, b"ENCLYRAM\x01\x00\x00\x00garbage").unwrap();
+    let out = encore()
+        .args(["lyrics", "align", "--model"])
+        .arg(&model)
+        .arg(&audio)
+        .arg(&plain)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.encam"), "{err}");
+    let out = encore()
+        .args(["lyrics", "align", "--model", "broad"])
+        .arg(&audio)
+        .arg(&plain)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -219,3 +219,39 @@ impl AcousticModel for BroadClassModel {
         }
     }
 }
+
+impl<M: AcousticModel + ?Sized> AcousticModel for Box<M> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn n_classes(&self) -> usize {
+        (**self).n_classes()
+    }
+    fn class_of(&self, phone: &Phone) -> usize {
+        (**self).class_of(phone)
+    }
+    fn filler_class(&self) -> usize {
+        (**self).filler_class()
+    }
+    fn score(&self, features: &Features) -> Emissions {
+        (**self).score(features)
+    }
+}
+
+impl<M: AcousticModel + ?Sized> AcousticModel for &M {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn n_classes(&self) -> usize {
+        (**self).n_classes()
+    }
+    fn class_of(&self, phone: &Phone) -> usize {
+        (**self).class_of(phone)
+    }
+    fn filler_class(&self) -> usize {
+        (**self).filler_class()
+    }
+    fn score(&self, features: &Features) -> Emissions {
+        (**self).score(features)
+    }
+}

@@ -85,13 +85,13 @@ pub struct Aligner<M> {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct State {
-    class: usize,
+pub(crate) struct State {
+    pub(crate) class: usize,
     /// Index of the word in the flat word list, or `None` for pause/filler.
-    word: Option<usize>,
-    skippable: bool,
+    pub(crate) word: Option<usize>,
+    pub(crate) skippable: bool,
     /// Cost of entering this state (pauses and fillers).
-    enter: f32,
+    pub(crate) enter: f32,
 }
 
 /// A word to align: its place in the lyrics and its phones.
@@ -467,7 +467,7 @@ impl<M: AcousticModel> Aligner<M> {
 /// Viterbi over a left-to-right chain: each state can stay, advance by one, or jump over one
 /// skippable state. Starts in the first state (or after it when skippable) and ends in the
 /// last (or before it when skippable). Returns the state per frame.
-fn viterbi(
+pub(crate) fn viterbi(
     states: &[State],
     t: usize,
     emit: impl Fn(usize, usize) -> f32,

@@ -30,6 +30,9 @@ pub enum Error {
     /// The external phonemiser (`espeak-ng`) failed or is missing.
     #[error("espeak-ng: {0}")]
     Espeak(String),
+    /// A model file was refused.
+    #[error(transparent)]
+    ModelFile(#[from] crate::hybrid::ModelFileError),
     /// Decoding or resampling the audio failed.
     #[error(transparent)]
     Audio(#[from] encore_audio::Error),

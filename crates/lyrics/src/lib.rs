@@ -10,6 +10,9 @@
 //!   as an optional external phonemiser.
 //! - **Alignment** ([`Aligner`]): Viterbi forced alignment over an HMM built from the lyrics,
 //!   with emission scores from an [`AcousticModel`], fed by a vocal-enhancement front end.
+//! - **Training** ([`train`], [`HybridModel`]): flat-start GMM-HMM, forced alignment to frame
+//!   labels, an MLP over stacked log-mel frames, scaled likelihoods in the same aligner; a
+//!   versioned model file and a default model ([`HybridModel::default_model`]).
 //! - **Evaluation** ([`evaluate`]): word-onset errors against a reference.
 //!
 //! ```
@@ -30,8 +33,12 @@ mod error;
 mod eval;
 mod formats;
 mod frontend;
+mod gmm;
+mod hybrid;
+mod mlp;
 mod phones;
 mod text;
+mod train;
 
 pub use acoustic::{AcousticModel, BroadClassModel, Emissions};
 pub use align::{AlignOptions, Aligner, Mode};
@@ -44,5 +51,11 @@ pub use formats::{
 pub use frontend::{
     FRONTEND_SAMPLE_RATE, Features, MAX_AUDIO_S, N_MELS, extract as extract_features, from_mid_side,
 };
+pub use gmm::DiagGmm;
+pub use hybrid::{
+    FRAME_DIMS, HybridModel, MODEL_VERSION, ModelFileError, ModelHeader, N_TARGETS, TARGET_NAMES,
+};
+pub use mlp::{Adam, Layer, Mlp};
 pub use phones::{Phone, PhoneClass, Pronouncer, espeak_ipa, ipa_phones, pinyin_parts};
 pub use text::{Language, Token, is_han, normalize, spell_number, tokenize};
+pub use train::{ProgressFn, TrainConfig, TrainReport, TrainSong, TrainWord, train};

@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use encore_lyrics::{
-    AlignOptions, Aligner, BroadClassModel, Format, Language, Lyrics, Mode, OnsetMetrics,
+    AcousticModel, AlignOptions, Aligner, BroadClassModel, Format, HybridModel, Language, Lyrics,
+    Mode, OnsetMetrics,
 };
 
 /// Arguments of `encore lyrics`.
@@ -27,6 +28,8 @@ pub enum Sub {
     Eval(EvalArgs),
     /// Generate a synthetic benchmark (eSpeak-NG words at known times over FluidSynth music).
     Synth(SynthArgs),
+    /// Train a hybrid acoustic model (GMM-HMM flat start, then an MLP) on folders of songs.
+    Train(TrainArgs),
 }
 
 /// How to align.
@@ -77,6 +80,10 @@ pub struct AlignArgs {
     /// Use eSpeak-NG (`espeak-ng`, must be installed) for pronunciation instead of rules.
     #[arg(long)]
     pub espeak: bool,
+    /// Acoustic model: a model file from `encore lyrics train`, `broad` for the untrained
+    /// broad-class model; default: the shipped hybrid model.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
     /// Write to this file instead of stdout.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
@@ -112,6 +119,12 @@ pub struct EvalArgs {
     /// Tuning: cost of entering filler between lines.
     #[arg(long)]
     pub filler_cost: Option<f32>,
+    /// Acoustic model: a model file, `broad`, or (default) the shipped hybrid model.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Tuning: acoustic scale of a hybrid model (default: the one in the model file).
+    #[arg(long)]
+    pub scale: Option<f32>,
     /// Tuning: vocal-activity threshold of the broad-class model (robust z units).
     #[arg(long)]
     pub threshold: Option<f32>,
@@ -137,6 +150,25 @@ pub struct SynthArgs {
     /// SoundFont for FluidSynth.
     #[arg(long, default_value = "/usr/share/sounds/sf2/FluidR3_GM.sf2")]
     pub soundfont: PathBuf,
+    /// Sung words: pitch following a melody, held (lengthened) vowels, vibrato.
+    #[arg(long)]
+    pub sung: bool,
+    /// Random eSpeak-NG voice variants (male and female) per line.
+    #[arg(long)]
+    pub variants: bool,
+    /// Range of the voice-to-accompaniment level in dB, `LO,HI`.
+    #[arg(long, default_value = "-3,3", allow_hyphen_values = true)]
+    pub snr: String,
+    /// Recordings (comma-separated) looped under the voice in place of the MIDI accompaniment
+    /// for a share of the songs (see `--music-share`).
+    #[arg(long)]
+    pub music: Option<String>,
+    /// Share of songs over a recording from `--music` instead of MIDI music.
+    #[arg(long, default_value_t = 0.5)]
+    pub music_share: f64,
+    /// Share of songs with no accompaniment at all (voice only).
+    #[arg(long, default_value_t = 0.0)]
+    pub a_cappella: f64,
 }
 
 /// Runs `encore lyrics`.
@@ -145,6 +177,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Sub::Align(a) => align(a),
         Sub::Eval(a) => eval(a),
         Sub::Synth(a) => synth(a),
+        Sub::Train(a) => train::train(a),
     }
 }
 
@@ -159,14 +192,48 @@ fn read_lyrics(path: &Path) -> anyhow::Result<Lyrics> {
     encore_lyrics::parse(&text, format).with_context(|| format!("{}", path.display()))
 }
 
-fn aligner(mode: Mode, lang: Option<Language>, espeak: bool) -> Aligner<BroadClassModel> {
-    let options = AlignOptions {
+/// The acoustic model named on the command line: `broad`, a model file, or the shipped default;
+/// with the line-pass weight the model file suggests.
+fn load_model_with_hint(
+    spec: Option<&Path>,
+) -> anyhow::Result<(Box<dyn AcousticModel>, Option<f32>)> {
+    Ok(match spec {
+        Some(p) if p.as_os_str() == "broad" => (Box::new(BroadClassModel::default()), None),
+        Some(p) => {
+            let m =
+                HybridModel::load(p).with_context(|| format!("loading model {}", p.display()))?;
+            let hint = m.header.coarse_weight;
+            (Box::new(m), hint)
+        }
+        None => {
+            let m = HybridModel::default_model().context("the shipped default model")?;
+            let hint = m.header.coarse_weight;
+            (Box::new(m), hint)
+        }
+    })
+}
+
+/// The acoustic model named on the command line (see [`load_model_with_hint`]).
+fn load_model(spec: Option<&Path>) -> anyhow::Result<Box<dyn AcousticModel>> {
+    Ok(load_model_with_hint(spec)?.0)
+}
+
+fn aligner(
+    mode: Mode,
+    lang: Option<Language>,
+    espeak: bool,
+    (model, hint): (Box<dyn AcousticModel>, Option<f32>),
+) -> Aligner<Box<dyn AcousticModel>> {
+    let mut options = AlignOptions {
         mode,
         language: lang,
         espeak,
         ..AlignOptions::default()
     };
-    Aligner::new(BroadClassModel::default(), options)
+    if let Some(w) = hint {
+        options.position_weight_coarse = w;
+    }
+    Aligner::new(model, options)
 }
 
 fn contract_json(lyrics: &Lyrics) -> serde_json::Value {
@@ -203,7 +270,8 @@ fn align(args: AlignArgs) -> anyhow::Result<ExitCode> {
     let audio = encore_audio::decode_file(&args.audio)
         .with_context(|| format!("{}", args.audio.display()))?;
     let lang = args.lang.as_deref().map(Language::from_code);
-    let aligned = aligner(mode, lang, args.espeak)
+    let model = load_model_with_hint(args.model.as_deref())?;
+    let aligned = aligner(mode, lang, args.espeak, model)
         .align_audio(&audio, &lyrics)
         .with_context(|| {
             format!(
@@ -398,6 +466,19 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
         Some(ModeArg::Full) => vec![Mode::Full],
         None => vec![Mode::Refine, Mode::Full],
     };
+    let hybrid = match args.model.as_deref() {
+        Some(p) if p.as_os_str() == "broad" => None,
+        Some(p) => {
+            Some(HybridModel::load(p).with_context(|| format!("loading model {}", p.display()))?)
+        }
+        None => Some(HybridModel::default_model().context("the shipped default model")?),
+    };
+    let model_name = hybrid
+        .as_ref()
+        .map_or("broad-class-v1".to_string(), |m| m.header.name.clone());
+    if !args.json {
+        println!("model: {model_name}");
+    }
     let bar = crate::output::progress_bar((songs.len() * modes.len()) as u64, "aligning");
     let mut results: Vec<(Mode, Vec<OnsetMetrics>, Vec<OnsetMetrics>)> =
         modes.iter().map(|m| (*m, Vec::new(), Vec::new())).collect();
@@ -435,6 +516,17 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
             if let Some(w) = args.fine_weight {
                 options.position_weight_fine = w;
             }
+            if let Some(w) = hybrid
+                .as_ref()
+                .filter(|_| {
+                    args.model
+                        .as_deref()
+                        .is_none_or(|p| p.as_os_str() != "broad")
+                })
+                .and_then(|m| m.header.coarse_weight)
+            {
+                options.position_weight_coarse = w;
+            }
             if let Some(w) = args.coarse_weight {
                 options.position_weight_coarse = w;
             }
@@ -444,13 +536,28 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
             if let Some(k) = args.coarse_states {
                 options.coarse_syllable_states = k;
             }
-            let mut model = BroadClassModel::default();
-            if let Some(t) = args.threshold {
-                model.threshold = t;
-            }
-            if let Some(k) = args.slope {
-                model.slope = k;
-            }
+            let model: Box<dyn AcousticModel> = match args.model.as_deref() {
+                Some(p) if p.as_os_str() == "broad" => {
+                    let mut model = BroadClassModel::default();
+                    if let Some(t) = args.threshold {
+                        model.threshold = t;
+                    }
+                    if let Some(k) = args.slope {
+                        model.slope = k;
+                    }
+                    Box::new(model)
+                }
+                _ => {
+                    let mut m = match &hybrid {
+                        Some(m) => m.clone(),
+                        None => bail!("no hybrid model"),
+                    };
+                    if let Some(s) = args.scale {
+                        m.header.scale = s;
+                    }
+                    Box::new(m)
+                }
+            };
             let aligned = Aligner::new(model, options)
                 .align_features(&features, &input)
                 .with_context(|| format!("aligning {}", song.name))?;
@@ -533,4 +640,6 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
 }
 
 mod synth;
+mod train;
 use synth::synth;
+pub use train::TrainArgs;

@@ -116,6 +116,79 @@ fn speak(word: &str, voice: &str, pitch: u32, speed: u32, tmp: &Path) -> anyhow:
     Ok(s[first..last.max(first)].to_vec())
 }
 
+/// Makes a spoken word sung: the steadiest loud stretch (the vowel) is held for `hold_s` more
+/// by repeating whole pitch periods, then vibrato (`depth` relative pitch deviation at `rate`
+/// Hz) is applied by a modulated delay.
+fn sing(clip: &[f32], hold_s: f64, depth: f64, rate: f64) -> Vec<f32> {
+    let sr = f64::from(SR);
+    let win = (0.04 * sr) as usize;
+    let mut out = clip.to_vec();
+    if clip.len() > 3 * win {
+        // Loudest 40 ms window away from the edges.
+        let (mut best, mut best_e) = (win, 0.0f32);
+        for start in (win / 2..clip.len() - 2 * win).step_by(win / 4) {
+            let e: f32 = clip[start..start + win].iter().map(|x| x * x).sum();
+            if e > best_e {
+                best_e = e;
+                best = start;
+            }
+        }
+        // Pitch period by autocorrelation, 80-400 Hz.
+        let seg = &clip[best..best + win];
+        let (lo, hi) = ((sr / 400.0) as usize, (sr / 80.0) as usize);
+        let mut period = lo;
+        let mut best_r = f32::MIN;
+        for lag in lo..hi.min(win - 1) {
+            let r: f32 = seg[..win - lag]
+                .iter()
+                .zip(&seg[lag..])
+                .map(|(a, b)| a * b)
+                .sum();
+            if r > best_r {
+                best_r = r;
+                period = lag;
+            }
+        }
+        let reps = ((hold_s * sr) as usize) / period.max(1);
+        let cycle = &clip[best..best + period];
+        let mut held = Vec::with_capacity(clip.len() + reps * period);
+        held.extend_from_slice(&clip[..best]);
+        for _ in 0..reps {
+            held.extend_from_slice(cycle);
+        }
+        held.extend_from_slice(&clip[best..]);
+        out = held;
+    }
+    let amp = depth * sr / (std::f64::consts::TAU * rate);
+    (0..out.len())
+        .map(|i| {
+            let pos = i as f64 + amp * (std::f64::consts::TAU * rate * i as f64 / sr).sin();
+            let k = pos.floor().clamp(0.0, (out.len() - 1) as f64) as usize;
+            let frac = (pos - k as f64).clamp(0.0, 1.0) as f32;
+            let next = out[(k + 1).min(out.len() - 1)];
+            out[k] * (1.0 - frac) + next * frac
+        })
+        .collect()
+}
+
+/// A recording from `--music`, as stereo at [`SR`], looped to `n` samples.
+fn recording(path: &str, n: usize) -> anyhow::Result<(Vec<f32>, Vec<f32>)> {
+    let buf = encore_audio::decode_file(Path::new(path)).with_context(|| path.to_string())?;
+    let (l, r) = if buf.channels >= 2 {
+        (buf.channel(0), buf.channel(1))
+    } else {
+        (buf.channel(0), buf.channel(0))
+    };
+    let l = encore_audio::resample(&l, buf.sample_rate, SR)?;
+    let r = encore_audio::resample(&r, buf.sample_rate, SR)?;
+    if l.is_empty() {
+        bail!("{path}: no audio");
+    }
+    let lp = (0..n).map(|i| l[i % l.len()]).collect();
+    let rp = (0..n).map(|i| r[i % r.len().max(1)]).collect();
+    Ok((lp, rp))
+}
+
 fn vlq(mut v: u32, out: &mut Vec<u8>) {
     let mut bytes = vec![(v & 0x7f) as u8];
     v >>= 7;
@@ -227,9 +300,20 @@ fn song(
     let mut t = rng.range(3.0, 9.0);
     let n_lines = 8 + (rng.next() % 3) as usize;
     let han = voice == "cmn";
+    const VARIANTS: [&str; 8] = ["", "+m3", "+f2", "+f4", "+m7", "+f1", "+klatt2", "+m1"];
     for li in 0..n_lines {
         let pitch = rng.range(30.0, 70.0) as u32;
         let speed = rng.range(100.0, 150.0) as u32;
+        let voice_name = if args.variants {
+            format!(
+                "{voice}{}",
+                VARIANTS[(rng.next() % VARIANTS.len() as u64) as usize]
+            )
+        } else {
+            voice.to_string()
+        };
+        // A melody: a random walk over a pentatonic scale, one note per word.
+        let mut degree = (rng.next() % 5) as i32;
         let n_words = if han {
             5 + (rng.next() % 4) as usize
         } else {
@@ -238,7 +322,23 @@ fn song(
         let mut words = Vec::new();
         for _ in 0..n_words {
             let w = rng.pick(vocab);
-            let clip = speak(w, voice, pitch, speed, tmp)?;
+            let clip = if args.sung {
+                degree = (degree + (rng.next() % 5) as i32 - 2).clamp(0, 9);
+                let step = [0, 4, 8, 14, 18, 24, 28, 32, 38, 42][degree as usize];
+                let note_pitch = (pitch as i32 - 16 + step).clamp(5, 95) as u32;
+                let slow = (f64::from(speed) * rng.range(0.6, 0.9)) as u32;
+                let spoken = speak(w, &voice_name, note_pitch, slow, tmp)?;
+                let hold = if rng.unit() < 0.5 {
+                    rng.range(0.05, 0.3)
+                } else {
+                    rng.range(0.3, 1.2)
+                };
+                let depth = rng.range(0.0, 0.025);
+                let rate = rng.range(4.5, 6.5);
+                sing(&spoken, hold, depth, rate)
+            } else {
+                speak(w, &voice_name, pitch, speed, tmp)?
+            };
             // Sung notes last longer than speech: stretch nothing, but leave room as a singer would.
             let start = t;
             let at = (start * f64::from(SR)) as usize;
@@ -293,14 +393,42 @@ fn song(
     let ml = encore_audio::resample(&ml, music.sample_rate, SR)?;
     let mr = encore_audio::resample(&mr, music.sample_rate, SR)?;
     let n = (duration * f64::from(SR)) as usize;
+    let recordings: Vec<&str> = args
+        .music
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    let (ml, mr) = if !recordings.is_empty() && rng.unit() < args.music_share {
+        let pick = recordings[(rng.next() % recordings.len() as u64) as usize];
+        recording(pick, n)?
+    } else {
+        (ml, mr)
+    };
+    let (ml, mr) = if args.a_cappella > 0.0 && rng.unit() < args.a_cappella {
+        (vec![0.0; n], vec![0.0; n])
+    } else {
+        (ml, mr)
+    };
     let music_rms = rms(&ml[..ml.len().min(n)]).max(1e-4);
     let voiced: Vec<f32> = voice_track
         .iter()
         .copied()
         .filter(|v| v.abs() > 1e-3)
         .collect();
-    let snr_db = rng.range(-3.0, 3.0);
-    let gain = (music_rms * 10f32.powf(snr_db as f32 / 20.0)) / rms(&voiced).max(1e-4);
+    let (snr_lo, snr_hi) = args
+        .snr
+        .split_once(',')
+        .and_then(|(a, b)| Some((a.trim().parse::<f64>().ok()?, b.trim().parse::<f64>().ok()?)))
+        .context("--snr: expected LO,HI in dB")?;
+    let snr_db = rng.range(snr_lo, snr_hi);
+    let gain = if music_rms <= 1e-4 {
+        0.25 / rms(&voiced).max(1e-4)
+    } else {
+        (music_rms * 10f32.powf(snr_db as f32 / 20.0)) / rms(&voiced).max(1e-4)
+    };
     let mut inter = Vec::with_capacity(2 * n);
     let mut peak = 0.0f32;
     for i in 0..n {
