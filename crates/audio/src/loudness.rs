@@ -287,8 +287,8 @@ impl LoudnessMeter {
     }
 
     /// K-weights channels `first..first + N` of `frames` and returns their weighted squares,
-    /// summed. The state is kept as one array per variable so the `N` recursions run side by
-    /// side in vector registers.
+    /// summed. The state is kept as one array per variable, one lane per channel; stereo has
+    /// its own loop with every variable in a register.
     fn k_weight_group<const N: usize>(&mut self, frames: &[f32], first: usize) -> f64 {
         let mut g = [0.0f64; N];
         g.copy_from_slice(&self.gains[first..first + N]);
