@@ -11,7 +11,10 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use symphonia::core::audio::SampleBuffer;
-use symphonia::core::codecs::{CODEC_TYPE_NULL, CodecRegistry, DecoderOptions};
+use symphonia::core::codecs::{
+    CODEC_TYPE_NULL, CODEC_TYPE_PCM_F32LE, CODEC_TYPE_PCM_S16LE, CodecParameters, CodecRegistry,
+    DecoderOptions,
+};
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::{FormatOptions, FormatReader};
 use symphonia::core::io::{MediaSourceStream, MediaSourceStreamOptions};
@@ -100,6 +103,11 @@ pub struct Decoder {
     info: AudioInfo,
     limits: Limits,
     samples: Option<SampleBuffer<f32>>,
+    /// Set for the common PCM layouts, which are converted straight from the packet's bytes
+    /// into `pcm_samples` (the same values Symphonia's PCM decoder gives, without its planar
+    /// buffer and copies).
+    pcm: Option<PcmLayout>,
+    pcm_samples: Vec<f32>,
     frames_decoded: u64,
     bad_packets_in_a_row: usize,
     good_packets: u64,
@@ -123,6 +131,57 @@ fn codec_registry() -> &'static CodecRegistry {
         registry.register_all::<symphonia_adapter_libopus::OpusDecoder>();
         registry
     })
+}
+
+/// Interleaved little-endian PCM that [`Decoder`] converts itself.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum PcmLayout {
+    /// 16-bit signed integers, scaled by 1/32768 (as Symphonia does).
+    S16,
+    /// 32-bit floats, as they are.
+    F32,
+}
+
+impl PcmLayout {
+    fn of(params: &CodecParameters, channels: usize) -> Option<Self> {
+        if channels == 0 {
+            return None;
+        }
+        let coded = params.bits_per_coded_sample.or(params.bits_per_sample);
+        match params.codec {
+            CODEC_TYPE_PCM_S16LE if coded == Some(16) => Some(PcmLayout::S16),
+            CODEC_TYPE_PCM_F32LE => Some(PcmLayout::F32),
+            _ => None,
+        }
+    }
+
+    fn bytes_per_sample(self) -> usize {
+        match self {
+            PcmLayout::S16 => 2,
+            PcmLayout::F32 => 4,
+        }
+    }
+
+    /// Replaces `out` with the whole frames in `bytes`; returns the number of frames.
+    fn convert(self, bytes: &[u8], channels: usize, out: &mut Vec<f32>) -> usize {
+        let width = self.bytes_per_sample();
+        let frames = bytes.len() / (width * channels);
+        let bytes = &bytes[..frames * channels * width];
+        out.clear();
+        match self {
+            PcmLayout::S16 => out.extend(
+                bytes
+                    .chunks_exact(2)
+                    .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32_768.0),
+            ),
+            PcmLayout::F32 => out.extend(
+                bytes
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            ),
+        }
+        frames
+    }
 }
 
 /// Names the container from its magic bytes, for error messages and [`AudioInfo`].
@@ -306,6 +365,7 @@ impl Decoder {
             other => symphonia_error(container, other),
         })?;
 
+        let pcm = PcmLayout::of(&params, channels);
         let info = AudioInfo {
             sample_rate,
             channels,
@@ -320,6 +380,8 @@ impl Decoder {
             info,
             limits,
             samples: None,
+            pcm,
+            pcm_samples: Vec::new(),
             frames_decoded: 0,
             bad_packets_in_a_row: 0,
             good_packets: 0,
@@ -371,6 +433,19 @@ impl Decoder {
             if packet.track_id() != self.track_id {
                 continue;
             }
+            if let Some(layout) = self.pcm {
+                let channels = self.info.channels;
+                let frames = layout.convert(packet.buf(), channels, &mut self.pcm_samples);
+                self.bad_packets_in_a_row = 0;
+                if frames == 0 {
+                    continue;
+                }
+                self.count_frames(frames)?;
+                return Ok(Some(Chunk {
+                    samples: &self.pcm_samples,
+                    channels,
+                }));
+            }
             let decoded = guard(container, || {
                 self.decoder.decode(&packet).map(|buf| {
                     let spec = *buf.spec();
@@ -407,15 +482,7 @@ impl Decoder {
                     if channels == 0 || channels > self.limits.max_channels {
                         return Err(Error::LimitExceeded(format!("{channels} channels")));
                     }
-                    self.good_packets += 1;
-                    self.frames_decoded += frames as u64;
-                    let max_frames = self.limits.max_duration_s * f64::from(self.info.sample_rate);
-                    if self.frames_decoded as f64 > max_frames {
-                        return Err(Error::LimitExceeded(format!(
-                            "decoded audio is longer than {} s",
-                            self.limits.max_duration_s
-                        )));
-                    }
+                    self.count_frames(frames)?;
                     let samples = self.samples.as_ref().map(|s| s.samples()).unwrap_or(&[]);
                     let n = (frames * channels).min(samples.len());
                     return Ok(Some(Chunk {
@@ -428,6 +495,20 @@ impl Decoder {
                 Err(e) => return Err(symphonia_error(container, e)),
             }
         }
+    }
+
+    /// Counts a good packet of `frames` frames, enforcing the duration limit.
+    fn count_frames(&mut self, frames: usize) -> Result<()> {
+        self.good_packets += 1;
+        self.frames_decoded += frames as u64;
+        let max_frames = self.limits.max_duration_s * f64::from(self.info.sample_rate);
+        if self.frames_decoded as f64 > max_frames {
+            return Err(Error::LimitExceeded(format!(
+                "decoded audio is longer than {} s",
+                self.limits.max_duration_s
+            )));
+        }
+        Ok(())
     }
 
     fn note_bad_packet(&mut self, reason: &str) -> Result<()> {
