@@ -292,18 +292,60 @@ fn distinct_landmarks(votes: &[&Vote]) -> (u32, f32, f32) {
     (qs.len() as u32, lo, hi)
 }
 
+/// Makes each work's votes contiguous (works in ascending order) and drops the votes of works
+/// with fewer than `min` votes, which cannot reach the threshold. A counting sort over the
+/// work ids when they are dense enough (the usual case: a few thousand works), else a sort.
+fn group_by_work(votes: &mut Vec<Vote>, min: u32) {
+    let Some(max) = votes.iter().map(|v| v.work).max() else {
+        return;
+    };
+    let n_ids = max as usize + 1;
+    if n_ids > 4 * votes.len() + 65_536 {
+        votes.sort_unstable_by_key(|v| v.work);
+        return;
+    }
+    let mut counts = vec![0u32; n_ids];
+    for v in votes.iter() {
+        counts[v.work as usize] += 1;
+    }
+    let mut starts = vec![0usize; n_ids];
+    let mut total = 0usize;
+    for (c, s) in counts.iter().zip(starts.iter_mut()) {
+        *s = total;
+        if *c >= min {
+            total += *c as usize;
+        }
+    }
+    let mut out = vec![
+        Vote {
+            work: 0,
+            q: 0,
+            tq: 0.0,
+            tr: 0.0,
+            ls: 0.0,
+        };
+        total
+    ];
+    for v in votes.iter() {
+        let w = v.work as usize;
+        if counts[w] >= min {
+            out[starts[w]] = *v;
+            starts[w] += 1;
+        }
+    }
+    *votes = out;
+}
+
 /// Per work: the offset (±1 frame) with most distinct query landmarks.
-fn score_pairs(votes: &mut [Vote], threshold: u32) -> Vec<Candidate> {
-    votes.sort_unstable_by(|a, b| {
-        a.work
-            .cmp(&b.work)
-            .then((a.tr - a.tq).total_cmp(&(b.tr - b.tq)))
-    });
+fn score_pairs(votes: &mut Vec<Vote>, threshold: u32) -> Vec<Candidate> {
+    group_by_work(votes, threshold);
     let mut out = Vec::new();
-    for group in votes.chunk_by(|a, b| a.work == b.work) {
+    for group in votes.chunk_by_mut(|a, b| a.work == b.work) {
         if group.len() < threshold as usize {
             continue;
         }
+        group.sort_unstable_by(|a, b| (a.tr - a.tq).total_cmp(&(b.tr - b.tq)));
+        let group = &*group;
         // Sliding window over sorted offsets: widest run within 2 frames.
         let (mut best_lo, mut best_len, mut lo) = (0usize, 0usize, 0usize);
         for hi in 0..group.len() {
@@ -360,8 +402,8 @@ const OFF_BIN: f32 = 16.0;
 const LS_SLACK: f32 = 0.04;
 
 /// Per work: a Hough vote on (log speed, offset), then a line fit through the best cell.
-fn score_triplets(votes: &mut [Vote], threshold: u32, max_change: f64) -> Vec<Candidate> {
-    votes.sort_unstable_by_key(|v| v.work);
+fn score_triplets(votes: &mut Vec<Vote>, threshold: u32, max_change: f64) -> Vec<Candidate> {
+    group_by_work(votes, threshold);
     let mut out = Vec::new();
     let mut cells: FastMap<(i32, i32), u32> = FastMap::default();
     for group in votes.chunk_by(|a, b| a.work == b.work) {
