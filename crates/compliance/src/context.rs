@@ -2,7 +2,9 @@
 //! the nearest keyword decides whether confidence goes up (it names the same kind) or down (it
 //! names an order id, timestamp, version, ISRC, ...).
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::dfa::DFA;
+use aho_corasick::{Anchored, MatchKind};
 
 use crate::Kind;
 
@@ -118,28 +120,36 @@ const KEYWORDS: &[(&str, Effect)] = &[
 
 /// What the surrounding text says about a candidate.
 pub(crate) struct Context {
-    /// `None` only if the constant keyword list failed to build, which it cannot; then context
-    /// is ignored rather than panicking.
-    ac: Option<AhoCorasick>,
+    dfa: Option<DFA>,
+    /// Bytes on which the DFA's start state loops back to itself (no keyword begins with
+    /// them): the walk skips them without a transition.
+    idle: [bool; 256],
 }
 
 impl Context {
     pub(crate) fn new() -> Self {
-        let ac = AhoCorasickBuilder::new()
+        let dfa = DFA::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostLongest)
-            .kind(Some(AhoCorasickKind::DFA))
+            // Windows are a few dozen bytes: a prefilter would cost more than it skips.
+            .prefilter(false)
             .build(KEYWORDS.iter().map(|(k, _)| k))
             .ok();
-        Self { ac }
+        let mut idle = [false; 256];
+        if let Some(dfa) = &dfa
+            && let Ok(start) = dfa.start_state(Anchored::No)
+        {
+            for (b, slot) in idle.iter_mut().enumerate() {
+                *slot = dfa.next_state(Anchored::No, start, b as u8) == start;
+            }
+        }
+        Self { dfa, idle }
     }
 
-    /// Score adjustment for `kind` at `text[start..end]`.
     pub(crate) fn adjust(&self, kind: Kind, text: &[u8], start: usize, end: usize) -> f32 {
-        let Some(ac) = &self.ac else {
+        let Some(dfa) = &self.dfa else {
             return suffix_penalty(&text[end..]);
         };
-        // Context is the value's own line: a CSV header or the previous log line says nothing.
         let lo = floor_char(text, start.saturating_sub(WINDOW_BEFORE));
         let lo = text[lo..start]
             .iter()
@@ -147,11 +157,12 @@ impl Context {
             .map_or(lo, |p| lo + p + 1);
         let before = &text[lo..start];
         let mut nearest: Option<Effect> = None;
-        for m in ac.find_iter(before) {
-            if ascii_left_boundary(before, m.start()) {
-                nearest = Some(KEYWORDS[m.pattern().as_usize()].1);
+        for_each_keyword(dfa, &self.idle, before, |at, pattern| {
+            if ascii_left_boundary(before, at) {
+                nearest = Some(KEYWORDS[pattern].1);
             }
-        }
+            true
+        });
         let mut delta = match nearest {
             Some(Effect::Positive(bits)) if bits & kind.bit() != 0 => positive_boost(kind),
             Some(Effect::Negative) => -0.35,
@@ -164,11 +175,16 @@ impl Context {
                 .position(|&c| c == b'\n')
                 .map_or(hi, |p| end + p);
             let after = &text[end..hi];
-            if let Some(m) = ac
-                .find_iter(after)
-                .find(|m| ascii_left_boundary(after, m.start()))
-            {
-                delta = match KEYWORDS[m.pattern().as_usize()].1 {
+            let mut first = None;
+            for_each_keyword(dfa, &self.idle, after, |at, pattern| {
+                if ascii_left_boundary(after, at) {
+                    first = Some(KEYWORDS[pattern].1);
+                    return false;
+                }
+                true
+            });
+            if let Some(effect) = first {
+                delta = match effect {
                     Effect::Positive(bits) if bits & kind.bit() != 0 => positive_boost(kind) / 2.0,
                     Effect::Negative => -0.2,
                     Effect::Positive(_) => 0.0,
@@ -176,6 +192,51 @@ impl Context {
             }
         }
         delta + suffix_penalty(&text[end..])
+    }
+}
+
+/// Calls `f(start, pattern)` for each leftmost-longest, non-overlapping keyword in `hay`, left
+/// to right, until `f` returns false. The same matches as `AhoCorasick::find_iter`, walking the
+/// DFA directly: a window is a few dozen bytes, and the iterator's per-search setup cost more
+/// than the walk itself.
+fn for_each_keyword(
+    dfa: &DFA,
+    idle: &[bool; 256],
+    hay: &[u8],
+    mut f: impl FnMut(usize, usize) -> bool,
+) {
+    let Ok(start) = dfa.start_state(Anchored::No) else {
+        return;
+    };
+    let mut at = 0;
+    while at < hay.len() {
+        let mut sid = start;
+        let mut found: Option<(usize, usize)> = None;
+        let mut i = at;
+        while i < hay.len() {
+            if sid == start && idle[hay[i] as usize] {
+                i += 1;
+                continue;
+            }
+            sid = dfa.next_state(Anchored::No, sid, hay[i]);
+            if dfa.is_special(sid) {
+                if dfa.is_dead(sid) {
+                    break;
+                }
+                if dfa.is_match(sid) {
+                    let pid = dfa.match_pattern(sid, 0);
+                    found = Some((i + 1 - dfa.pattern_len(pid), pid.as_usize()));
+                    at = i + 1;
+                }
+            }
+            i += 1;
+        }
+        let Some((s, pattern)) = found else {
+            return;
+        };
+        if !f(s, pattern) {
+            return;
+        }
     }
 }
 

@@ -86,6 +86,28 @@ static CLASS: [u8; 256] = {
     t
 };
 
+/// The first index at or after `i` whose byte has a role in the main loop (or `text.len()`).
+/// Sixteen bytes at a time with branch-free byte tests the compiler turns into SIMD compares;
+/// the same bytes as `CLASS[b] != SKIP`.
+#[inline]
+fn next_active(text: &[u8], mut i: usize) -> usize {
+    while let Some(chunk) = text.get(i..i + 16) {
+        let mut mask = 0u32;
+        for (k, &b) in chunk.iter().enumerate() {
+            let active = (b.wrapping_sub(b'0') <= 10) | (b == b'@') | (b == 0xEF);
+            mask |= u32::from(active) << k;
+        }
+        if mask != 0 {
+            return i + mask.trailing_zeros() as usize;
+        }
+        i += 16;
+    }
+    while i < text.len() && CLASS[text[i] as usize] == SKIP {
+        i += 1;
+    }
+    i
+}
+
 /// Longest ASCII alphanumeric run that can still hold an identifier (18 + a few letters).
 const MAX_RUN_BACK: usize = 24;
 /// Units kept per token; longer tokens are walked over but not analysed past this.
@@ -112,13 +134,30 @@ struct Group {
     sep: u8,
 }
 
-/// Reusable buffers for one scan.
-#[derive(Default)]
+/// Reusable buffers for one scan: the units of the current token (fixed arrays, so reading a
+/// token costs no capacity checks or allocation).
 struct Scratch {
-    units: Vec<u8>,
-    starts: Vec<usize>,
-    ends: Vec<usize>,
+    /// Units in use.
+    n: usize,
+    /// Normalised ASCII character of each unit.
+    units: [u8; MAX_UNITS],
+    /// Byte offset of each unit.
+    starts: [usize; MAX_UNITS],
+    /// Byte offset just past each unit.
+    ends: [usize; MAX_UNITS],
     groups: Vec<Group>,
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Self {
+            n: 0,
+            units: [0; MAX_UNITS],
+            starts: [0; MAX_UNITS],
+            ends: [0; MAX_UNITS],
+            groups: Vec::new(),
+        }
+    }
 }
 
 struct Candidate {
@@ -174,7 +213,7 @@ impl Scanner {
         let mut i = 0;
         while i < n {
             match CLASS[text[i] as usize] {
-                SKIP => i += 1,
+                SKIP => i = next_active(text, i + 1),
                 DIGIT => i = self.on_digit(text, i, &mut scratch, &mut out),
                 FULLWIDTH_LEAD => {
                     if unit_at(text, i).is_some_and(|(c, _)| c.is_ascii_digit()) {
@@ -290,7 +329,7 @@ impl Scanner {
                     break;
                 }
                 total += g.u1 - g.u0;
-                if total > MAX_ID_UNITS || g.u1 > s.units.len() {
+                if total > MAX_ID_UNITS || g.u1 > s.n {
                     break;
                 }
                 let (u0, u1) = (groups[k].u0, g.u1);
@@ -513,28 +552,23 @@ fn sep_at(text: &[u8], i: usize) -> Option<(u8, usize)> {
 /// Splits the token starting at `start` into groups of units separated by single separators;
 /// returns the byte offset just past the token.
 fn tokenize(text: &[u8], start: usize, s: &mut Scratch) -> usize {
-    s.units.clear();
-    s.starts.clear();
-    s.ends.clear();
+    s.n = 0;
     s.groups.clear();
     let mut j = start;
     let mut sep = 0;
     loop {
-        let u0 = s.units.len();
+        let u0 = s.n;
         while let Some((c, w)) = unit_at(text, j) {
-            if s.units.len() < MAX_UNITS {
-                s.units.push(c);
-                s.starts.push(j);
-                s.ends.push(j + w);
+            if s.n < MAX_UNITS {
+                s.units[s.n] = c;
+                s.starts[s.n] = j;
+                s.ends[s.n] = j + w;
+                s.n += 1;
             }
             j += w;
         }
-        s.groups.push(Group {
-            u0,
-            u1: s.units.len(),
-            sep,
-        });
-        if s.units.len() >= MAX_UNITS {
+        s.groups.push(Group { u0, u1: s.n, sep });
+        if s.n >= MAX_UNITS {
             // The last group was cut short: drop it rather than read a prefix as a value. The
             // main loop starts a new token at that group; a single over-long group is skipped.
             let cut = s.groups.pop();
@@ -668,6 +702,19 @@ fn ipv6_plausible(run: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn next_active_agrees_with_the_class_table() {
+        for b in 0..=255u8 {
+            let mut text = vec![b'a'; 40];
+            text[21] = b;
+            let want = if CLASS[b as usize] == SKIP { 40 } else { 21 };
+            assert_eq!(next_active(&text, 0), want, "byte {b:#04x}");
+            assert_eq!(next_active(&text, 3), want, "byte {b:#04x}");
+        }
+        assert_eq!(next_active(b"", 0), 0);
+        assert_eq!(next_active(b"abc", 3), 3);
+    }
 
     fn kinds(text: &str) -> Vec<(String, Kind)> {
         let s = Scanner::new(ScanConfig::default()).unwrap();

@@ -11,8 +11,10 @@
 //! the two ratios `votes / threshold`, so 1.0 is the decision boundary for both schemes.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::OnceLock;
 
-use crate::hashes::{Fingerprint, frame_seconds, unpack_triplet_time};
+use crate::hashes::{Fingerprint, SPAN_BITS, frame_seconds, unpack_triplet_time};
 use crate::store::{Hit, PostingStore, WorkId};
 use crate::{Error, Result};
 
@@ -80,6 +82,54 @@ pub struct Match {
     pub method: Method,
 }
 
+/// A multiplicative hasher for small integer keys (the default SipHash costs more than the
+/// voting itself); keys come from stored postings, never from a party that could choose them
+/// to collide, and a collision only costs time.
+#[derive(Default)]
+struct FastHasher(u64);
+
+impl Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u32(&mut self, x: u32) {
+        self.write_u64(u64::from(x));
+    }
+
+    fn write_i32(&mut self, x: i32) {
+        self.write_u64(u64::from(x as u32));
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+
+/// `ln(span)` for every stored span value (quarter frames); NaN for a zero span.
+fn stored_log_spans() -> &'static [f32] {
+    static LUT: OnceLock<Vec<f32>> = OnceLock::new();
+    LUT.get_or_init(|| {
+        (0..1u32 << SPAN_BITS)
+            .map(|q| {
+                if q == 0 {
+                    f32::NAN
+                } else {
+                    (q as f32 / 4.0).ln()
+                }
+            })
+            .collect()
+    })
+}
+
 /// One piece of evidence: a query landmark `q` at `tq` meeting a reference landmark at `tr`.
 #[derive(Debug, Clone, Copy)]
 struct Vote {
@@ -105,31 +155,51 @@ pub fn identify(
             min_duration_s: params.min_duration_s,
         });
     }
-    // Query landmarks by hash.
-    let mut by_hash: HashMap<u32, Vec<u32>> = HashMap::with_capacity(fp.len());
-    for (i, p) in fp.pairs.iter().enumerate() {
-        by_hash.entry(p.hash).or_default().push(i as u32);
-    }
+    // Query landmarks sorted by hash: `keyed[starts[k]..starts[k + 1]]` are the landmarks of
+    // `hashes[k]` (pairs first, numbered `0..n_pairs`, then triplets).
     let n_pairs = fp.pairs.len();
-    for (i, q) in fp.triplets.iter().enumerate() {
-        by_hash
-            .entry(q.hash)
-            .or_default()
-            .push((n_pairs + i) as u32);
+    let mut keyed: Vec<(u32, u32)> = Vec::with_capacity(fp.len());
+    keyed.extend(fp.pairs.iter().enumerate().map(|(i, p)| (p.hash, i as u32)));
+    keyed.extend(
+        fp.triplets
+            .iter()
+            .enumerate()
+            .map(|(i, q)| (q.hash, (n_pairs + i) as u32)),
+    );
+    keyed.sort_unstable();
+    let mut hashes: Vec<u32> = Vec::with_capacity(keyed.len());
+    let mut starts: Vec<usize> = Vec::with_capacity(keyed.len() + 1);
+    for (i, &(h, _)) in keyed.iter().enumerate() {
+        if hashes.last() != Some(&h) {
+            hashes.push(h);
+            starts.push(i);
+        }
     }
-    let mut hashes: Vec<u32> = by_hash.keys().copied().collect();
-    hashes.sort_unstable();
+    starts.push(keyed.len());
     let mut hits: Vec<Hit> = Vec::new();
     store.lookup(&hashes, &mut hits)?;
 
+    // Log spans: of the query's triplets, and of every possible stored span (quarter frames).
+    let q_ls: Vec<f32> = fp
+        .triplets
+        .iter()
+        .map(|q| if q.span > 0.0 { q.span.ln() } else { f32::NAN })
+        .collect();
+    let ref_ls = stored_log_spans();
     let max_ls = (1.0 + params.max_speed_change).ln() as f32;
     let mut pair_votes = Vec::new();
     let mut trip_votes = Vec::new();
+    // Hits usually arrive grouped by hash: remember the last hash's landmarks.
+    let (mut cur_hash, mut cur) = (None, 0..0);
     for hit in &hits {
-        let Some(qs) = by_hash.get(&hit.hash) else {
-            continue;
-        };
-        for &qi in qs {
+        if cur_hash != Some(hit.hash) {
+            cur = match hashes.binary_search(&hit.hash) {
+                Ok(k) => starts[k]..starts[k + 1],
+                Err(_) => 0..0,
+            };
+            cur_hash = Some(hit.hash);
+        }
+        for &(_, qi) in &keyed[cur.clone()] {
             let qi_us = qi as usize;
             if qi_us < n_pairs {
                 let p = fp.pairs[qi_us];
@@ -142,12 +212,11 @@ pub fn identify(
                 });
             } else {
                 let q = fp.triplets[qi_us - n_pairs];
-                let (t1, span) = unpack_triplet_time(hit.t);
-                if span <= 0.0 || q.span <= 0.0 {
-                    continue;
-                }
-                let ls = (span / q.span).ln();
-                if ls.abs() > max_ls {
+                let (t1, _) = unpack_triplet_time(hit.t);
+                let span_q = (hit.t & ((1 << SPAN_BITS) - 1)) as usize;
+                // NaN marks a zero span on either side.
+                let ls = ref_ls[span_q] - q_ls[qi_us - n_pairs];
+                if ls.is_nan() || ls.abs() > max_ls {
                     continue;
                 }
                 trip_votes.push(Vote {
@@ -161,7 +230,7 @@ pub fn identify(
         }
     }
 
-    let mut best: HashMap<WorkId, Candidate> = HashMap::new();
+    let mut best: FastMap<WorkId, Candidate> = FastMap::default();
     for c in score_pairs(&mut pair_votes, params.pair_threshold) {
         best.insert(c.work, c);
     }
@@ -223,18 +292,60 @@ fn distinct_landmarks(votes: &[&Vote]) -> (u32, f32, f32) {
     (qs.len() as u32, lo, hi)
 }
 
+/// Makes each work's votes contiguous (works in ascending order) and drops the votes of works
+/// with fewer than `min` votes, which cannot reach the threshold. A counting sort over the
+/// work ids when they are dense enough (the usual case: a few thousand works), else a sort.
+fn group_by_work(votes: &mut Vec<Vote>, min: u32) {
+    let Some(max) = votes.iter().map(|v| v.work).max() else {
+        return;
+    };
+    let n_ids = max as usize + 1;
+    if n_ids > 4 * votes.len() + 65_536 {
+        votes.sort_unstable_by_key(|v| v.work);
+        return;
+    }
+    let mut counts = vec![0u32; n_ids];
+    for v in votes.iter() {
+        counts[v.work as usize] += 1;
+    }
+    let mut starts = vec![0usize; n_ids];
+    let mut total = 0usize;
+    for (c, s) in counts.iter().zip(starts.iter_mut()) {
+        *s = total;
+        if *c >= min {
+            total += *c as usize;
+        }
+    }
+    let mut out = vec![
+        Vote {
+            work: 0,
+            q: 0,
+            tq: 0.0,
+            tr: 0.0,
+            ls: 0.0,
+        };
+        total
+    ];
+    for v in votes.iter() {
+        let w = v.work as usize;
+        if counts[w] >= min {
+            out[starts[w]] = *v;
+            starts[w] += 1;
+        }
+    }
+    *votes = out;
+}
+
 /// Per work: the offset (±1 frame) with most distinct query landmarks.
-fn score_pairs(votes: &mut [Vote], threshold: u32) -> Vec<Candidate> {
-    votes.sort_unstable_by(|a, b| {
-        a.work
-            .cmp(&b.work)
-            .then((a.tr - a.tq).total_cmp(&(b.tr - b.tq)))
-    });
+fn score_pairs(votes: &mut Vec<Vote>, threshold: u32) -> Vec<Candidate> {
+    group_by_work(votes, threshold);
     let mut out = Vec::new();
-    for group in votes.chunk_by(|a, b| a.work == b.work) {
+    for group in votes.chunk_by_mut(|a, b| a.work == b.work) {
         if group.len() < threshold as usize {
             continue;
         }
+        group.sort_unstable_by(|a, b| (a.tr - a.tq).total_cmp(&(b.tr - b.tq)));
+        let group = &*group;
         // Sliding window over sorted offsets: widest run within 2 frames.
         let (mut best_lo, mut best_len, mut lo) = (0usize, 0usize, 0usize);
         for hi in 0..group.len() {
@@ -291,10 +402,10 @@ const OFF_BIN: f32 = 16.0;
 const LS_SLACK: f32 = 0.04;
 
 /// Per work: a Hough vote on (log speed, offset), then a line fit through the best cell.
-fn score_triplets(votes: &mut [Vote], threshold: u32, max_change: f64) -> Vec<Candidate> {
-    votes.sort_unstable_by_key(|v| v.work);
+fn score_triplets(votes: &mut Vec<Vote>, threshold: u32, max_change: f64) -> Vec<Candidate> {
+    group_by_work(votes, threshold);
     let mut out = Vec::new();
-    let mut cells: HashMap<(i32, i32), u32> = HashMap::new();
+    let mut cells: FastMap<(i32, i32), u32> = FastMap::default();
     for group in votes.chunk_by(|a, b| a.work == b.work) {
         if group.len() < threshold as usize {
             continue;
