@@ -9,13 +9,21 @@ APT_PACKAGES=(
   espeak-ng fluidsynth fluid-soundfont-gm         # synthetic speech and music with known timing
   golang-go golang-golang-x-mod-dev               # independent verifier for the rights registry
   openssl sqlite3 python3                         # RFC 3161 timestamps, database fixtures, tools
-  postgresql-client                               # psql: the scale-out test inspects the job table
-  chromium chromium-driver nodejs npm             # the web app's tests in a real browser
+  chromium chromium-driver                        # the web app's tests in a real browser
+)
+# Tools that may come from elsewhere than Debian (NodeSource's nodejs carries its own npm and
+# conflicts with Debian's npm package): installed only when the command is missing.
+COMMAND_PACKAGES=(
+  psql:postgresql-client                          # the scale-out test inspects the job table
+  node:nodejs npm:npm                             # runs the browser tests (playwright-core)
 )
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+for pair in "${COMMAND_PACKAGES[@]}"; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}" >&2
