@@ -183,7 +183,11 @@ impl ObjectStorage {
         };
         match put(PutMode::Create).await {
             Ok(_) => Ok(()),
-            Err(object_store::Error::AlreadyExists { .. }) => {
+            // A backend without create-only writes (NotImplemented) gets compare-then-write;
+            // the log's single writer makes that safe.
+            Err(
+                object_store::Error::AlreadyExists { .. } | object_store::Error::NotImplemented,
+            ) => {
                 // Same bytes: an earlier attempt already wrote it. Different bytes: a leftover
                 // of a batch that never published (the log only writes uncovered paths).
                 let current = match self.store.get(&path).await {
@@ -243,7 +247,8 @@ impl Storage for ObjectStorage {
                 object_store::Error::AlreadyExists { .. }
                 | object_store::Error::Precondition { .. },
             ) => Err(Error::Conflict),
-            Err(object_store::Error::NotImplemented) if matches!(mode, PutMode::Update(_)) => self
+            // No conditional writes on this backend: the comparison above was the check.
+            Err(object_store::Error::NotImplemented) => self
                 .put(path, data, PutMode::Overwrite)
                 .map_err(|e| err(path, e)),
             Err(e) => Err(err(path, e)),

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context;
 use encore_fingerprint::{PgStore, PostingStore, RedbStore};
 use encore_registry::{
-    CHECKPOINT_PATH, CreatorKey, IdentityCommitment, KeyKind, Log, NoteSigner, Storage,
+    CHECKPOINT_PATH, CreatorKey, IdentityCommitment, KeyKind, Log, NoteSigner, ObjectStorage,
+    Storage,
 };
 use sqlx::Row;
 use tokio::sync::OnceCell;
@@ -194,7 +195,7 @@ pub struct RightsLog {
     name: String,
     holder: String,
     signer: OnceCell<NoteSigner>,
-    cache: Arc<Mutex<Option<Log<BlobLogStorage>>>>,
+    cache: Arc<Mutex<Option<Log<ObjectStorage>>>>,
 }
 
 impl std::fmt::Debug for RightsLog {
@@ -347,7 +348,7 @@ impl RightsLog {
             );
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        let storage = BlobLogStorage::new(self.blobs.clone());
+        let storage = log_storage(&self.blobs);
         let cache = self.cache.clone();
         let result = tokio::task::spawn_blocking(move || {
             with_log(&cache, storage, &signer, |log| {
@@ -365,7 +366,7 @@ impl RightsLog {
     /// The C2SP tlog-proof of entry `index` against the latest published checkpoint.
     pub async fn proof(&self, index: u64) -> anyhow::Result<Vec<u8>> {
         let signer = self.signer().await?;
-        let storage = BlobLogStorage::new(self.blobs.clone());
+        let storage = log_storage(&self.blobs);
         let cache = self.cache.clone();
         let bytes = tokio::task::spawn_blocking(move || {
             with_log(&cache, storage, &signer, |log| {
@@ -379,10 +380,10 @@ impl RightsLog {
 
 /// Runs `f` on the cached log, (re)opening it when the stored checkpoint moved.
 fn with_log<R>(
-    cache: &Mutex<Option<Log<BlobLogStorage>>>,
-    storage: BlobLogStorage,
+    cache: &Mutex<Option<Log<ObjectStorage>>>,
+    storage: ObjectStorage,
     signer: &NoteSigner,
-    f: impl FnOnce(&mut Log<BlobLogStorage>) -> encore_registry::Result<R>,
+    f: impl FnOnce(&mut Log<ObjectStorage>) -> encore_registry::Result<R>,
 ) -> anyhow::Result<R> {
     let mut guard = cache
         .lock()
@@ -427,107 +428,14 @@ fn unhex32(s: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-/// The registry's [`Storage`] over the server's blob store (`registry/...`). Driven from
-/// blocking threads through the tokio runtime handle. Tiles are created with
-/// `PutMode::Create`, the checkpoint replaced with `PutMode::Update` on its ETag; backends
-/// without conditional writes (the local directory, S3 servers without them) fall back to
-/// compare-then-write, which the sequencer lease makes safe.
-#[derive(Debug, Clone)]
-pub struct BlobLogStorage {
-    blobs: Blobs,
-    handle: tokio::runtime::Handle,
-}
-
-impl BlobLogStorage {
-    /// Wraps the blob store; must be created inside the runtime.
-    pub fn new(blobs: Blobs) -> Self {
-        BlobLogStorage {
-            blobs,
-            handle: tokio::runtime::Handle::current(),
-        }
-    }
-
-    fn key(path: &str) -> String {
-        format!("{REGISTRY_PREFIX}/{path}")
-    }
-
-    fn get_versioned(
-        &self,
-        path: &str,
-    ) -> encore_registry::Result<Option<(Vec<u8>, object_store::UpdateVersion)>> {
-        self.handle
-            .block_on(self.blobs.get_versioned(&Self::key(path)))
-            .map_err(|e| storage_err(path, e))
-    }
-
-    fn put(
-        &self,
-        path: &str,
-        data: &[u8],
-        mode: object_store::PutMode,
-    ) -> Result<(), object_store::Error> {
-        self.handle.block_on(self.blobs.put_mode(
-            &Self::key(path),
-            bytes::Bytes::copy_from_slice(data),
-            mode,
-        ))
-    }
-}
-
-fn storage_err(path: &str, e: object_store::Error) -> encore_registry::Error {
-    encore_registry::Error::Storage {
-        path: path.into(),
-        detail: e.to_string(),
-    }
-}
-
-impl Storage for BlobLogStorage {
-    fn get(&self, path: &str) -> encore_registry::Result<Option<Vec<u8>>> {
-        Ok(self.get_versioned(path)?.map(|(b, _)| b))
-    }
-
-    fn put_tile(&self, path: &str, data: &[u8]) -> encore_registry::Result<()> {
-        use object_store::PutMode;
-        match self.put(path, data, PutMode::Create) {
-            Ok(()) => Ok(()),
-            Err(object_store::Error::AlreadyExists { .. })
-            | Err(object_store::Error::NotImplemented) => {
-                // Same bytes: an earlier attempt wrote it. Different bytes: a leftover of a
-                // batch that never published (the log only writes uncovered paths).
-                if self.get(path)?.as_deref() == Some(data) {
-                    Ok(())
-                } else {
-                    self.put(path, data, PutMode::Overwrite)
-                        .map_err(|e| storage_err(path, e))
-                }
-            }
-            Err(e) => Err(storage_err(path, e)),
-        }
-    }
-
-    fn put_checkpoint(
-        &self,
-        path: &str,
-        expected: Option<&[u8]>,
-        data: &[u8],
-    ) -> encore_registry::Result<()> {
-        use object_store::PutMode;
-        let current = self.get_versioned(path)?;
-        let mode = match (&current, expected) {
-            (None, None) => PutMode::Create,
-            (Some((cur, v)), Some(exp)) if cur.as_slice() == exp => PutMode::Update(v.clone()),
-            _ => return Err(encore_registry::Error::Conflict),
-        };
-        match self.put(path, data, mode) {
-            Ok(()) => Ok(()),
-            Err(
-                object_store::Error::AlreadyExists { .. }
-                | object_store::Error::Precondition { .. },
-            ) => Err(encore_registry::Error::Conflict),
-            Err(object_store::Error::NotImplemented) => self
-                .put(path, data, PutMode::Overwrite)
-                .map_err(|e| storage_err(path, e)),
-            Err(e) => Err(storage_err(path, e)),
-        }
-    }
+/// The registry's [`Storage`] over the server's blob store (`registry/...`), driven from
+/// blocking threads through the runtime's handle: tiles create-only, the checkpoint replaced
+/// only over the version it read (backends without conditional updates fall back to
+/// compare-then-write, which the sequencer lease makes safe).
+fn log_storage(blobs: &Blobs) -> ObjectStorage {
+    ObjectStorage::with_runtime(
+        blobs.object_store(),
+        REGISTRY_PREFIX,
+        tokio::runtime::Handle::current(),
+    )
 }

@@ -108,39 +108,10 @@ impl Blobs {
         Ok(total)
     }
 
-    /// Stores a small blob with a write mode (create-only, or update on a version).
-    pub async fn put_mode(
-        &self,
-        key: &str,
-        bytes: Bytes,
-        mode: object_store::PutMode,
-    ) -> object_store::Result<()> {
-        let opts = object_store::PutOptions {
-            mode,
-            ..Default::default()
-        };
-        self.inner
-            .put_opts(&ObjectPath::from(key), PutPayload::from(bytes), opts)
-            .await
-            .map(|_| ())
-    }
-
-    /// A blob with its version (ETag), or `None` when missing.
-    pub async fn get_versioned(
-        &self,
-        key: &str,
-    ) -> object_store::Result<Option<(Vec<u8>, object_store::UpdateVersion)>> {
-        match self.inner.get(&ObjectPath::from(key)).await {
-            Ok(r) => {
-                let v = object_store::UpdateVersion {
-                    e_tag: r.meta.e_tag.clone(),
-                    version: r.meta.version.clone(),
-                };
-                Ok(Some((r.bytes().await?.to_vec(), v)))
-            }
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(e),
-        }
+    /// The underlying object store, for engines that keep their own layout in it (the
+    /// registry log under `registry/`).
+    pub fn object_store(&self) -> Arc<dyn ObjectStore> {
+        self.inner.clone()
     }
 
     /// Size of a blob, or `NotFound`.

@@ -55,15 +55,13 @@ async fn blob_store_operations_on_s3() {
     let mut keys = blobs.list("").await.unwrap();
     keys.sort();
     assert_eq!(keys, ["derived/w/small", "originals/w/audio"]);
-    // Versioned reads for the registry log's checkpoint.
-    let (bytes, version) = blobs
-        .get_versioned("derived/w/small")
+    // The registry log's checkpoint updates are conditional on the ETag.
+    let meta = blobs
+        .object_store()
+        .head(&object_store::path::Path::from("derived/w/small"))
         .await
-        .unwrap()
         .unwrap();
-    assert_eq!(bytes, b"hello");
-    assert!(version.e_tag.is_some(), "S3 returns an ETag");
-    assert!(blobs.get_versioned("nope").await.unwrap().is_none());
+    assert!(meta.e_tag.is_some(), "S3 returns an ETag");
     blobs.delete("derived/w/small").await.unwrap();
     blobs.delete("derived/w/small").await.unwrap();
     assert!(matches!(
