@@ -14,8 +14,12 @@ cargo fmt --all --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo test"
+# Without pipefail here, a failing test run still reaches the summary and the browser tests;
+# its status is kept and returned at the end.
+set +o pipefail
 cargo test --workspace --no-fail-fast 2>&1 | tee "${TMPDIR:-/tmp}/encore-test.log"
 status=${PIPESTATUS[0]}
+set -o pipefail
 passed=$(grep -Eo '[0-9]+ passed' "${TMPDIR:-/tmp}/encore-test.log" | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' "${TMPDIR:-/tmp}/encore-test.log" | awk '{s+=$1} END {print s+0}')
 echo "$passed passed, $failed failed"
