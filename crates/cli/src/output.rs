@@ -5,7 +5,9 @@ use std::io::{self, IsTerminal, Write};
 use indicatif::{ProgressBar, ProgressStyle};
 use tracing_subscriber::EnvFilter;
 
-/// Logs go to stderr so that stdout stays clean for `--json` output.
+/// Logs go to stderr so that stdout stays clean for `--json` output. Every log line passes
+/// through encore-compliance's masking writer first, so personal information (an e-mail in a
+/// failed login, a phone number in a request) never reaches the log in clear.
 pub fn init_tracing(verbose: u8) {
     let default = match verbose {
         0 => "warn",
@@ -15,8 +17,9 @@ pub fn init_tracing(verbose: u8) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(io::stderr)
+        .with_writer(encore_compliance::MaskingWriter::new(io::stderr))
         .with_target(false)
+        .with_ansi(io::stderr().is_terminal())
         .try_init();
 }
 

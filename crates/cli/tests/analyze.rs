@@ -161,3 +161,31 @@ fn help_describes_the_command() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("--json"));
 }
+
+#[test]
+fn log_lines_mask_personal_information() {
+    // A folder named after a person's e-mail address: the log line for the bad file in it
+    // names the path, and the log writer masks the address before it reaches stderr (the
+    // command's own error message, not a log line, still names the folder it was given).
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("ada.lovelace@example.com");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(folder.join("broken.wav"), b"RIFF not really").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_encore"))
+        .args(["analyze".as_ref(), folder.as_os_str(), "--json".as_ref()])
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run encore");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    let log = stderr
+        .lines()
+        .find(|l| l.contains("analysis failed"))
+        .unwrap_or_else(|| panic!("no log line: {stderr}"));
+    assert!(log.contains("broken.wav"), "{log}");
+    assert!(!log.contains("ada.lovelace@example.com"), "{log}");
+    assert!(
+        !log.contains('\x1b'),
+        "no colour codes when stderr is not a terminal: {log}"
+    );
+}

@@ -68,7 +68,7 @@ fn run_dir(dir: &Path) -> anyhow::Result<ExitCode> {
             }
             Err(err) => {
                 failures += 1;
-                tracing::warn!(error = %err, "analysis failed");
+                tracing::warn!(path = %path.display(), error = %err, "analysis failed");
                 serde_json::json!({
                     "path": path.display().to_string(),
                     "error": err.to_string(),
