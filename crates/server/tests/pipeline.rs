@@ -12,6 +12,7 @@ use sqlx::Row;
 dual!(
     every_step_runs_and_its_output_is_served,
     the_same_audio_from_another_creator_is_held,
+    simultaneous_uploads_of_the_same_audio_hold_exactly_one,
     added_steps_are_backfilled,
     orphaned_blobs_are_swept,
 );
@@ -520,5 +521,36 @@ async fn orphaned_blobs_are_swept(b: Backend) {
             .any(|k| k.starts_with(&format!("originals/{id}/")))
     );
     assert!(left.iter().any(|k| k.starts_with("registry/")));
+    t.cleanup().await;
+}
+
+/// Two creators upload the same audio at once and two workers process both concurrently:
+/// whatever the interleaving of their fingerprint steps, exactly one upload is held (the one
+/// indexed second), never none.
+async fn simultaneous_uploads_of_the_same_audio_hold_exactly_one(b: Backend) {
+    let Some(t) = TestApp::new(b).await else {
+        return;
+    };
+    for round in 0..3u32 {
+        let a = t.signup(&format!("a{round}@example.org"), "creator").await;
+        let c = t.signup(&format!("c{round}@example.org"), "creator").await;
+        let wav = melody_wav(40 + round);
+        let first = upload(&t, &a, "Song", &wav, None).await;
+        let second = upload(&t, &c, "Song", &wav, None).await;
+        let drain = || async {
+            let worker = t.state.worker();
+            while worker.run_one().await.unwrap() {}
+        };
+        tokio::join!(drain(), drain());
+        t.drain_jobs().await;
+        let sa = jobs(&t, &a, &first).await["status"].clone();
+        let sc = jobs(&t, &c, &second).await["status"].clone();
+        let held = [&sa, &sc].iter().filter(|s| **s == "held").count();
+        assert_eq!(held, 1, "round {round}: {sa} and {sc}");
+        assert!(
+            sa == "ready" || sc == "ready",
+            "round {round}: {sa} and {sc}"
+        );
+    }
     t.cleanup().await;
 }

@@ -1,5 +1,8 @@
-//! The fingerprint step: look the work up in the catalogue's fingerprint index, then add it.
-//! A match with another creator's work holds the upload for review.
+//! The fingerprint step: add the work to the catalogue's fingerprint index, then look it up.
+//! A match with another creator's work that was indexed before this one holds the upload for
+//! review. Indexing before looking up closes the race between two uploads of the same audio:
+//! whichever is indexed second sees the first and is held, whatever the interleaving (a
+//! look-up first would let two simultaneous uploads both pass).
 
 use async_trait::async_trait;
 use encore_fingerprint::{Fingerprint, MatchParams, NewWork, identify};
@@ -58,7 +61,7 @@ impl Step for FingerprintStep {
                 .map_err(transient)?;
         let work_id = ctx.work_id.clone();
         let store2 = store.clone();
-        // Query first (so the work never matches itself), then index unless already indexed.
+        // Index first (unless already indexed), then query; the work's own entry is skipped below.
         let (raw, added, duration_s) = tokio::task::spawn_blocking(move || {
             let pcm8k = encore_audio::resample(
                 &pcm,
@@ -66,17 +69,6 @@ impl Step for FingerprintStep {
                 encore_fingerprint::SAMPLE_RATE,
             )
             .map_err(|e| StepError::Permanent(format!("resampling for fingerprints: {e}")))?;
-            let query = Fingerprint::for_query(&pcm8k)
-                .map_err(|e| StepError::Permanent(format!("fingerprinting: {e}")))?;
-            let params = MatchParams {
-                max_results: 20,
-                ..MatchParams::default()
-            };
-            let raw = match identify(store2.as_ref(), &query, &params) {
-                Ok(m) => m,
-                Err(encore_fingerprint::Error::NotEnoughAudio { .. }) => Vec::new(),
-                Err(e) => return Err(transient(e)),
-            };
             let reference = Fingerprint::from_samples(&pcm8k)
                 .map_err(|e| StepError::Permanent(format!("fingerprinting: {e}")))?;
             let added = if already.is_none() && !reference.is_empty() {
@@ -91,6 +83,17 @@ impl Step for FingerprintStep {
                 )
             } else {
                 None
+            };
+            let query = Fingerprint::for_query(&pcm8k)
+                .map_err(|e| StepError::Permanent(format!("fingerprinting: {e}")))?;
+            let params = MatchParams {
+                max_results: 20,
+                ..MatchParams::default()
+            };
+            let raw = match identify(store2.as_ref(), &query, &params) {
+                Ok(m) => m,
+                Err(encore_fingerprint::Error::NotEnoughAudio { .. }) => Vec::new(),
+                Err(e) => return Err(transient(e)),
             };
             Ok((raw, added, reference.duration_s))
         })
@@ -119,6 +122,10 @@ impl Step for FingerprintStep {
                     .map_err(transient)?;
             }
         }
+        // When each work was indexed, (time, work id): the earlier of two matching works keeps
+        // its place, the later one is held. A work without an entry yet is being indexed right
+        // now, so after this one.
+        let own_order = indexed_at(ctx, &ctx.work_id).await?;
         // Resolve matched names (work ids) to live works; best score per work.
         let mut matches: Vec<StoredMatch> = Vec::new();
         let mut others = Vec::new();
@@ -145,7 +152,12 @@ impl Step for FingerprintStep {
                 score: m.score,
                 offset_s: m.offset_s,
             };
-            if creator_id != ctx.creator_id {
+            let indexed_before = match (indexed_at(ctx, &m.name).await?, &own_order) {
+                (None, _) => false,
+                (Some(_), None) => true,
+                (Some(theirs), Some(ours)) => theirs < *ours,
+            };
+            if creator_id != ctx.creator_id && indexed_before {
                 others.push(json!({
                     "work_id": m.name, "score": m.score, "offset_s": m.offset_s,
                     "votes": m.votes, "speed": m.speed,
@@ -170,4 +182,20 @@ impl Step for FingerprintStep {
         });
         Ok(StepOutput { result, hold })
     }
+}
+
+/// When `work_id` entered the fingerprint index, as `(milliseconds, work id)` so that two
+/// entries of the same millisecond still have one order; `None` when it has no entry.
+async fn indexed_at(ctx: &StepContext, work_id: &str) -> Result<Option<(i64, String)>, StepError> {
+    let row = sqlx::query("SELECT created_at FROM fingerprint_entries WHERE work_id = $1")
+        .bind(work_id)
+        .fetch_optional(&ctx.db.pool)
+        .await
+        .map_err(transient)?;
+    row.map(|r| {
+        r.try_get::<i64, _>("created_at")
+            .map(|t| (t, work_id.to_owned()))
+    })
+    .transpose()
+    .map_err(transient)
 }
