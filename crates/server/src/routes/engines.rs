@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use sqlx::Row;
 
 use super::catalogue::load_work;
+use super::works::load_for_owner_or_staff;
 use crate::AppState;
 use crate::auth::{CurrentUser, MaybeUser};
 use crate::error::AppError;
@@ -106,24 +107,12 @@ pub(crate) async fn visualization(
     Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response())
 }
 
-/// Loads a work for its owner, reviewers and admins (403 for others who can see it).
-async fn owner_or_staff(state: &AppState, id: &str, user: &CurrentUser) -> Result<(), AppError> {
-    let work = load_work(state, id, Some(user)).await?;
-    if work.owned_by(user) || user.role.sees_everything() {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden(
-            "only the work's creator, reviewers and admins may see this",
-        ))
-    }
-}
-
 pub(crate) async fn matches(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<axum::Json<Value>, AppError> {
-    owner_or_staff(&state, &id, &user).await?;
+    load_for_owner_or_staff(&state, &id, &user).await?;
     let result = step_result(&state, &id, "fingerprint")
         .await?
         .ok_or_else(|| not_ready("fingerprint"))?;
@@ -157,7 +146,7 @@ pub(crate) async fn certificate(
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    owner_or_staff(&state, &id, &user).await?;
+    load_for_owner_or_staff(&state, &id, &user).await?;
     let result = step_result(&state, &id, "register")
         .await?
         .ok_or_else(|| not_ready("register"))?;

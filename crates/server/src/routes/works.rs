@@ -316,7 +316,9 @@ pub(crate) async fn publish(
     Ok(axum::Json(load_work(&state, &id, Some(&user)).await?.json))
 }
 
-async fn load_for_owner_or_staff(
+/// Checks that `user` may see a work's internals (processing, matches, certificate): its
+/// creator, reviewers and admins. Others get 404 when they cannot see the work at all, else 403.
+pub(super) async fn load_for_owner_or_staff(
     state: &AppState,
     id: &str,
     user: &CurrentUser,
@@ -326,7 +328,7 @@ async fn load_for_owner_or_staff(
         Ok(())
     } else {
         Err(AppError::Forbidden(
-            "only the work's creator and reviewers may see its processing",
+            "only the work's creator, reviewers and admins may see this",
         ))
     }
 }
