@@ -4,14 +4,14 @@
 //! every job must still complete exactly once with nothing lost. SKIPs (with a message) when
 //! PostgreSQL, psql or moto_server is missing.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn encore() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_encore"))
-}
+use common::{Procs, encore, free_port, http};
 
 fn pg_url() -> String {
     std::env::var("ENCORE_TEST_PG_URL")
@@ -30,58 +30,6 @@ fn psql(sql: &str) -> Result<String, String> {
     } else {
         Err(String::from_utf8_lossy(&out.stderr).to_string())
     }
-}
-
-/// Kills the child processes it holds when dropped (a failing test leaves nothing running).
-struct Procs(Vec<Child>);
-
-impl Drop for Procs {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// One HTTP/1.1 request; returns status, head and body.
-fn http(
-    addr: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> (u16, String, Vec<u8>) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
-    let split = out
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or(out.len());
-    let head = String::from_utf8_lossy(&out[..split]).to_string();
-    let body = out.get(split + 4..).unwrap_or(&[]).to_vec();
-    let status = head.split(' ').nth(1).unwrap_or("0").parse().unwrap_or(0);
-    (status, head, body)
 }
 
 /// Twenty seconds of a pseudo-random melody, mono 22.05 kHz, as a 16-bit WAV.

@@ -1,14 +1,13 @@
 //! `encore admin create`, `encore import` and `encore serve` end to end, on a real socket.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn encore() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_encore"))
-}
+use common::{Procs, encore, http_text as http};
 
 fn write_wav(path: &Path, seconds: f64) {
     let sr = 22_050u32;
@@ -24,33 +23,6 @@ fn write_wav(path: &Path, seconds: f64) {
     let buf = encore_audio::AudioBuffer::mono(sr, samples);
     let mut f = std::fs::File::create(path).unwrap();
     buf.write_wav_pcm16(&mut f).unwrap();
-}
-
-/// One HTTP/1.1 request; returns status, headers and body.
-fn http(
-    addr: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> (u16, String, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes()).unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
-    let status = head.split(' ').nth(1).unwrap_or("0").parse().unwrap_or(0);
-    (status, head.to_string(), body.to_string())
 }
 
 #[test]
@@ -134,7 +106,7 @@ fn admin_import_serve_and_stop() {
         serde_json::json!({"imported": 2, "failed": 1})
     );
 
-    let mut server = encore()
+    let server = encore()
         .args([
             "serve",
             "--listen",
@@ -147,7 +119,8 @@ fn admin_import_serve_and_stop() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stderr = BufReader::new(server.stderr.take().unwrap());
+    let mut server = Procs(vec![server]);
+    let mut stderr = BufReader::new(server.0[0].stderr.take().unwrap());
     let mut line = String::new();
     stderr.read_line(&mut line).unwrap();
     let addr = line
@@ -257,7 +230,7 @@ fn admin_import_serve_and_stop() {
     assert!(!wrong.status.success(), "another file does not match");
 
     // SIGTERM: graceful shutdown, exit 0.
-    let pid = server.id().to_string();
+    let pid = server.0[0].id().to_string();
     assert!(
         Command::new("kill")
             .args(["-TERM", &pid])
@@ -265,7 +238,7 @@ fn admin_import_serve_and_stop() {
             .unwrap()
             .success()
     );
-    let status = server.wait().unwrap();
+    let status = server.0[0].wait().unwrap();
     assert!(status.success(), "{status:?}");
 
     // Maintenance: nothing to backfill; an orphaned blob is listed (dry run), then deleted.
