@@ -100,6 +100,7 @@ fn small_config() -> TrainConfig {
         batch: 32,
         learning_rate: 3e-3,
         scale: 0.5,
+        coarse_weight: Some(0.3),
         seed: 3,
     }
 }
@@ -142,6 +143,10 @@ fn tiny_training_run_learns_resumes_and_aligns() {
     // The file round-trips and the model aligns an unseen song in refine and full mode.
     let model = HybridModel::from_bytes(&model.to_bytes()).unwrap();
     assert_eq!(model.name(), "hybrid-mlp-v1");
+    assert_eq!(
+        model.header.coarse_weight, cfg.coarse_weight,
+        "the line-pass hint is written into the file"
+    );
     let (audio, words) = tiny_song(9, 8);
     let truth: Vec<f64> = words.iter().map(|w| w.1).collect();
     let plain = timed(&words, 4)

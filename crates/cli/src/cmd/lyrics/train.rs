@@ -52,6 +52,10 @@ pub struct TrainArgs {
     /// Acoustic scale written into the model.
     #[arg(long)]
     pub scale: Option<f32>,
+    /// Line-pass position weight written into the model as its hint to `align` and `eval`
+    /// (default 0.2, as in the shipped model).
+    #[arg(long)]
+    pub coarse_weight: Option<f32>,
     /// Random seed.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -185,6 +189,13 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(v) = args.seed {
         cfg.seed = v;
+    }
+    if let Some(w) = args.coarse_weight {
+        anyhow::ensure!(
+            w.is_finite() && (0.0..=10.0).contains(&w),
+            "--coarse-weight: {w} is not between 0 and 10"
+        );
+        cfg.coarse_weight = Some(w);
     }
     if let Some(h) = &args.hidden {
         cfg.hidden = h
