@@ -139,15 +139,16 @@ def calibrate(idx, neg_dir):
                 k += 1
     res = subprocess.run([ENCORE, "fingerprint", "query", "--db", str(idx), "--json", "--pair-threshold", "1",
                           "--triplet-threshold", "1", "--max-results", "50"] + files, capture_output=True, text=True, check=True)
-    best = {"pairs": [], "triplets": []}
+    # Votes: consistent landmarks; support: the same with at most max_votes_per_second from one
+    # second of the query, which is what must reach the threshold.
+    best = {(method, kind): [] for method in ("pairs", "triplets") for kind in ("votes", "support")}
     for line in res.stdout.splitlines():
         r = json.loads(line)
-        for method in best:
-            votes = [m["votes"] for m in r["matches"] if m["method"] == method]
-            best[method].append(max(votes, default=0))
-    for method, v in best.items():
+        for (method, kind), v in best.items():
+            v.append(max((m[kind] for m in r["matches"] if m["method"] == method), default=0))
+    for (method, kind), v in best.items():
         v.sort()
-        print(method, "queries", len(v), "max", v[-1], "p99", pct(v, 0.99), "p95", pct(v, 0.95), "median", pct(v, 0.5))
+        print(method, kind, "queries", len(v), "max", v[-1], "p99", pct(v, 0.99), "p95", pct(v, 0.95), "median", pct(v, 0.5))
 
 
 def main():

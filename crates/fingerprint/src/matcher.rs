@@ -9,6 +9,13 @@
 //!
 //! A work matches when either score reaches its threshold; the reported score is the larger of
 //! the two ratios `votes / threshold`, so 1.0 is the decision boundary for both schemes.
+//!
+//! The evidence must also be spread over the query: its *support* counts at most
+//! [`MatchParams::max_votes_per_second`] landmarks from any one second of the query (a quarter of
+//! a query shorter than four seconds), and must reach the threshold too. One identical sound (the
+//! same drum sample, a stock sound effect) shared by two unrelated recordings gives a burst of
+//! consistent votes within a fraction of a second; a copy of a work gives votes all along the
+//! copied stretch.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -40,6 +47,9 @@ pub struct MatchParams {
     pub pair_threshold: u32,
     /// Consistent triplet votes needed for a match.
     pub triplet_threshold: u32,
+    /// Most landmarks of one second of the query that count towards the support (see the
+    /// module documentation); `u32::MAX` turns the spread test off.
+    pub max_votes_per_second: u32,
     /// Largest relative speed change searched (0.12 = ±12 %).
     pub max_speed_change: f64,
     /// Most matches returned.
@@ -53,6 +63,7 @@ impl Default for MatchParams {
             min_hashes: 12,
             pair_threshold: 15,
             triplet_threshold: 12,
+            max_votes_per_second: 6,
             max_speed_change: 0.12,
             max_results: 5,
         }
@@ -70,6 +81,9 @@ pub struct Match {
     pub score: f64,
     /// Consistent landmarks found.
     pub votes: u32,
+    /// The votes counted with at most `max_votes_per_second` from any one second of the query:
+    /// how far the evidence is spread (at least the threshold for every returned match).
+    pub support: u32,
     /// Position in the reference (s) that corresponds to the start of the query.
     pub offset_s: f64,
     /// First matched landmark in the query (s).
@@ -230,14 +244,22 @@ pub fn identify(
         }
     }
 
+    // Support bins: one second of the query, or a quarter of a shorter query (frames).
+    let fs = frame_seconds();
+    let bin = (fp.duration_s.min(4.0) / 4.0 / fs) as f32;
+    let spread = Spread {
+        bin: bin.max(1.0),
+        cap: params.max_votes_per_second,
+    };
     let mut best: FastMap<WorkId, Candidate> = FastMap::default();
-    for c in score_pairs(&mut pair_votes, params.pair_threshold) {
+    for c in score_pairs(&mut pair_votes, params.pair_threshold, spread) {
         best.insert(c.work, c);
     }
     for c in score_triplets(
         &mut trip_votes,
         params.triplet_threshold,
         params.max_speed_change,
+        spread,
     ) {
         match best.get(&c.work) {
             Some(p) if p.score >= c.score => {}
@@ -249,7 +271,6 @@ pub fn identify(
     let mut cands: Vec<Candidate> = best.into_values().filter(|c| c.score >= 1.0).collect();
     cands.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.work.cmp(&b.work)));
     cands.truncate(params.max_results);
-    let fs = frame_seconds();
     let mut out = Vec::with_capacity(cands.len());
     for c in cands {
         // A work removed between the lookup and now is simply skipped.
@@ -261,6 +282,7 @@ pub fn identify(
             name: info.name,
             score: c.score,
             votes: c.votes,
+            support: c.support,
             offset_s: c.offset * fs,
             query_start_s: f64::from(c.q_start) * fs,
             query_end_s: f64::from(c.q_end) * fs,
@@ -276,6 +298,7 @@ struct Candidate {
     work: WorkId,
     score: f64,
     votes: u32,
+    support: u32,
     offset: f64,
     speed: f64,
     q_start: f32,
@@ -283,13 +306,28 @@ struct Candidate {
     method: Method,
 }
 
-fn distinct_landmarks(votes: &[&Vote]) -> (u32, f32, f32) {
-    let mut qs: Vec<u32> = votes.iter().map(|v| v.q).collect();
+/// How the support of a candidate is counted: at most `cap` landmarks per `bin` query frames.
+#[derive(Debug, Clone, Copy)]
+struct Spread {
+    bin: f32,
+    cap: u32,
+}
+
+/// Distinct query landmarks among `votes`: (count, support, first and last query time).
+fn distinct_landmarks(votes: &[&Vote], spread: Spread) -> (u32, u32, f32, f32) {
+    let mut qs: Vec<(u32, u32)> = votes
+        .iter()
+        .map(|v| ((v.tq.max(0.0) / spread.bin) as u32, v.q))
+        .collect();
     qs.sort_unstable();
     qs.dedup();
+    let mut support = 0u32;
+    for bin in qs.chunk_by(|a, b| a.0 == b.0) {
+        support += (bin.len() as u32).min(spread.cap);
+    }
     let lo = votes.iter().map(|v| v.tq).fold(f32::MAX, f32::min);
     let hi = votes.iter().map(|v| v.tq).fold(f32::MIN, f32::max);
-    (qs.len() as u32, lo, hi)
+    (qs.len() as u32, support, lo, hi)
 }
 
 /// Makes each work's votes contiguous (works in ascending order) and drops the votes of works
@@ -337,7 +375,7 @@ fn group_by_work(votes: &mut Vec<Vote>, min: u32) {
 }
 
 /// Per work: the offset (±1 frame) with most distinct query landmarks.
-fn score_pairs(votes: &mut Vec<Vote>, threshold: u32) -> Vec<Candidate> {
+fn score_pairs(votes: &mut Vec<Vote>, threshold: u32, spread: Spread) -> Vec<Candidate> {
     group_by_work(votes, threshold);
     let mut out = Vec::new();
     for group in votes.chunk_by_mut(|a, b| a.work == b.work) {
@@ -359,13 +397,17 @@ fn score_pairs(votes: &mut Vec<Vote>, threshold: u32) -> Vec<Candidate> {
             }
         }
         let inliers: Vec<&Vote> = group[best_lo..best_lo + best_len].iter().collect();
-        let (n, q_start, q_end) = distinct_landmarks(&inliers);
+        let (n, support, q_start, q_end) = distinct_landmarks(&inliers, spread);
+        if support < threshold {
+            continue;
+        }
         let mut offs: Vec<f32> = inliers.iter().map(|v| v.tr - v.tq).collect();
         offs.sort_unstable_by(f32::total_cmp);
         out.push(Candidate {
             work: group[0].work,
             score: f64::from(n) / f64::from(threshold.max(1)),
             votes: n,
+            support,
             offset: f64::from(offs[offs.len() / 2]),
             speed: 1.0,
             q_start,
@@ -402,7 +444,12 @@ const OFF_BIN: f32 = 16.0;
 const LS_SLACK: f32 = 0.04;
 
 /// Per work: a Hough vote on (log speed, offset), then a line fit through the best cell.
-fn score_triplets(votes: &mut Vec<Vote>, threshold: u32, max_change: f64) -> Vec<Candidate> {
+fn score_triplets(
+    votes: &mut Vec<Vote>,
+    threshold: u32,
+    max_change: f64,
+    spread: Spread,
+) -> Vec<Candidate> {
     group_by_work(votes, threshold);
     let mut out = Vec::new();
     let mut cells: FastMap<(i32, i32), u32> = FastMap::default();
@@ -452,11 +499,15 @@ fn score_triplets(votes: &mut Vec<Vote>, threshold: u32, max_change: f64) -> Vec
         if tight.is_empty() {
             continue;
         }
-        let (n, q_start, q_end) = distinct_landmarks(&tight);
+        let (n, support, q_start, q_end) = distinct_landmarks(&tight, spread);
+        if support < threshold {
+            continue;
+        }
         out.push(Candidate {
             work: group[0].work,
             score: f64::from(n) / f64::from(threshold.max(1)),
             votes: n,
+            support,
             offset: a,
             speed: s,
             q_start,
@@ -465,4 +516,69 @@ fn score_triplets(votes: &mut Vec<Vote>, threshold: u32, max_change: f64) -> Vec
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `n` pair votes for work 7 at a consistent offset, query landmarks `step` frames apart.
+    fn burst(n: u32, step: f32) -> Vec<Vote> {
+        (0..n)
+            .map(|i| Vote {
+                work: 7,
+                q: i,
+                tq: 10.0 + i as f32 * step,
+                tr: 500.0 + i as f32 * step,
+                ls: 0.0,
+            })
+            .collect()
+    }
+
+    const ONE_SECOND: f32 = 62.5;
+
+    #[test]
+    fn a_burst_within_one_second_has_no_support() {
+        // 20 consistent votes inside 0.3 s: enough votes, but from one second only.
+        let spread = Spread {
+            bin: ONE_SECOND,
+            cap: 6,
+        };
+        assert!(score_pairs(&mut burst(20, 1.0), 15, spread).is_empty());
+        let off = Spread {
+            bin: ONE_SECOND,
+            cap: u32::MAX,
+        };
+        let c = score_pairs(&mut burst(20, 1.0), 15, off);
+        assert_eq!((c.len(), c[0].votes, c[0].support), (1, 20, 20));
+    }
+
+    #[test]
+    fn votes_spread_over_the_query_keep_their_support() {
+        // 20 votes over 8 s: at most 3 per second, all count.
+        let spread = Spread {
+            bin: ONE_SECOND,
+            cap: 6,
+        };
+        let c = score_pairs(&mut burst(20, 25.0), 15, spread);
+        assert_eq!(c.len(), 1);
+        assert_eq!((c[0].votes, c[0].support), (20, 20));
+        assert_eq!(c[0].offset, 490.0);
+    }
+
+    #[test]
+    fn support_caps_each_second() {
+        let votes = burst(20, 10.0); // about 6.25 votes per second over 3.2 s
+        let refs: Vec<&Vote> = votes.iter().collect();
+        let (n, support, lo, hi) = distinct_landmarks(
+            &refs,
+            Spread {
+                bin: ONE_SECOND,
+                cap: 2,
+            },
+        );
+        assert_eq!(n, 20);
+        assert_eq!(support, 8, "four seconds touched, two each");
+        assert_eq!((lo, hi), (10.0, 200.0));
+    }
 }

@@ -79,6 +79,10 @@ pub enum Sub {
         /// Consistent triplet votes needed for a match (default: the calibrated value).
         #[arg(long)]
         triplet_threshold: Option<u32>,
+        /// Most landmarks from one second of the query that count towards a match's support
+        /// (default: the calibrated value; 0 turns the spread test off).
+        #[arg(long)]
+        max_votes_per_second: Option<u32>,
         /// Print JSON lines.
         #[arg(long)]
         json: bool,
@@ -127,6 +131,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             max_results,
             pair_threshold,
             triplet_threshold,
+            max_votes_per_second,
             json,
         } => {
             let defaults = MatchParams::default();
@@ -134,6 +139,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 max_results,
                 pair_threshold: pair_threshold.unwrap_or(defaults.pair_threshold),
                 triplet_threshold: triplet_threshold.unwrap_or(defaults.triplet_threshold),
+                max_votes_per_second: match max_votes_per_second {
+                    Some(0) => u32::MAX,
+                    Some(n) => n,
+                    None => defaults.max_votes_per_second,
+                },
                 ..defaults
             };
             query(&store, &expand(&files)?, &params, json)
@@ -299,7 +309,7 @@ fn query(
                 .map(|m| {
                     json!({
                         "path": m.name, "score": m.score, "offset_s": m.offset_s,
-                        "work_id": m.work, "votes": m.votes, "speed": m.speed,
+                        "work_id": m.work, "votes": m.votes, "support": m.support, "speed": m.speed,
                         "query_start_s": m.query_start_s, "query_end_s": m.query_end_s,
                         "method": m.method,
                     })
