@@ -9,13 +9,16 @@ use crate::model::{
 };
 use crate::onsets::{PickParams, beats_from_onsets, pick_peaks};
 use crate::simplify::simplify;
+use crate::transients::transient_times;
 
 /// What the track is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Preset {
     /// Transients only, on beats and strong onsets; no continuous vibration.
     Rhythm,
-    /// Everything: transients on onsets and a continuous envelope following the signal.
+    /// Everything: transients on envelope peaks (short-hop detector that also fires in dense
+    /// textures, masked in the tail of a louder hit) and a continuous envelope following the
+    /// signal.
     #[default]
     Full,
     /// Softer and sparser: lower intensity, stronger compression, rounder transients.
@@ -52,7 +55,9 @@ pub struct GenerateOptions {
     pub frequency_tolerance: f32,
     /// Overrides the preset's onset sensitivity: `(threshold, delta, min_gap_s)`, where an
     /// onset must reach `threshold` and exceed its local average by `delta` (both as shares of
-    /// the track's strongest onset) and be `min_gap_s` after the previous one.
+    /// the track's strongest onset) and be `min_gap_s` after the previous one. With an
+    /// override the full preset uses this spectral-flux onset picker (as the rhythm and gentle
+    /// presets always do) instead of its short-hop envelope-peak detector.
     pub onset_sensitivity: Option<(f32, f32, f64)>,
 }
 
@@ -197,10 +202,15 @@ pub fn generate(mono: &[f32], sample_rate: u32, options: &GenerateOptions) -> Re
     }
     let clean = checked_samples(mono, sample_rate)?;
     let feats = features(&clean, sample_rate);
+    // The full preset places transients with the fine detector, unless the caller overrides
+    // the (coarse) onset sensitivity.
+    let fine_times = (options.preset == Preset::Full && options.onset_sensitivity.is_none())
+        .then(|| transient_times(&clean, sample_rate));
     Ok(build(
         &feats,
         options,
         clean.len() as f64 / f64::from(sample_rate),
+        fine_times.as_deref(),
     ))
 }
 
@@ -220,7 +230,12 @@ fn peak(values: &[f32]) -> f32 {
     values.iter().copied().fold(0.0f32, f32::max)
 }
 
-fn build(f: &Features, options: &GenerateOptions, duration_s: f64) -> HapticTrack {
+fn build(
+    f: &Features,
+    options: &GenerateOptions,
+    duration_s: f64,
+    fine_times: Option<&[f64]>,
+) -> HapticTrack {
     let mut tune = tuning(options.preset);
     if let Some((threshold, delta, min_gap_s)) = options.onset_sensitivity {
         tune.pick.threshold = threshold;
@@ -317,6 +332,19 @@ fn build(f: &Features, options: &GenerateOptions, duration_s: f64) -> HapticTrac
                 transients.push((quantise_time(t as f64 / rate), i, s));
             }
         }
+    } else if let Some(fine_times) = fine_times {
+        for &ft in fine_times {
+            let t = ((ft * rate).round() as usize).min(n.saturating_sub(1));
+            if n == 0 || local_level(t) < GATE * 3.0 {
+                continue;
+            }
+            let time = quantise_time(ft);
+            let (mut i, s) = strength(t);
+            if near_beat(time) {
+                i = (i * 1.2).min(1.0);
+            }
+            transients.push((time, i, s));
+        }
     } else {
         for &t in &onsets {
             let time = quantise_time(t as f64 / rate);
@@ -404,7 +432,8 @@ fn build(f: &Features, options: &GenerateOptions, duration_s: f64) -> HapticTrac
 mod tests {
     use super::*;
 
-    /// A 60 Hz kick (decaying) every 0.5 s and a hi-hat burst (noise) in between.
+    /// A 60 Hz kick (decaying) every 0.5 s and a hi-hat burst (noise) in between, about as
+    /// loud as the kick (the full preset masks events more than 5 dB below a recent louder hit).
     fn drum_loop(sr: u32, secs: f64) -> Vec<f32> {
         let n = (secs * f64::from(sr)) as usize;
         let mut out = vec![0.0f32; n];
@@ -428,7 +457,7 @@ mod tests {
                 if hat + i < n {
                     let t = i as f32 / sr as f32;
                     // High-passed noise: first difference of white noise.
-                    out[hat + i] += 0.3 * (-t * 80.0).exp() * noise();
+                    out[hat + i] += 0.9 * (-t * 40.0).exp() * noise();
                 }
             }
         }

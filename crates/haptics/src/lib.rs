@@ -44,6 +44,7 @@ mod lofelt;
 mod model;
 mod onsets;
 mod simplify;
+mod transients;
 mod visualize;
 mod wav;
 mod web;

@@ -99,7 +99,8 @@ pub struct EvalArgs {
     /// Print one JSON object instead of tables.
     #[arg(long)]
     pub json: bool,
-    /// Override onset sensitivity as THRESHOLD,DELTA,MIN_GAP_S (for tuning on the tune half).
+    /// Override onset sensitivity as THRESHOLD,DELTA,MIN_GAP_S (for tuning on the tune half);
+    /// selects the spectral-flux onset picker instead of the full preset's envelope-peak detector.
     #[arg(long, value_parser = parse_sensitivity)]
     pub sensitivity: Option<(f32, f32, f64)>,
 }
