@@ -11,7 +11,6 @@ use crate::beat::{
     BarFeatures, OnsetDetectParams, TempoParams, detect_onsets, downbeats, estimate_tempo,
     local_tempo, tempogram, track_beats,
 };
-use crate::buffer::downmix_into;
 use crate::decode::{AudioInfo, Decoder};
 use crate::error::{Error, Result};
 use crate::loudness::{Loudness, LoudnessMeter};
@@ -77,19 +76,16 @@ pub fn analyze_bytes(bytes: Vec<u8>, ext_hint: Option<&str>) -> Result<Analysis>
 pub fn analyze_decoder(mut decoder: Decoder, opts: &AnalyzeOptions) -> Result<Analysis> {
     let _span = tracing::info_span!("analyze", container = decoder.info().container).entered();
     let sample_rate = decoder.info().sample_rate;
-    let mut resampler = Resampler::new(sample_rate, ANALYSIS_SAMPLE_RATE)?;
+    let mut resampler = Resampler::for_analysis(sample_rate, ANALYSIS_SAMPLE_RATE)?;
     let mut meter: Option<LoudnessMeter> = None;
     let mut features = FeatureStream::new(ANALYSIS_SAMPLE_RATE, &opts.onset);
-    let mut mono = Vec::new();
     let mut resampled = Vec::new();
     while let Some(chunk) = decoder.next_chunk()? {
         meter
             .get_or_insert_with(|| LoudnessMeter::new(sample_rate, chunk.channels))
             .push(chunk.samples);
-        mono.clear();
-        downmix_into(chunk.samples, chunk.channels, &mut mono);
         resampled.clear();
-        resampler.push(&mono, &mut resampled);
+        resampler.push_interleaved(chunk.samples, chunk.channels, &mut resampled);
         features.push(&resampled);
     }
     resampled.clear();
@@ -205,7 +201,7 @@ pub fn analyze_envelope(env: &Envelope, bar: &BarFeatures, opts: &AnalyzeOptions
 
 /// Analyses a mono signal already in memory (no loudness, no file).
 pub fn analyze_mono(samples: &[f32], sample_rate: u32, opts: &AnalyzeOptions) -> Result<Rhythm> {
-    let mut resampler = Resampler::new(sample_rate, ANALYSIS_SAMPLE_RATE)?;
+    let mut resampler = Resampler::for_analysis(sample_rate, ANALYSIS_SAMPLE_RATE)?;
     let mut out = Vec::new();
     resampler.push(samples, &mut out);
     resampler.finish(&mut out);
