@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
 use std::sync::Arc;
 
@@ -216,6 +217,9 @@ const BAR_BANDS: usize = 12;
 /// Mel bands below this frequency count as "low" (kick drums, bass).
 const LOW_HZ: f64 = 200.0;
 
+/// `10 / ln 10`: decibels of a power ratio per unit of its natural logarithm.
+const DB_PER_LN: f32 = 10.0 / std::f32::consts::LN_10;
+
 /// Streaming log-mel spectral flux: the same values as [`crate::onset_strength`], computed
 /// from chunks so the signal never has to be held in memory.
 pub(crate) struct FeatureStream {
@@ -237,8 +241,8 @@ pub(crate) struct FeatureStream {
     frame_rate: f64,
     // Scratch.
     input: Vec<f32>,
-    spectrum: Vec<realfft::num_complex::Complex<f32>>,
-    scratch: Vec<realfft::num_complex::Complex<f32>>,
+    spectrum: Vec<Complex<f32>>,
+    scratch: Vec<Complex<f32>>,
     power: Vec<f32>,
     mel: Vec<f32>,
     db: Vec<f32>,
@@ -311,8 +315,18 @@ impl FeatureStream {
                 break;
             }
             let off = (start - self.buf_start) as usize;
-            for (i, slot) in self.input.iter_mut().enumerate() {
-                *slot = self.buf[off + i] * self.window[i];
+            let frame = &self.buf[off..off + self.n_fft];
+            for ((slot, &x), &w) in self.input.iter_mut().zip(frame).zip(&self.window) {
+                *slot = x * w;
+            }
+            // Lengths come from the plan itself, so processing cannot fail.
+            let _ = self.fft.process_with_scratch(
+                &mut self.input,
+                &mut self.spectrum,
+                &mut self.scratch,
+            );
+            for (p, c) in self.power.iter_mut().zip(&self.spectrum) {
+                *p = c.norm_sqr();
             }
             self.frame();
         }
@@ -322,13 +336,8 @@ impl FeatureStream {
         self.buf_start += drop as i64;
     }
 
+    /// Features of the frame whose power spectrum is `self.power`.
     fn frame(&mut self) {
-        let _ =
-            self.fft
-                .process_with_scratch(&mut self.input, &mut self.spectrum, &mut self.scratch);
-        for (p, c) in self.power.iter_mut().zip(&self.spectrum) {
-            *p = c.norm_sqr();
-        }
         self.bank.apply(&self.power, &mut self.mel);
         let floor = 10f32.powf(self.floor_db / 10.0);
         let first = self.next_frame == 0;
@@ -340,7 +349,7 @@ impl FeatureStream {
             .zip(self.db.iter_mut())
             .enumerate()
         {
-            let db = 10.0 * v.max(floor).log10();
+            let db = DB_PER_LN * v.max(floor).ln();
             if !first {
                 let inc = (db - *p).max(0.0);
                 flux += inc;

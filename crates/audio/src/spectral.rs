@@ -212,13 +212,29 @@ impl MelFilterbank {
     pub fn apply(&self, power: &[f32], out: &mut [f32]) {
         debug_assert_eq!(power.len(), self.n_bins);
         for ((first, weights), o) in self.bands.iter().zip(out.iter_mut()) {
-            *o = weights
-                .iter()
-                .zip(power.get(*first..).unwrap_or(&[]))
-                .map(|(w, p)| w * p)
-                .sum();
+            *o = dot(weights, power.get(*first..).unwrap_or(&[]));
         }
     }
+}
+
+/// Dot product over the shorter of `a` and `b`, in eight partial sums so that it vectorises.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut lanes = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for ((l, x), y) in lanes.iter_mut().zip(x).zip(y) {
+            *l += x * y;
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
 }
 
 /// A mel power spectrogram (`n_mels` values per frame).
