@@ -281,9 +281,12 @@ impl HalfbandDecimator {
         };
         let count = self.even.len().min(ready);
         let taps: &[f32; N] = self.taps[..N].try_into().unwrap_or(&[0.0; N]);
-        out.reserve(count);
-        let mut m = 0;
-        while m + B <= count {
+        let base = out.len();
+        out.resize(base + count, 0.0);
+        let y = &mut out[base..];
+        let mut blocks = y.chunks_exact_mut(B);
+        for (b, y) in (&mut blocks).enumerate() {
+            let m = b * B;
             // Fixed-size views: every index below is a constant, so the loops unroll and
             // vectorise without bounds checks.
             let (Ok(win), Ok(even)) = (
@@ -298,15 +301,15 @@ impl HalfbandDecimator {
                     *a += h * (win[N - 1 - t + i] + win[N + t + i]);
                 }
             }
-            out.extend_from_slice(&acc);
-            m += B;
+            y.copy_from_slice(&acc);
         }
-        for m in m..count {
+        let done = count - blocks.into_remainder().len();
+        for (m, y) in (done..count).zip(&mut out[base + done..]) {
             let mut a = 0.5 * self.even[m];
             for (t, &h) in taps.iter().enumerate() {
                 a += h * (self.odd[m + N - 1 - t] + self.odd[m + N + t]);
             }
-            out.push(a);
+            *y = a;
         }
         self.even.drain(..count);
         self.odd.drain(..count);
