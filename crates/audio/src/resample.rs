@@ -233,12 +233,12 @@ impl HalfbandDecimator {
 
     pub(crate) fn push(&mut self, input: &[f32], out: &mut Vec<f32>) {
         let mut rest = input;
-        if self.odd_next {
-            if let Some((&first, tail)) = rest.split_first() {
-                self.odd.push(first);
-                rest = tail;
-                self.odd_next = false;
-            }
+        if self.odd_next
+            && let Some((&first, tail)) = rest.split_first()
+        {
+            self.odd.push(first);
+            rest = tail;
+            self.odd_next = false;
         }
         let pairs = rest.chunks_exact(2);
         if let [last] = pairs.remainder() {
