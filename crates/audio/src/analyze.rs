@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
 use std::sync::Arc;
 
@@ -11,7 +12,6 @@ use crate::beat::{
     BarFeatures, OnsetDetectParams, TempoParams, detect_onsets, downbeats, estimate_tempo,
     local_tempo, tempogram, track_beats,
 };
-use crate::buffer::downmix_into;
 use crate::decode::{AudioInfo, Decoder};
 use crate::error::{Error, Result};
 use crate::loudness::{Loudness, LoudnessMeter};
@@ -77,19 +77,16 @@ pub fn analyze_bytes(bytes: Vec<u8>, ext_hint: Option<&str>) -> Result<Analysis>
 pub fn analyze_decoder(mut decoder: Decoder, opts: &AnalyzeOptions) -> Result<Analysis> {
     let _span = tracing::info_span!("analyze", container = decoder.info().container).entered();
     let sample_rate = decoder.info().sample_rate;
-    let mut resampler = Resampler::new(sample_rate, ANALYSIS_SAMPLE_RATE)?;
+    let mut resampler = Resampler::for_analysis(sample_rate, ANALYSIS_SAMPLE_RATE)?;
     let mut meter: Option<LoudnessMeter> = None;
     let mut features = FeatureStream::new(ANALYSIS_SAMPLE_RATE, &opts.onset);
-    let mut mono = Vec::new();
     let mut resampled = Vec::new();
     while let Some(chunk) = decoder.next_chunk()? {
         meter
             .get_or_insert_with(|| LoudnessMeter::new(sample_rate, chunk.channels))
             .push(chunk.samples);
-        mono.clear();
-        downmix_into(chunk.samples, chunk.channels, &mut mono);
         resampled.clear();
-        resampler.push(&mono, &mut resampled);
+        resampler.push_interleaved(chunk.samples, chunk.channels, &mut resampled);
         features.push(&resampled);
     }
     resampled.clear();
@@ -205,7 +202,7 @@ pub fn analyze_envelope(env: &Envelope, bar: &BarFeatures, opts: &AnalyzeOptions
 
 /// Analyses a mono signal already in memory (no loudness, no file).
 pub fn analyze_mono(samples: &[f32], sample_rate: u32, opts: &AnalyzeOptions) -> Result<Rhythm> {
-    let mut resampler = Resampler::new(sample_rate, ANALYSIS_SAMPLE_RATE)?;
+    let mut resampler = Resampler::for_analysis(sample_rate, ANALYSIS_SAMPLE_RATE)?;
     let mut out = Vec::new();
     resampler.push(samples, &mut out);
     resampler.finish(&mut out);
@@ -219,6 +216,9 @@ pub fn analyze_mono(samples: &[f32], sample_rate: u32, opts: &AnalyzeOptions) ->
 const BAR_BANDS: usize = 12;
 /// Mel bands below this frequency count as "low" (kick drums, bass).
 const LOW_HZ: f64 = 200.0;
+
+/// `10 / ln 10`: decibels of a power ratio per unit of its natural logarithm.
+const DB_PER_LN: f32 = 10.0 / std::f32::consts::LN_10;
 
 /// Streaming log-mel spectral flux: the same values as [`crate::onset_strength`], computed
 /// from chunks so the signal never has to be held in memory.
@@ -241,8 +241,8 @@ pub(crate) struct FeatureStream {
     frame_rate: f64,
     // Scratch.
     input: Vec<f32>,
-    spectrum: Vec<realfft::num_complex::Complex<f32>>,
-    scratch: Vec<realfft::num_complex::Complex<f32>>,
+    spectrum: Vec<Complex<f32>>,
+    scratch: Vec<Complex<f32>>,
     power: Vec<f32>,
     mel: Vec<f32>,
     db: Vec<f32>,
@@ -315,8 +315,18 @@ impl FeatureStream {
                 break;
             }
             let off = (start - self.buf_start) as usize;
-            for (i, slot) in self.input.iter_mut().enumerate() {
-                *slot = self.buf[off + i] * self.window[i];
+            let frame = &self.buf[off..off + self.n_fft];
+            for ((slot, &x), &w) in self.input.iter_mut().zip(frame).zip(&self.window) {
+                *slot = x * w;
+            }
+            // Lengths come from the plan itself, so processing cannot fail.
+            let _ = self.fft.process_with_scratch(
+                &mut self.input,
+                &mut self.spectrum,
+                &mut self.scratch,
+            );
+            for (p, c) in self.power.iter_mut().zip(&self.spectrum) {
+                *p = c.norm_sqr();
             }
             self.frame();
         }
@@ -326,13 +336,8 @@ impl FeatureStream {
         self.buf_start += drop as i64;
     }
 
+    /// Features of the frame whose power spectrum is `self.power`.
     fn frame(&mut self) {
-        let _ =
-            self.fft
-                .process_with_scratch(&mut self.input, &mut self.spectrum, &mut self.scratch);
-        for (p, c) in self.power.iter_mut().zip(&self.spectrum) {
-            *p = c.norm_sqr();
-        }
         self.bank.apply(&self.power, &mut self.mel);
         let floor = 10f32.powf(self.floor_db / 10.0);
         let first = self.next_frame == 0;
@@ -344,7 +349,7 @@ impl FeatureStream {
             .zip(self.db.iter_mut())
             .enumerate()
         {
-            let db = 10.0 * v.max(floor).log10();
+            let db = DB_PER_LN * v.max(floor).ln();
             if !first {
                 let inc = (db - *p).max(0.0);
                 flux += inc;

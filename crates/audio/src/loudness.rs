@@ -353,28 +353,23 @@ impl LoudnessMeter {
         let stride = hist + frames;
         let scratch = &mut self.tp_scratch;
         scratch.clear();
-        scratch.resize(ch * stride, 0.0);
-        for (c, h) in self.tp_history.iter().enumerate() {
-            scratch[c * stride..c * stride + hist].copy_from_slice(h);
-        }
+        // Filled by appending (no zeroing pass): history, then the channel's new samples.
         match ch {
-            1 => scratch[hist..].copy_from_slice(interleaved),
+            1 => {
+                scratch.extend_from_slice(&self.tp_history[0]);
+                scratch.extend_from_slice(interleaved);
+            }
             2 => {
-                let (l, r) = scratch.split_at_mut(stride);
-                for ((f, l), r) in interleaved
-                    .chunks_exact(2)
-                    .zip(&mut l[hist..])
-                    .zip(&mut r[hist..])
-                {
-                    *l = f[0];
-                    *r = f[1];
-                }
+                let pairs = interleaved.chunks_exact(2);
+                scratch.extend_from_slice(&self.tp_history[0]);
+                scratch.extend(pairs.clone().map(|f| f[0]));
+                scratch.extend_from_slice(&self.tp_history[1]);
+                scratch.extend(pairs.map(|f| f[1]));
             }
             _ => {
-                for (i, f) in interleaved.chunks_exact(ch).enumerate() {
-                    for (c, &v) in f.iter().enumerate() {
-                        scratch[c * stride + hist + i] = v;
-                    }
+                for (c, h) in self.tp_history.iter().enumerate() {
+                    scratch.extend_from_slice(h);
+                    scratch.extend(interleaved.iter().skip(c).step_by(ch));
                 }
             }
         }

@@ -178,9 +178,14 @@ impl MelFilterbank {
             .map(|m| {
                 let (lo, mid, hi) = (edges[m], edges[m + 1], edges[m + 2]);
                 let norm = 2.0 / (hi - lo);
-                let weights: Vec<(usize, f32)> = bin_hz
+                // Only bins strictly between `lo` and `hi` can have a positive weight.
+                let bin = sr / n_fft as f64;
+                let k_lo = ((lo / bin).floor().max(0.0) as usize).min(n_bins);
+                let k_hi = ((hi / bin).ceil().max(0.0) as usize + 1).min(n_bins);
+                let weights: Vec<(usize, f32)> = bin_hz[k_lo..k_hi.max(k_lo)]
                     .iter()
                     .enumerate()
+                    .map(|(i, f)| (k_lo + i, f))
                     .filter_map(|(k, &f)| {
                         let up = (f - lo) / (mid - lo);
                         let down = (hi - f) / (hi - mid);
@@ -212,13 +217,29 @@ impl MelFilterbank {
     pub fn apply(&self, power: &[f32], out: &mut [f32]) {
         debug_assert_eq!(power.len(), self.n_bins);
         for ((first, weights), o) in self.bands.iter().zip(out.iter_mut()) {
-            *o = weights
-                .iter()
-                .zip(power.get(*first..).unwrap_or(&[]))
-                .map(|(w, p)| w * p)
-                .sum();
+            *o = dot(weights, power.get(*first..).unwrap_or(&[]));
         }
     }
+}
+
+/// Dot product over the shorter of `a` and `b`, in eight partial sums so that it vectorises.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut lanes = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for ((l, x), y) in lanes.iter_mut().zip(x).zip(y) {
+            *l += x * y;
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
 }
 
 /// A mel power spectrogram (`n_mels` values per frame).
@@ -278,6 +299,32 @@ mod tests {
         // Slaney scale known values (librosa.hz_to_mel).
         assert!((hz_to_mel(1000.0) - 15.0).abs() < 1e-9);
         assert!((hz_to_mel(440.0) - 6.6).abs() < 1e-9);
+    }
+
+    #[test]
+    fn mel_filters_only_skip_zero_weights() {
+        // The bank equals a dense evaluation of every triangle at every bin.
+        for (sr, n_fft, n_mels) in [(22_050u32, 2048usize, 128usize), (8_000, 256, 40)] {
+            let bank = MelFilterbank::new(sr, n_fft, n_mels, 0.0, f64::from(sr) / 2.0);
+            let n_bins = n_fft / 2 + 1;
+            let (mel_lo, mel_hi) = (hz_to_mel(0.0), hz_to_mel(f64::from(sr) / 2.0));
+            let edge =
+                |i: usize| mel_to_hz(mel_lo + (mel_hi - mel_lo) * i as f64 / (n_mels + 1) as f64);
+            for (m, (first, weights)) in bank.bands.iter().enumerate() {
+                let (lo, mid, hi) = (edge(m), edge(m + 1), edge(m + 2));
+                for k in 0..n_bins {
+                    let f = k as f64 * f64::from(sr) / n_fft as f64;
+                    let w = ((f - lo) / (mid - lo)).min((hi - f) / (hi - mid)).max(0.0)
+                        * (2.0 / (hi - lo));
+                    let got = k
+                        .checked_sub(*first)
+                        .and_then(|i| weights.get(i))
+                        .copied()
+                        .unwrap_or(0.0);
+                    assert_eq!(got, w as f32, "band {m} bin {k}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -17,10 +17,35 @@ pub fn init_tracing(verbose: u8) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(encore_compliance::MaskingWriter::new(io::stderr))
+        .with_writer(LazyMaskingStderr::default())
         .with_target(false)
         .with_ansi(io::stderr().is_terminal())
         .try_init();
+}
+
+/// encore-compliance's masking writer on stderr, built on the first log line: building its
+/// scanner costs about 5 M instructions (a third of a millisecond), which a command that logs
+/// nothing (the default level is `warn`) should not pay at every start.
+#[derive(Default)]
+struct LazyMaskingStderr(std::sync::OnceLock<encore_compliance::MaskingWriter<fn() -> io::Stderr>>);
+
+impl LazyMaskingStderr {
+    fn get(&self) -> &encore_compliance::MaskingWriter<fn() -> io::Stderr> {
+        self.0
+            .get_or_init(|| encore_compliance::MaskingWriter::new(io::stderr as fn() -> io::Stderr))
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LazyMaskingStderr {
+    type Writer = <encore_compliance::MaskingWriter<fn() -> io::Stderr> as tracing_subscriber::fmt::MakeWriter<'a>>::Writer;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.get().make_writer()
+    }
+
+    fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> Self::Writer {
+        self.get().make_writer_for(meta)
+    }
 }
 
 /// True when the error chain bottoms out in a closed pipe (e.g. output piped into `head`).
