@@ -4,6 +4,8 @@
 //! [`LoudnessMeter`] keeps O(channels) filter state plus one `f64` per 100 ms of audio, so an
 //! hour of audio costs about 300 kB whatever the sample rate.
 
+use crate::resample::bessel_i0;
+
 /// Loudness figures of a whole programme. `None` means "not defined": digital silence, or too
 /// little audio above the gates (-70 LUFS absolute) to measure.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
@@ -77,14 +79,6 @@ fn true_peak_filter() -> [[f32; TP_TAPS]; TP_FACTOR - 1] {
     let len = TP_FACTOR * TP_TAPS; // taps 0..=len, centre at len / 2
     let centre = (len / 2) as f64;
     let beta = 7.0;
-    let bessel_i0 = |x: f64| {
-        let (mut sum, mut term) = (1.0f64, 1.0f64);
-        for k in 1..50 {
-            term *= (x / (2.0 * k as f64)).powi(2);
-            sum += term;
-        }
-        sum
-    };
     let mut out = [[0.0f32; TP_TAPS]; TP_FACTOR - 1];
     for (p, branch) in out.iter_mut().enumerate() {
         let phase = p + 1;

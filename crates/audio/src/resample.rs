@@ -195,17 +195,19 @@ pub(crate) struct HalfbandDecimator {
     odd_next: bool,
 }
 
+/// The modified Bessel function of the first kind, order 0 (power series), for Kaiser windows.
+pub(crate) fn bessel_i0(x: f64) -> f64 {
+    let (mut sum, mut term) = (1.0f64, 1.0f64);
+    for k in 1..50 {
+        term *= (x / (2.0 * k as f64)).powi(2);
+        sum += term;
+    }
+    sum
+}
+
 impl HalfbandDecimator {
     pub(crate) fn new() -> Self {
         let n = HALFBAND_PAIRS;
-        let bessel_i0 = |x: f64| {
-            let (mut sum, mut term) = (1.0f64, 1.0f64);
-            for k in 1..50 {
-                term *= (x / (2.0 * k as f64)).powi(2);
-                sum += term;
-            }
-            sum
-        };
         // Window support: offsets -2n..=2n (the end points have weight ~0).
         let half = (2 * n) as f64;
         let mut taps: Vec<f64> = (0..n)
