@@ -59,6 +59,9 @@ pub use model::{
     AmplitudeBreakpoint, Emphasis, FrequencyBreakpoint, HapticTrack, MAX_BREAKPOINTS,
     MAX_DURATION_S, MAX_INPUT_BYTES, Metadata, Transient,
 };
+/// Candidate transients with their scorer features (for training the scorer; not a stable API).
+#[doc(hidden)]
+pub use transients::{N_FEATURES, candidate_features};
 pub use visualize::{Visualization, VisualizeOptions, visualize};
 pub use wav::{WAV_SAMPLE_RATE, to_wav};
 pub use web::{WebPattern, parse_web, to_web};

@@ -6,11 +6,20 @@
 //! milliseconds, the way designers mark them; the reverberant tail after a gunshot or a crash
 //! mostly stays quiet. Parameters were chosen on the tune half of the designer pairs only (see
 //! docs/readme/haptics.md, "Evaluation").
+//!
+//! The full preset then keeps a peak when a learned score passes a threshold: peaks are picked
+//! loosely ([`CANDIDATES`]: 1 dB rise, no masking), each gets [`N_FEATURES`] features (its rise,
+//! level, peak-hold margin, high-band share, neighbours, and file-level context such as how
+//! many candidates per second the file has and what share of them the hand-tuned rules
+//! ([`FULL`]) keep), and a logistic regression trained on the tune half decides.
 
 use encore_audio::Stft;
 
 /// Floor of frame powers (mean square), -100 dBFS.
 const POWER_FLOOR: f64 = 1e-10;
+
+/// Lower edge of the high band whose share of the power is a scorer feature, Hz.
+const HIGH_HZ: f64 = 2000.0;
 
 /// Transient picking parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -48,6 +57,8 @@ pub(crate) struct Level {
     pub frame_rate: f64,
     /// Mean-square power of each Hann-windowed frame (about 11.6 ms), in dB.
     pub db: Vec<f32>,
+    /// Share of each frame's power above 2 kHz, in dB (at most 0).
+    pub high_db: Vec<f32>,
 }
 
 /// Computes the short-hop level of `mono` at `sample_rate`.
@@ -59,14 +70,25 @@ pub(crate) fn level(mono: &[f32], sample_rate: u32) -> Level {
     // Parseval with a Hann window, as in `analysis`.
     let norm = 2.0 / (n_fft as f64 * 3.0 * n_fft as f64 / 8.0);
     let mut db = Vec::with_capacity(stft.n_frames(mono.len()));
+    let mut high_db = Vec::with_capacity(stft.n_frames(mono.len()));
+    let k_high = ((HIGH_HZ * n_fft as f64 / sr).ceil() as usize).max(1);
     stft.for_each_power_frame(mono, |_, power| {
-        let total: f64 = power.iter().map(|&p| f64::from(p)).sum::<f64>() * norm;
-        let v = 10.0 * total.max(POWER_FLOOR).log10();
+        let sum = |p: &[f32]| p.iter().map(|&x| f64::from(x)).sum::<f64>();
+        let all = sum(power);
+        let high = sum(power.get(k_high..).unwrap_or(&[]));
+        let v = 10.0 * (all * norm).max(POWER_FLOOR).log10();
         db.push(if v.is_finite() { v as f32 } else { -100.0 });
+        let r = 10.0 * ((high + 1e-12) / (all + 1e-12)).log10();
+        high_db.push(if r.is_finite() {
+            r.clamp(-60.0, 0.0) as f32
+        } else {
+            -60.0
+        });
     });
     Level {
         frame_rate: sr / hop as f64,
         db,
+        high_db,
     }
 }
 
@@ -87,14 +109,23 @@ fn smoothed_db(level_db: &[f32], half: usize) -> Vec<f32> {
         .collect()
 }
 
-/// Frames of the picked transients, in order.
-pub(crate) fn pick(level: &Level, p: &FineParams) -> Vec<usize> {
-    let n = level.db.len();
-    let rate = level.frame_rate;
+/// A peak that passed the picking rules.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Peak {
+    /// Frame index.
+    pub frame: usize,
+    /// Rise above the lowest level of the preceding `rise_s`, dB.
+    pub rise_db: f32,
+    /// Level minus the peak hold before this frame, dB (negative in the tail of a louder hit).
+    pub hold_margin_db: f32,
+}
+
+/// Peaks of the smoothed level `env` (frames per second `rate`) that pass the rules of `p`.
+pub(crate) fn peaks(env: &[f32], rate: f64, p: &FineParams) -> Vec<Peak> {
+    let n = env.len();
     if n == 0 || rate <= 0.0 {
         return Vec::new();
     }
-    let env = smoothed_db(&level.db, (p.smooth_s * rate).round() as usize);
     let loudest = env.iter().copied().fold(f32::MIN, f32::max);
     let w = (p.max_window_s * rate).round().max(1.0) as usize;
     let back = (p.rise_s * rate).round().max(1.0) as usize;
@@ -103,7 +134,8 @@ pub(crate) fn pick(level: &Level, p: &FineParams) -> Vec<usize> {
     let mut out = Vec::new();
     for t in 0..n {
         let v = env[t];
-        let masked = v < hold - p.mask_db;
+        let margin = if hold == f32::MIN { 100.0 } else { v - hold };
+        let masked = margin < -p.mask_db;
         hold = (hold - fall).max(v);
         if masked || v < loudest - p.gate_db {
             continue;
@@ -119,19 +151,174 @@ pub(crate) fn pick(level: &Level, p: &FineParams) -> Vec<usize> {
             .copied()
             .fold(start, f32::min);
         if v - valley >= p.rise_db {
-            out.push(t);
+            out.push(Peak {
+                frame: t,
+                rise_db: v - valley,
+                hold_margin_db: margin,
+            });
         }
     }
     out
 }
 
-/// Transient times (seconds) of mono audio with the full preset's detector.
+/// Transient times (seconds) of mono audio with the full preset's detector: the loose
+/// candidates whose learned score passes [`SCORER_THRESHOLD`].
 pub(crate) fn transient_times(mono: &[f32], sample_rate: u32) -> Vec<f64> {
-    let l = level(mono, sample_rate);
-    pick(&l, &FULL)
+    candidates(&level(mono, sample_rate))
         .into_iter()
-        .map(|t| t as f64 / l.frame_rate)
+        .filter(|(_, x)| score(x) >= SCORER_THRESHOLD)
+        .map(|(t, _)| t)
         .collect()
+}
+
+/// Logit of a candidate being a designer emphasis point.
+pub(crate) fn score(x: &[f32; N_FEATURES]) -> f32 {
+    x.iter()
+        .zip(&SCORER_WEIGHTS)
+        .map(|(a, b)| a * b)
+        .sum::<f32>()
+        + SCORER_BIAS
+}
+
+// Logistic regression over `candidates` features (raw units; L2 100 on standardised features),
+// trained on the TUNE half of the designer pairs only; the threshold (a logit) maximised the
+// pooled F-measure of 6-fold cross-validation (folds by file) within that half. Regenerate with
+//   cargo run --release -p encore-haptics --example train_transient_scorer -- \
+//       ../shared/data/haptics/lofelt-pairs
+// and paste its output here.
+pub(crate) const SCORER_WEIGHTS: [f32; N_FEATURES] = [
+    0.008219, 0.045129, -0.013640, 0.029556, 0.039648, 0.020809, -0.051810, 0.445232, -0.145797,
+    -0.008497, -0.013866, 0.156242, 0.367541, 0.042152, -1.048773, 2.254883, -0.041480,
+];
+pub(crate) const SCORER_BIAS: f32 = 4.394635;
+pub(crate) const SCORER_THRESHOLD: f32 = -1.0;
+
+/// Loose picking for the learned scorer: a 1 dB rise, a 40 dB gate and no masking.
+pub(crate) const CANDIDATES: FineParams = FineParams {
+    smooth_s: 0.003,
+    max_window_s: 0.015,
+    rise_s: 0.05,
+    rise_db: 1.0,
+    gate_db: 40.0,
+    mask_db: 1000.0,
+    decay_db_s: 5.0,
+};
+
+/// Number of features per candidate.
+pub const N_FEATURES: usize = 17;
+
+/// Candidate transients (loose picking) with their features, in time order: `(time_s, features)`.
+///
+/// Features: rise (dB), level relative to the loudest frame, level relative to the median level
+/// of +-0.5 s, margin against the decaying peak hold, high-band (> 2 kHz) share (dB), that share
+/// relative to its +-0.5 s mean, log candidate count within +-0.5 s, log gaps to the previous and
+/// next candidate, level range over +-100 ms, 10 ms rise, log time from the start, whether
+/// the hand-tuned detector (`FULL`) fires, and the peak-hold margin clamped to -5..0 dB.
+pub(crate) fn candidates(level: &Level) -> Vec<(f64, [f32; N_FEATURES])> {
+    let rate = level.frame_rate;
+    let n = level.db.len();
+    if n == 0 || rate <= 0.0 {
+        return Vec::new();
+    }
+    let env = smoothed_db(&level.db, (CANDIDATES.smooth_s * rate).round() as usize);
+    let loudest = env.iter().copied().fold(f32::MIN, f32::max);
+    let cands = peaks(&env, rate, &CANDIDATES);
+    let half = (0.5 * rate).round() as usize;
+    let modw = (0.1 * rate).round() as usize;
+    let short = (0.01 * rate).round().max(1.0) as usize;
+    let mut high_prefix = Vec::with_capacity(n + 1);
+    high_prefix.push(0.0f64);
+    for &h in &level.high_db {
+        high_prefix.push(high_prefix.last().copied().unwrap_or(0.0) + f64::from(h));
+    }
+    let frames: Vec<usize> = cands.iter().map(|c| c.frame).collect();
+    let mut scratch = Vec::new();
+    // File-level context: candidates per second, the share the hand-tuned detector keeps and
+    // the median rise.
+    let duration = n as f64 / rate;
+    let per_s = ((cands.len() as f64 + 1.0) / duration.max(0.1)).ln() as f32;
+    let full_share = cands
+        .iter()
+        .filter(|c| fires(c, env[c.frame], loudest))
+        .count() as f32
+        / cands.len().max(1) as f32;
+    let mut rises: Vec<f32> = cands.iter().map(|c| c.rise_db.min(40.0)).collect();
+    let mid = rises.len() / 2;
+    let median_rise = if rises.is_empty() {
+        0.0
+    } else {
+        *rises.select_nth_unstable_by(mid, f32::total_cmp).1
+    };
+    let mut out: Vec<(f64, [f32; N_FEATURES])> = cands
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let t = c.frame;
+            let v = env[t];
+            let (lo, hi) = (t.saturating_sub(half), (t + half + 1).min(n));
+            scratch.clear();
+            scratch.extend_from_slice(&env[lo..hi]);
+            let mid = scratch.len() / 2;
+            let median = *scratch.select_nth_unstable_by(mid, f32::total_cmp).1;
+            let hi_here = level.high_db.get(t).copied().unwrap_or(-60.0);
+            let hi_mean = ((high_prefix[hi.min(level.high_db.len())]
+                - high_prefix[lo.min(level.high_db.len())])
+                / (hi.min(level.high_db.len()) - lo.min(level.high_db.len())).max(1) as f64)
+                as f32;
+            let count = frames
+                [frames.partition_point(|&f| f < lo)..frames.partition_point(|&f| f < hi)]
+                .len();
+            let gap = |a: usize, b: usize| ((b - a) as f64 / rate).clamp(0.003, 2.0).ln() as f32;
+            let prev = if i > 0 {
+                gap(frames[i - 1], t)
+            } else {
+                2f32.ln()
+            };
+            let next = frames.get(i + 1).map_or(2f32.ln(), |&f| gap(t, f));
+            let (mlo, mhi) = (t.saturating_sub(modw), (t + modw + 1).min(n));
+            let (mn, mx) = env[mlo..mhi]
+                .iter()
+                .fold((f32::MAX, f32::MIN), |(a, b), &u| (a.min(u), b.max(u)));
+            let before = if t >= short { env[t - short] } else { -100.0 };
+            let time = t as f64 / rate;
+            (
+                time,
+                [
+                    c.rise_db.min(40.0),
+                    (v - loudest).max(-60.0),
+                    (v - median).clamp(-20.0, 40.0),
+                    c.hold_margin_db.clamp(-40.0, 20.0),
+                    hi_here,
+                    (hi_here - hi_mean).clamp(-30.0, 30.0),
+                    ((count + 1) as f32).ln(),
+                    prev,
+                    next,
+                    (mx - mn).min(60.0),
+                    (v - before).clamp(-10.0, 40.0),
+                    ((time + 0.01) as f32).ln(),
+                    // The hand-tuned detector's decision (`FULL`) and its mask margin, hinged.
+                    f32::from(u8::from(fires(c, v, loudest))),
+                    c.hold_margin_db.clamp(-FULL.mask_db, 0.0),
+                    per_s,
+                    full_share,
+                    median_rise,
+                ],
+            )
+        })
+        .collect();
+    out.shrink_to_fit();
+    out
+}
+
+/// Whether the hand-tuned detector (`FULL`) keeps candidate `c` of level `v`.
+fn fires(c: &Peak, v: f32, loudest: f32) -> bool {
+    c.rise_db >= FULL.rise_db && v >= loudest - FULL.gate_db && c.hold_margin_db >= -FULL.mask_db
+}
+
+/// Candidates of mono audio with their features (for training the scorer; see
+/// `examples/train_transient_scorer.rs`).
+pub fn candidate_features(mono: &[f32], sample_rate: u32) -> Vec<(f64, [f32; N_FEATURES])> {
+    candidates(&level(mono, sample_rate))
 }
 
 #[cfg(test)]
@@ -202,5 +389,22 @@ mod tests {
         assert!(transient_times(&[0.0; 22_050], SR).is_empty());
         assert!(transient_times(&[], SR).is_empty());
         assert!(transient_times(&[0.5; 3], 1).len() <= 1);
+    }
+
+    #[test]
+    fn candidate_features_are_finite() {
+        assert!(candidate_features(&[], SR).is_empty());
+        assert!(candidate_features(&[0.0; 1000], SR).is_empty());
+        let events: Vec<(f64, f32)> = (0..6).map(|k| (0.1 + 0.15 * k as f64, 0.5)).collect();
+        let c = candidate_features(&bursts(&events, 1.2), SR);
+        assert!(c.len() >= 6, "{}", c.len());
+        for (t, x) in &c {
+            assert!(
+                t.is_finite() && x.iter().all(|v| v.is_finite()),
+                "{t} {x:?}"
+            );
+            assert!(score(x).is_finite());
+        }
+        assert!(c.windows(2).all(|w| w[0].0 < w[1].0));
     }
 }

@@ -1,0 +1,328 @@
+//! Trains the full preset's transient scorer (logistic regression over candidate features) on
+//! the TUNE half of the designer pairs only (even indices of the sorted `.haptic` paths, the
+//! same split as `encore haptics eval`), chooses the threshold by 6-fold cross-validation within
+//! that half (folds by file), and prints the constants for `src/transients.rs`.
+//!
+//! ```sh
+//! cargo run --release -p encore-haptics --example train_transient_scorer -- \
+//!     ../shared/data/haptics/lofelt-pairs
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use encore_haptics::{N_FEATURES, candidate_features, parse_lofelt, transient_f_measure};
+
+const WINDOW_S: f64 = 0.05;
+const FOLDS: usize = 6;
+const L2_DEFAULT: f64 = 100.0;
+
+fn l2() -> f64 {
+    std::env::var("SCORER_L2")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(L2_DEFAULT)
+}
+
+/// Features left out (comma-separated indices in SCORER_DROP), for ablations.
+fn dropped() -> Vec<usize> {
+    std::env::var("SCORER_DROP")
+        .ok()
+        .map(|v| v.split(',').filter_map(|x| x.parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+struct File {
+    reference: Vec<f64>,
+    times: Vec<f64>,
+    x: Vec<[f64; N_FEATURES]>,
+    y: Vec<f64>,
+}
+
+fn haptic_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in rd.flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            haptic_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "haptic") {
+            out.push(p);
+        }
+    }
+}
+
+/// One-to-one labels: the same greedy sweep as `transient_f_measure` (inputs sorted).
+fn labels(reference: &[f64], times: &[f64]) -> Vec<f64> {
+    let mut y = vec![0.0; times.len()];
+    let (mut i, mut j) = (0, 0);
+    while i < reference.len() && j < times.len() {
+        if (reference[i] - times[j]).abs() <= WINDOW_S {
+            y[j] = 1.0;
+            i += 1;
+            j += 1;
+        } else if reference[i] < times[j] {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    y
+}
+
+fn sigmoid(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+/// Solves `a x = b` (Gaussian elimination with partial pivoting); `a` is n x n row-major.
+fn solve(mut a: Vec<f64>, mut b: Vec<f64>) -> Vec<f64> {
+    let n = b.len();
+    for c in 0..n {
+        let p = (c..n)
+            .max_by(|&i, &j| a[i * n + c].abs().total_cmp(&a[j * n + c].abs()))
+            .unwrap_or(c);
+        for k in 0..n {
+            a.swap(c * n + k, p * n + k);
+        }
+        b.swap(c, p);
+        let d = a[c * n + c];
+        if d.abs() < 1e-12 {
+            continue;
+        }
+        for r in 0..n {
+            if r != c {
+                let f = a[r * n + c] / d;
+                if f != 0.0 {
+                    for k in c..n {
+                        a[r * n + k] -= f * a[c * n + k];
+                    }
+                    b[r] -= f * b[c];
+                }
+            }
+        }
+    }
+    (0..n)
+        .map(|i| {
+            let d = a[i * n + i];
+            if d.abs() < 1e-12 { 0.0 } else { b[i] / d }
+        })
+        .collect()
+}
+
+/// L2-regularised logistic regression by Newton's method on standardised rows `z`
+/// (bias last, unregularised). Returns weights of length `N_FEATURES + 1`.
+fn fit(z: &[[f64; N_FEATURES]], y: &[f64]) -> Vec<f64> {
+    let d = N_FEATURES + 1;
+    let mut w = vec![0.0; d];
+    for _ in 0..25 {
+        let mut g = vec![0.0; d];
+        let mut h = vec![0.0; d * d];
+        for (row, &t) in z.iter().zip(y) {
+            let mut x = row.to_vec();
+            x.push(1.0);
+            let p = sigmoid(x.iter().zip(&w).map(|(a, b)| a * b).sum());
+            let s = (p * (1.0 - p)).max(1e-9);
+            for i in 0..d {
+                g[i] += (p - t) * x[i];
+                for k in 0..d {
+                    h[i * d + k] += s * x[i] * x[k];
+                }
+            }
+        }
+        let l2 = l2();
+        for i in 0..N_FEATURES {
+            g[i] += l2 * w[i];
+            h[i * d + i] += l2;
+        }
+        let step = solve(h, g);
+        let mut change = 0.0f64;
+        for i in 0..d {
+            w[i] -= step[i];
+            change = change.max(step[i].abs());
+        }
+        if change < 1e-8 {
+            break;
+        }
+    }
+    w
+}
+
+fn score(w: &[f64], z: &[f64; N_FEATURES]) -> f64 {
+    z.iter().zip(w).map(|(a, b)| a * b).sum::<f64>() + w[N_FEATURES]
+}
+
+fn standardise(files: &[&File]) -> ([f64; N_FEATURES], [f64; N_FEATURES]) {
+    let (mut mean, mut sd) = ([0.0; N_FEATURES], [0.0; N_FEATURES]);
+    let n = files.iter().map(|f| f.x.len()).sum::<usize>().max(1) as f64;
+    for f in files {
+        for r in &f.x {
+            for k in 0..N_FEATURES {
+                mean[k] += r[k] / n;
+            }
+        }
+    }
+    for f in files {
+        for r in &f.x {
+            for k in 0..N_FEATURES {
+                sd[k] += (r[k] - mean[k]).powi(2) / n;
+            }
+        }
+    }
+    for s in &mut sd {
+        *s = s.sqrt().max(1e-6);
+    }
+    (mean, sd)
+}
+
+fn train(files: &[&File]) -> Vec<f64> {
+    let (mean, sd) = standardise(files);
+    let mut z = Vec::new();
+    let mut y = Vec::new();
+    for f in files {
+        for (r, &t) in f.x.iter().zip(&f.y) {
+            let mut row = [0.0; N_FEATURES];
+            let drop = dropped();
+            for k in 0..N_FEATURES {
+                if !drop.contains(&k) {
+                    row[k] = (r[k] - mean[k]) / sd[k];
+                }
+            }
+            z.push(row);
+            y.push(t);
+        }
+    }
+    let ws = fit(&z, &y);
+    // Fold the standardisation into raw-feature weights.
+    let mut w = vec![0.0; N_FEATURES + 1];
+    w[N_FEATURES] = ws[N_FEATURES];
+    for k in 0..N_FEATURES {
+        w[k] = ws[k] / sd[k];
+        w[N_FEATURES] -= ws[k] * mean[k] / sd[k];
+    }
+    w
+}
+
+fn pooled_f(files: &[File], keep: impl Fn(usize, usize) -> bool) -> (f64, f64, f64) {
+    let mut total = encore_haptics::FMeasure::default();
+    for (fi, f) in files.iter().enumerate() {
+        let est: Vec<f64> = (0..f.times.len())
+            .filter(|&j| keep(fi, j))
+            .map(|j| f.times[j])
+            .collect();
+        total.add(transient_f_measure(&f.reference, &est, WINDOW_S));
+    }
+    (total.f(), total.precision(), total.recall())
+}
+
+fn main() {
+    let dir = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "../shared/data/haptics/lofelt-pairs".into());
+    let mut paths = Vec::new();
+    haptic_files(Path::new(&dir), &mut paths);
+    paths.sort();
+    let pairs: Vec<(PathBuf, PathBuf)> = paths
+        .into_iter()
+        .filter_map(|h| {
+            let wav = ["wav", "WAV"]
+                .iter()
+                .map(|e| h.with_extension(e))
+                .find(|w| w.is_file())?;
+            Some((h, wav))
+        })
+        .collect();
+    // Tune half only: even indices.
+    let mut files = Vec::new();
+    for (h, wav) in pairs.iter().step_by(2) {
+        let Ok(bytes) = std::fs::read(h) else {
+            continue;
+        };
+        let Ok(designer) = parse_lofelt(&bytes) else {
+            eprintln!("skipping {}", h.display());
+            continue;
+        };
+        let Ok(audio) = encore_audio::load_mono(wav, encore_audio::ANALYSIS_SAMPLE_RATE) else {
+            eprintln!("skipping {}", wav.display());
+            continue;
+        };
+        let mut reference: Vec<f64> = designer.transients().map(|t| t.time).collect();
+        reference.sort_by(f64::total_cmp);
+        let cands = candidate_features(&audio.samples, audio.sample_rate);
+        let times: Vec<f64> = cands.iter().map(|c| c.0).collect();
+        let x = cands.iter().map(|c| c.1.map(f64::from)).collect::<Vec<_>>();
+        let y = labels(&reference, &times);
+        files.push(File {
+            reference,
+            times,
+            x,
+            y,
+        });
+    }
+    let n_cand: usize = files.iter().map(|f| f.x.len()).sum();
+    let n_pos: f64 = files.iter().flat_map(|f| &f.y).sum();
+    eprintln!(
+        "tune files {}, candidates {n_cand}, positives {n_pos}, designer points {}",
+        files.len(),
+        files.iter().map(|f| f.reference.len()).sum::<usize>()
+    );
+    // The current detector as a filter of the candidates (rise >= 2 dB, within 30 dB of the
+    // loudest frame, at most 5 dB under the peak hold).
+    let base = pooled_f(&files, |fi, j| {
+        let r = &files[fi].x[j];
+        r[12] > 0.5
+    });
+    let oracle = pooled_f(&files, |fi, j| files[fi].y[j] > 0.5);
+    eprintln!(
+        "current detector on tune: F {:.3} P {:.3} R {:.3}",
+        base.0, base.1, base.2
+    );
+    eprintln!(
+        "candidate oracle on tune: F {:.3} P {:.3} R {:.3}",
+        oracle.0, oracle.1, oracle.2
+    );
+
+    // Out-of-fold scores (folds by file).
+    let mut oof: Vec<Vec<f64>> = files.iter().map(|f| vec![0.0; f.x.len()]).collect();
+    for fold in 0..FOLDS {
+        let train_set: Vec<&File> = files
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % FOLDS != fold)
+            .map(|(_, f)| f)
+            .collect();
+        let w = train(&train_set);
+        for (i, f) in files.iter().enumerate() {
+            if i % FOLDS == fold {
+                for (j, r) in f.x.iter().enumerate() {
+                    oof[i][j] = score(&w, r);
+                }
+            }
+        }
+    }
+    let mut best = (f64::MIN, 0.0, (0.0, 0.0, 0.0));
+    for k in -40..=40 {
+        let th = f64::from(k) * 0.1;
+        let r = pooled_f(&files, |fi, j| oof[fi][j] >= th);
+        if r.0 > best.0 {
+            best = (r.0, th, r);
+        }
+    }
+    eprintln!(
+        "cross-validated on tune: best threshold (logit) {:.1}: F {:.3} P {:.3} R {:.3}",
+        best.1, best.2.0, best.2.1, best.2.2
+    );
+    let all: Vec<&File> = files.iter().collect();
+    let w = train(&all);
+    let fit_f = pooled_f(&files, |fi, j| score(&w, &files[fi].x[j]) >= best.1);
+    eprintln!(
+        "in-sample on tune at that threshold: F {:.3} P {:.3} R {:.3}",
+        fit_f.0, fit_f.1, fit_f.2
+    );
+    println!("const SCORER_WEIGHTS: [f32; N_FEATURES] = [");
+    for v in &w[..N_FEATURES] {
+        println!("    {v:.6},");
+    }
+    println!("];");
+    println!("const SCORER_BIAS: f32 = {:.6};", w[N_FEATURES]);
+    println!("const SCORER_THRESHOLD: f32 = {:.1};", best.1);
+}
