@@ -7,6 +7,10 @@
 //! cargo run --release -p encore-haptics --example train_transient_scorer -- \
 //!     ../shared/data/haptics/lofelt-pairs
 //! ```
+//!
+//! Experiments (tune-half cross-validation only; the printed constants change only with
+//! `SCORER_L2` or `SCORER_DROP`): `SCORER_L2=X` (default 100), `SCORER_DROP=I,J` leaves
+//! features out, `SCORER_MLP=1 SCORER_MLP_DECAY=D` also cross-validates a small network.
 
 use std::path::{Path, PathBuf};
 
@@ -311,6 +315,9 @@ fn main() {
         "cross-validated on tune: best threshold (logit) {:.1}: F {:.3} P {:.3} R {:.3}",
         best.1, best.2.0, best.2.1, best.2.2
     );
+    if std::env::var_os("SCORER_MLP").is_some() {
+        mlp_cv(&files);
+    }
     let all: Vec<&File> = files.iter().collect();
     let w = train(&all);
     let fit_f = pooled_f(&files, |fi, j| score(&w, &files[fi].x[j]) >= best.1);
@@ -325,4 +332,99 @@ fn main() {
     println!("];");
     println!("const SCORER_BIAS: f32 = {:.6};", w[N_FEATURES]);
     println!("const SCORER_THRESHOLD: f32 = {:.1};", best.1);
+}
+
+/// Experiment (SCORER_MLP=1): a one-hidden-layer tanh network (8 units), full-batch Adam on
+/// the log loss with weight decay, scored by the same 6-fold cross-validation. Prints only.
+fn mlp_cv(files: &[File]) {
+    const H: usize = 8;
+    let decay: f64 = std::env::var("SCORER_MLP_DECAY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1e-3);
+    let mut oof: Vec<Vec<f64>> = files.iter().map(|f| vec![0.0; f.x.len()]).collect();
+    for fold in 0..FOLDS {
+        let tr: Vec<&File> = files
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % FOLDS != fold)
+            .map(|(_, f)| f)
+            .collect();
+        let (mean, sd) = standardise(&tr);
+        let z = |r: &[f64; N_FEATURES]| -> Vec<f64> {
+            (0..N_FEATURES).map(|k| (r[k] - mean[k]) / sd[k]).collect()
+        };
+        let data: Vec<(Vec<f64>, f64)> = tr
+            .iter()
+            .flat_map(|f| f.x.iter().zip(&f.y).map(|(r, &y)| (z(r), y)))
+            .collect();
+        // Parameters: w1 (H x N), b1 (H), w2 (H), b2.
+        let np = H * N_FEATURES + H + H + 1;
+        let mut p = vec![0.0f64; np];
+        let mut seed = 12345u64;
+        for v in p.iter_mut().take(H * N_FEATURES) {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            *v = ((seed >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 0.6;
+        }
+        let (mut m, mut v2) = (vec![0.0; np], vec![0.0; np]);
+        let forward = |p: &[f64], x: &[f64], h: &mut [f64]| -> f64 {
+            let mut o = p[np - 1];
+            for j in 0..H {
+                let a: f64 = (0..N_FEATURES)
+                    .map(|k| p[j * N_FEATURES + k] * x[k])
+                    .sum::<f64>()
+                    + p[H * N_FEATURES + j];
+                h[j] = a.tanh();
+                o += p[H * N_FEATURES + H + j] * h[j];
+            }
+            o
+        };
+        let mut h = [0.0; H];
+        for step in 1..=1500 {
+            let mut g = vec![0.0; np];
+            for (x, y) in &data {
+                let o = forward(&p, x, &mut h);
+                let d = sigmoid(o) - y;
+                g[np - 1] += d;
+                for j in 0..H {
+                    g[H * N_FEATURES + H + j] += d * h[j];
+                    let dh = d * p[H * N_FEATURES + H + j] * (1.0 - h[j] * h[j]);
+                    g[H * N_FEATURES + j] += dh;
+                    for k in 0..N_FEATURES {
+                        g[j * N_FEATURES + k] += dh * x[k];
+                    }
+                }
+            }
+            let n = data.len().max(1) as f64;
+            for i in 0..np {
+                let gi = g[i] / n + decay * p[i];
+                m[i] = 0.9 * m[i] + 0.1 * gi;
+                v2[i] = 0.999 * v2[i] + 0.001 * gi * gi;
+                let mh = m[i] / (1.0 - 0.9f64.powi(step));
+                let vh = v2[i] / (1.0 - 0.999f64.powi(step));
+                p[i] -= 0.01 * mh / (vh.sqrt() + 1e-8);
+            }
+        }
+        for (i, f) in files.iter().enumerate() {
+            if i % FOLDS == fold {
+                for (j, r) in f.x.iter().enumerate() {
+                    oof[i][j] = forward(&p, &z(r), &mut h);
+                }
+            }
+        }
+    }
+    let mut best = (f64::MIN, 0.0, (0.0, 0.0, 0.0));
+    for k in -40..=40 {
+        let th = f64::from(k) * 0.1;
+        let r = pooled_f(files, |fi, j| oof[fi][j] >= th);
+        if r.0 > best.0 {
+            best = (r.0, th, r);
+        }
+    }
+    eprintln!(
+        "MLP ({H} tanh units, decay {decay}) cross-validated on tune: threshold {:.1}: F {:.3} P {:.3} R {:.3}",
+        best.1, best.2.0, best.2.1, best.2.2
+    );
 }
