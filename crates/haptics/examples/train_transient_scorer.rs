@@ -14,7 +14,9 @@
 
 use std::path::{Path, PathBuf};
 
-use encore_haptics::{N_FEATURES, candidate_features, parse_lofelt, transient_f_measure};
+use encore_haptics::{
+    N_FEATURES, candidate_features, matched_estimates, parse_lofelt, transient_f_measure,
+};
 
 const WINDOW_S: f64 = 0.05;
 const FOLDS: usize = 6;
@@ -56,22 +58,12 @@ fn haptic_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// One-to-one labels: the same greedy sweep as `transient_f_measure` (inputs sorted).
+/// One-to-one labels: 1 for a candidate the F-measure's sweep matches (inputs sorted).
 fn labels(reference: &[f64], times: &[f64]) -> Vec<f64> {
-    let mut y = vec![0.0; times.len()];
-    let (mut i, mut j) = (0, 0);
-    while i < reference.len() && j < times.len() {
-        if (reference[i] - times[j]).abs() <= WINDOW_S {
-            y[j] = 1.0;
-            i += 1;
-            j += 1;
-        } else if reference[i] < times[j] {
-            i += 1;
-        } else {
-            j += 1;
-        }
-    }
-    y
+    matched_estimates(reference, times, WINDOW_S)
+        .into_iter()
+        .map(|m| if m { 1.0 } else { 0.0 })
+        .collect()
 }
 
 fn sigmoid(z: f64) -> f64 {

@@ -65,23 +65,33 @@ pub fn transient_f_measure(reference: &[f64], estimated: &[f64], window_s: f64) 
         .collect();
     r.sort_by(f64::total_cmp);
     e.sort_by(f64::total_cmp);
-    let (mut i, mut j, mut hits) = (0, 0, 0);
-    while i < r.len() && j < e.len() {
-        if (r[i] - e[j]).abs() <= window_s {
-            hits += 1;
+    FMeasure {
+        hits: matched_estimates(&r, &e, window_s)
+            .into_iter()
+            .filter(|&m| m)
+            .count(),
+        reference: r.len(),
+        estimated: e.len(),
+    }
+}
+
+/// For each of `estimated`, whether the one-to-one sweep of [`transient_f_measure`] matches it
+/// to a `reference` time within `window_s`. Both lists must be sorted and finite.
+pub fn matched_estimates(reference: &[f64], estimated: &[f64], window_s: f64) -> Vec<bool> {
+    let mut matched = vec![false; estimated.len()];
+    let (mut i, mut j) = (0, 0);
+    while i < reference.len() && j < estimated.len() {
+        if (reference[i] - estimated[j]).abs() <= window_s {
+            matched[j] = true;
             i += 1;
             j += 1;
-        } else if r[i] < e[j] {
+        } else if reference[i] < estimated[j] {
             i += 1;
         } else {
             j += 1;
         }
     }
-    FMeasure {
-        hits,
-        reference: r.len(),
-        estimated: e.len(),
-    }
+    matched
 }
 
 /// Pearson correlation of two tracks' amplitude envelopes sampled at `rate` Hz over the
