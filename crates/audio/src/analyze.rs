@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::loudness::{Loudness, LoudnessMeter};
 use crate::onset::{Envelope, OnsetParams};
 use crate::resample::Resampler;
-use crate::spectral::MelFilterbank;
+use crate::spectral::{MelFilterbank, power_to_db};
 
 /// Everything `encore analyze` reports about one file. Serialises to the JSON contract of
 /// `ARCHITECTURE.md`; undefined figures (silence) serialise as `null`.
@@ -217,9 +217,6 @@ const BAR_BANDS: usize = 12;
 /// Mel bands below this frequency count as "low" (kick drums, bass).
 const LOW_HZ: f64 = 200.0;
 
-/// `10 / ln 10`: decibels of a power ratio per unit of its natural logarithm.
-const DB_PER_LN: f32 = 10.0 / std::f32::consts::LN_10;
-
 /// Streaming log-mel spectral flux: the same values as [`crate::onset_strength`], computed
 /// from chunks so the signal never has to be held in memory.
 pub(crate) struct FeatureStream {
@@ -340,16 +337,10 @@ impl FeatureStream {
     fn frame(&mut self) {
         self.bank.apply(&self.power, &mut self.mel);
         let floor = 10f32.powf(self.floor_db / 10.0);
+        power_to_db(&self.mel, floor, &mut self.db);
         let first = self.next_frame == 0;
         let (mut flux, mut low) = (0.0f32, 0.0f32);
-        for (m, ((v, p), d)) in self
-            .mel
-            .iter()
-            .zip(self.prev.iter_mut())
-            .zip(self.db.iter_mut())
-            .enumerate()
-        {
-            let db = DB_PER_LN * v.max(floor).ln();
+        for (m, (&db, p)) in self.db.iter().zip(self.prev.iter_mut()).enumerate() {
             if !first {
                 let inc = (db - *p).max(0.0);
                 flux += inc;
@@ -358,7 +349,6 @@ impl FeatureStream {
                 }
             }
             *p = db;
-            *d = db;
         }
         let n_mels = self.mel.len();
         self.env.push(flux / n_mels as f32);

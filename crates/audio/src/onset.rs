@@ -1,6 +1,6 @@
 //! Onset strength: how much new energy appears in each frame (log-mel spectral flux).
 
-use crate::spectral::{MelFilterbank, Stft};
+use crate::spectral::{MelFilterbank, Stft, power_to_db};
 
 /// A feature sampled at a fixed frame rate: `values[t]` describes time `t / frame_rate` seconds.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,14 +60,15 @@ pub fn onset_strength(mono: &[f32], sample_rate: u32, params: &OnsetParams) -> E
     let bank = MelFilterbank::new(sample_rate, n_fft, params.n_mels, 0.0, sr / 2.0);
     let n_mels = bank.n_mels();
     let mut mel = vec![0.0f32; n_mels];
+    let mut db = vec![0.0f32; n_mels];
     let mut prev = vec![params.floor_db; n_mels];
     let mut values = Vec::with_capacity(stft.n_frames(mono.len()));
     let floor = 10f32.powf(params.floor_db / 10.0);
     stft.for_each_power_frame(mono, |t, power| {
         bank.apply(power, &mut mel);
+        power_to_db(&mel, floor, &mut db);
         let mut flux = 0.0f32;
-        for (m, p) in mel.iter().zip(prev.iter_mut()) {
-            let db = 10.0 * m.max(floor).log10();
+        for (&db, p) in db.iter().zip(prev.iter_mut()) {
             if t > 0 {
                 flux += (db - *p).max(0.0);
             }

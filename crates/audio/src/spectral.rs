@@ -222,6 +222,28 @@ impl MelFilterbank {
     }
 }
 
+/// Writes `10 log10(max(p, floor))` of every value of `power` into `db` (pairwise over the
+/// shorter). `floor` must be a positive normal number. Branch-free so that the loop vectorises,
+/// unlike a call to libm per value; within 3e-5 dB of `log10` (a few `f32` steps). The exponent
+/// is split off, and `ln` of the mantissa, moved into [1/sqrt 2, sqrt 2), is the series of
+/// `2 atanh((m - 1) / (m + 1))` to the 7th power.
+pub(crate) fn power_to_db(power: &[f32], floor: f32, db: &mut [f32]) {
+    const DB_PER_LN: f32 = 10.0 / std::f32::consts::LN_10;
+    for (d, &p) in db.iter_mut().zip(power) {
+        // `max` returns `floor` for NaN; infinity stays finite through the bit arithmetic.
+        let bits = p.max(floor).to_bits();
+        let mut e = ((bits >> 23) & 0xff) as i32 - 127;
+        let mut m = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
+        let big = m > std::f32::consts::SQRT_2;
+        m = if big { m * 0.5 } else { m };
+        e += i32::from(big);
+        let t = (m - 1.0) / (m + 1.0);
+        let t2 = t * t;
+        let ln_m = 2.0 * t * (1.0 + t2 * (1.0 / 3.0 + t2 * (0.2 + t2 * (1.0 / 7.0))));
+        *d = DB_PER_LN * (e as f32 * std::f32::consts::LN_2 + ln_m);
+    }
+}
+
 /// Dot product over the shorter of `a` and `b`, in eight partial sums so that it vectorises.
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
@@ -270,6 +292,24 @@ pub fn mel_spectrogram(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn power_to_db_matches_log10() {
+        let floor = 1e-10f32;
+        let mut values: Vec<f32> = (0..20_000)
+            .map(|i| 10f32.powf(-12.0 + 18.0 * i as f32 / 20_000.0))
+            .collect();
+        values.extend([0.0, -1.0, f32::NAN, f32::MIN_POSITIVE, 1.0, 2.0, 0.5, 1e30]);
+        let mut db = vec![0.0f32; values.len()];
+        power_to_db(&values, floor, &mut db);
+        for (&p, &d) in values.iter().zip(&db) {
+            let want = 10.0 * f64::from(p.max(floor)).log10();
+            assert!((f64::from(d) - want).abs() < 3e-5, "{p}: {d} vs {want}");
+        }
+        let mut inf = [0.0f32];
+        power_to_db(&[f32::INFINITY], floor, &mut inf);
+        assert!(inf[0].is_finite() && inf[0] > 380.0);
+    }
+
     use super::*;
 
     #[test]
