@@ -153,7 +153,8 @@ pub struct LoudnessMeter {
     tp_bounds: TruePeakBounds,
     /// Per channel: the last `TP_TAPS - 1` samples, for the interpolator.
     tp_history: Vec<Vec<f32>>,
-    tp_scratch: Vec<f32>,
+    /// Per block of [`TP_BLOCK`] frames and channel (`[block * channels + c]`), the largest
+    /// absolute sample.
     tp_block_max: Vec<f32>,
     true_peak: f32,
     sample_peak: f32,
@@ -215,7 +216,6 @@ impl LoudnessMeter {
             tp_bounds: TruePeakBounds::new(&tp_filter),
             tp_filter,
             tp_history: vec![vec![0.0; TP_TAPS - 1]; channels],
-            tp_scratch: Vec::new(),
             tp_block_max: Vec::new(),
             true_peak: 0.0,
             sample_peak: 0.0,
@@ -335,7 +335,8 @@ impl LoudnessMeter {
     /// the oversampled signal, so the chunk's sample peak is first taken as a lower bound;
     /// then a block of [`TP_BLOCK`] interpolated outputs is only computed when an upper bound
     /// of it exceeds the peak so far (an exact bound, not an approximation: the result equals
-    /// computing every output).
+    /// computing every output). Block maxima are read from the interleaved samples; only a
+    /// block that needs a closer look is copied out, with the history before it.
     fn update_true_peak(&mut self, interleaved: &[f32]) {
         let ch = self.channels;
         let frames = interleaved.len() / ch;
@@ -343,59 +344,49 @@ impl LoudnessMeter {
             return;
         }
         let hist = TP_TAPS - 1;
-        // Every channel de-interleaved behind its history: channel c is scratch[c * stride..].
-        let stride = hist + frames;
-        let scratch = &mut self.tp_scratch;
-        scratch.clear();
-        // Filled by appending (no zeroing pass): history, then the channel's new samples.
-        match ch {
-            1 => {
-                scratch.extend_from_slice(&self.tp_history[0]);
-                scratch.extend_from_slice(interleaved);
-            }
-            2 => {
-                let pairs = interleaved.chunks_exact(2);
-                scratch.extend_from_slice(&self.tp_history[0]);
-                scratch.extend(pairs.clone().map(|f| f[0]));
-                scratch.extend_from_slice(&self.tp_history[1]);
-                scratch.extend(pairs.map(|f| f[1]));
-            }
-            _ => {
-                for (c, h) in self.tp_history.iter().enumerate() {
-                    scratch.extend_from_slice(h);
-                    scratch.extend(interleaved.iter().skip(c).step_by(ch));
-                }
-            }
-        }
-        let blocks = frames.div_ceil(TP_BLOCK);
-        let block_max = &mut self.tp_block_max;
-        block_max.clear();
-        for c in 0..ch {
-            let new = &scratch[c * stride + hist..(c + 1) * stride];
-            block_max.extend(new.chunks(TP_BLOCK).map(abs_max));
-        }
-        let peak = block_max.iter().fold(0.0f32, |m, &v| m.max(v));
+        block_abs_max(interleaved, ch, &mut self.tp_block_max);
+        let peak = self.tp_block_max.iter().fold(0.0f32, |m, &v| m.max(v));
         self.sample_peak = self.sample_peak.max(peak);
         self.true_peak = self.true_peak.max(peak);
         let bounds = self.tp_bounds;
+        // Channel c of frames `start - hist .. start + TP_BLOCK`; frames before the chunk come
+        // from the history (history[k] is frame k - hist).
+        let mut window = [0.0f32; TP_TAPS - 1 + TP_BLOCK];
         for c in 0..ch {
-            let buf = &scratch[c * stride..(c + 1) * stride];
-            // Output m uses buf[m - hist ..= m]; block b's window lies within blocks b-1, b.
-            let mut prev = abs_max(&buf[..hist]);
-            for (b, &bm) in block_max[c * blocks..(c + 1) * blocks].iter().enumerate() {
+            let history = &mut self.tp_history[c];
+            // Output m uses frames m - hist ..= m; block b's window lies within blocks b-1, b.
+            let mut prev = abs_max(history);
+            for (b, start) in (0..frames).step_by(TP_BLOCK).enumerate() {
+                let bm = self.tp_block_max[b * ch + c];
                 let window_max = prev.max(bm);
                 prev = bm;
                 if window_max * bounds.l1 <= self.true_peak {
                     continue;
                 }
-                let start = hist + b * TP_BLOCK;
-                let end = (start + TP_BLOCK).min(buf.len());
-                if centre_bound_exceeds(buf, start, end, window_max, &bounds, self.true_peak) {
-                    let peak = interpolated_abs_max(&self.tp_filter, buf, start, end);
+                let len = TP_BLOCK.min(frames - start);
+                for (i, slot) in window[..hist + len].iter_mut().enumerate() {
+                    *slot = match (start + i).checked_sub(hist) {
+                        Some(f) => interleaved[f * ch + c],
+                        None => history[start + i],
+                    };
+                }
+                let end = hist + len;
+                if centre_bound_exceeds(&window, hist, end, window_max, &bounds, self.true_peak) {
+                    let peak = interpolated_abs_max(&self.tp_filter, &window, hist, end);
                     self.true_peak = self.true_peak.max(peak);
                 }
             }
-            self.tp_history[c].copy_from_slice(&buf[stride - hist..]);
+            // The last `hist` frames of history + chunk become the history.
+            if frames >= hist {
+                for (k, h) in history.iter_mut().enumerate() {
+                    *h = interleaved[(frames - hist + k) * ch + c];
+                }
+            } else {
+                history.copy_within(frames.., 0);
+                for (k, h) in history[hist - frames..].iter_mut().enumerate() {
+                    *h = interleaved[k * ch + c];
+                }
+            }
         }
     }
 
@@ -559,6 +550,47 @@ fn k_weight_stereo<const N: usize>(
         v[N - 1] = p[1];
     }
     g[0] * ls + g[N - 1] * rs
+}
+
+/// Per block of [`TP_BLOCK`] frames of `interleaved` and per channel, the largest absolute
+/// sample, into `out` as `[block * channels + c]` (NaN is ignored).
+fn block_abs_max(interleaved: &[f32], channels: usize, out: &mut Vec<f32>) {
+    out.clear();
+    match channels {
+        1 => out.extend(interleaved.chunks(TP_BLOCK).map(abs_max)),
+        2 => {
+            for block in interleaved.chunks(2 * TP_BLOCK) {
+                // Eight lanes over whole frames: even lanes hold the left channel, odd the right.
+                let mut lanes = [0.0f32; 8];
+                let mut chunks = block.chunks_exact(8);
+                for c in &mut chunks {
+                    for (l, v) in lanes.iter_mut().zip(c) {
+                        let a = v.abs();
+                        *l = if a > *l { a } else { *l };
+                    }
+                }
+                for (l, v) in lanes.iter_mut().zip(chunks.remainder()) {
+                    let a = v.abs();
+                    *l = if a > *l { a } else { *l };
+                }
+                let [a, b, c, d, e, f, g, h] = lanes;
+                out.push(a.max(c).max(e.max(g)));
+                out.push(b.max(d).max(f.max(h)));
+            }
+        }
+        ch => {
+            for block in interleaved.chunks(ch * TP_BLOCK) {
+                let base = out.len();
+                out.resize(base + ch, 0.0);
+                for frame in block.chunks_exact(ch) {
+                    for (o, v) in out[base..].iter_mut().zip(frame) {
+                        let a = v.abs();
+                        *o = if a > *o { a } else { *o };
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Largest absolute value (0 for an empty slice; NaN is ignored), in lanes that vectorise.
@@ -765,23 +797,49 @@ mod tests {
             .map(|i| noise() * [0.2, 1.6, 0.05, 1.9, 0.7][(i / 3000) % 5])
             .collect();
         let filter = true_peak_filter();
-        let mut padded = vec![0.0f32; TP_TAPS - 1];
-        padded.extend_from_slice(&signal);
-        let mut expected = abs_max(&signal);
-        for m in TP_TAPS - 1..padded.len() {
-            for taps in &filter {
-                let mut y = 0.0f32;
-                for (k, h) in taps.iter().enumerate() {
-                    y += h * padded[m - k];
+        let true_peak = |channel: &[f32]| {
+            let mut padded = vec![0.0f32; TP_TAPS - 1];
+            padded.extend_from_slice(channel);
+            let mut peak = abs_max(channel);
+            for m in TP_TAPS - 1..padded.len() {
+                for taps in &filter {
+                    let mut y = 0.0f32;
+                    for (k, h) in taps.iter().enumerate() {
+                        y += h * padded[m - k];
+                    }
+                    peak = peak.max(y.abs());
                 }
-                expected = expected.max(y.abs());
+            }
+            peak
+        };
+        // Channel c is the signal delayed by 997 c samples and scaled, so the channels peak at
+        // different places; chunks shorter than the filter's history are mixed in.
+        for channels in 1..=3usize {
+            let channel = |c: usize| -> Vec<f32> {
+                let scale = [1.0, 0.8, 1.1][c];
+                (0..signal.len())
+                    .map(|i| i.checked_sub(997 * c).map_or(0.0, |j| signal[j] * scale))
+                    .collect()
+            };
+            let chans: Vec<Vec<f32>> = (0..channels).map(channel).collect();
+            let expected = chans.iter().map(|c| true_peak(c)).fold(0.0f32, f32::max);
+            let interleaved: Vec<f32> = (0..signal.len())
+                .flat_map(|i| chans.iter().map(move |c| c[i]))
+                .collect();
+            for sizes in [&[1_013, 7, 1, 64, 15, 16][..], &[7]] {
+                let mut meter = LoudnessMeter::new(44_100, channels);
+                let mut rest = &interleaved[..];
+                for &frames in sizes.iter().cycle() {
+                    if rest.is_empty() {
+                        break;
+                    }
+                    let (chunk, tail) = rest.split_at((frames * channels).min(rest.len()));
+                    meter.push(chunk);
+                    rest = tail;
+                }
+                assert_eq!(meter.true_peak, expected, "{channels} channels, {sizes:?}");
             }
         }
-        let mut meter = LoudnessMeter::new(44_100, 1);
-        for c in signal.chunks(1_013) {
-            meter.push(c);
-        }
-        assert_eq!(meter.true_peak, expected);
     }
 
     #[test]
