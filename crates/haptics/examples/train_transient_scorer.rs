@@ -15,12 +15,20 @@
 use std::path::{Path, PathBuf};
 
 use encore_haptics::{
-    N_FEATURES, candidate_features, matched_estimates, parse_lofelt, transient_f_measure,
+    N_FEATURES, N_FRAME_FEATURES, candidate_features, frame_features, matched_estimates,
+    parse_lofelt, transient_f_measure,
 };
 
 const WINDOW_S: f64 = 0.05;
 const FOLDS: usize = 6;
 const L2_DEFAULT: f64 = 100.0;
+/// Frames within this many seconds of a designer point are the frame model's positives.
+const FRAME_LABEL_S: f64 = 0.025;
+/// L2 penalty of the frame model (on standardised features).
+const FRAME_L2: f64 = 100.0;
+/// A candidate the hand-tuned rules keep within this many dB of the file's loudest frame is
+/// always kept (`KEEP_LOUDEST_DB` in `src/transients.rs`).
+const KEEP_LOUDEST_DB: f64 = 1.0;
 
 fn l2() -> f64 {
     std::env::var("SCORER_L2")
@@ -38,10 +46,15 @@ fn dropped() -> Vec<usize> {
 }
 
 struct File {
+    name: String,
     reference: Vec<f64>,
     times: Vec<f64>,
     x: Vec<[f64; N_FEATURES]>,
     y: Vec<f64>,
+    /// Frame rate and frame-model features and labels of every frame.
+    rate: f64,
+    fx: Vec<[f64; N_FRAME_FEATURES]>,
+    fy: Vec<f64>,
 }
 
 fn haptic_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -107,26 +120,31 @@ fn solve(mut a: Vec<f64>, mut b: Vec<f64>) -> Vec<f64> {
 
 /// L2-regularised logistic regression by Newton's method on standardised rows `z`
 /// (bias last, unregularised). Returns weights of length `N_FEATURES + 1`.
-fn fit(z: &[[f64; N_FEATURES]], y: &[f64]) -> Vec<f64> {
-    let d = N_FEATURES + 1;
+fn fit<const N: usize>(z: &[[f64; N]], y: &[f64], wt: &[f64], l2: f64) -> Vec<f64> {
+    let d = N + 1;
     let mut w = vec![0.0; d];
     for _ in 0..25 {
         let mut g = vec![0.0; d];
         let mut h = vec![0.0; d * d];
-        for (row, &t) in z.iter().zip(y) {
+        for ((row, &t), &c) in z.iter().zip(y).zip(wt) {
             let mut x = row.to_vec();
             x.push(1.0);
             let p = sigmoid(x.iter().zip(&w).map(|(a, b)| a * b).sum());
-            let s = (p * (1.0 - p)).max(1e-9);
+            let s = c * (p * (1.0 - p)).max(1e-9);
             for i in 0..d {
-                g[i] += (p - t) * x[i];
-                for k in 0..d {
-                    h[i * d + k] += s * x[i] * x[k];
+                g[i] += c * (p - t) * x[i];
+                let sx = s * x[i];
+                for k in i..d {
+                    h[i * d + k] += sx * x[k];
                 }
             }
         }
-        let l2 = l2();
-        for i in 0..N_FEATURES {
+        for i in 0..d {
+            for k in 0..i {
+                h[i * d + k] = h[k * d + i];
+            }
+        }
+        for i in 0..N {
             g[i] += l2 * w[i];
             h[i * d + i] += l2;
         }
@@ -174,7 +192,16 @@ fn train(files: &[&File]) -> Vec<f64> {
     let (mean, sd) = standardise(files);
     let mut z = Vec::new();
     let mut y = Vec::new();
+    let mut wt = Vec::new();
+    let power: f64 = std::env::var("SCORER_FILE_WEIGHT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
     for f in files {
+        wt.extend(std::iter::repeat_n(
+            (f.x.len().max(1) as f64).powf(-power),
+            f.x.len(),
+        ));
         for (r, &t) in f.x.iter().zip(&f.y) {
             let mut row = [0.0; N_FEATURES];
             let drop = dropped();
@@ -187,7 +214,12 @@ fn train(files: &[&File]) -> Vec<f64> {
             y.push(t);
         }
     }
-    let ws = fit(&z, &y);
+    // Weights of mean 1 (SCORER_FILE_WEIGHT=p: each file's candidates weigh n^-p).
+    let mean_wt = wt.iter().sum::<f64>() / wt.len().max(1) as f64;
+    for v in &mut wt {
+        *v /= mean_wt.max(1e-12);
+    }
+    let ws = fit(&z, &y, &wt, l2());
     // Fold the standardisation into raw-feature weights.
     let mut w = vec![0.0; N_FEATURES + 1];
     w[N_FEATURES] = ws[N_FEATURES];
@@ -196,6 +228,63 @@ fn train(files: &[&File]) -> Vec<f64> {
         w[N_FEATURES] -= ws[k] * mean[k] / sd[k];
     }
     w
+}
+
+/// The frame model: logistic regression (L2 [`FRAME_L2`] on standardised features) of "a
+/// designer point within [`FRAME_LABEL_S`]" over every frame of `files`; raw-feature weights,
+/// bias last.
+fn train_frames(files: &[&File]) -> Vec<f64> {
+    const N: usize = N_FRAME_FEATURES;
+    let rows: Vec<&[f64; N]> = files.iter().flat_map(|f| f.fx.iter()).collect();
+    let y: Vec<f64> = files.iter().flat_map(|f| f.fy.iter().copied()).collect();
+    let m = rows.len().max(1) as f64;
+    let (mut mean, mut sd) = ([0.0; N], [0.0f64; N]);
+    for r in &rows {
+        for k in 0..N {
+            mean[k] += r[k] / m;
+        }
+    }
+    for r in &rows {
+        for k in 0..N {
+            sd[k] += (r[k] - mean[k]).powi(2) / m;
+        }
+    }
+    for v in &mut sd {
+        *v = v.sqrt().max(1e-6);
+    }
+    // FRAME_DROP=I,J (experiments) leaves frame features out.
+    let drop: Vec<usize> = std::env::var("FRAME_DROP")
+        .ok()
+        .map(|v| v.split(',').filter_map(|x| x.parse().ok()).collect())
+        .unwrap_or_default();
+    let z: Vec<[f64; N]> = rows
+        .iter()
+        .map(|r| {
+            std::array::from_fn(|k| {
+                if drop.contains(&k) {
+                    0.0
+                } else {
+                    (r[k] - mean[k]) / sd[k]
+                }
+            })
+        })
+        .collect();
+    let ws = fit(&z, &y, &vec![1.0; y.len()], FRAME_L2);
+    let mut w = vec![0.0; N + 1];
+    w[N] = ws[N];
+    for k in 0..N {
+        w[k] = ws[k] / sd[k];
+        w[N] -= ws[k] * mean[k] / sd[k];
+    }
+    w
+}
+
+/// The frame model's logit at candidate `j` of `f` (weights `w` from [`train_frames`]).
+fn frame_logit(w: &[f64], f: &File, j: usize) -> f64 {
+    let t = ((f.times[j] * f.rate).round() as usize).min(f.fx.len().saturating_sub(1));
+    f.fx.get(t).map_or(0.0, |r| {
+        r.iter().zip(w).map(|(a, b)| a * b).sum::<f64>() + w[N_FRAME_FEATURES]
+    })
 }
 
 fn pooled_f(files: &[File], keep: impl Fn(usize, usize) -> bool) -> (f64, f64, f64) {
@@ -247,12 +336,44 @@ fn main() {
         let times: Vec<f64> = cands.iter().map(|c| c.0).collect();
         let x = cands.iter().map(|c| c.1.map(f64::from)).collect::<Vec<_>>();
         let y = labels(&reference, &times);
+        let (rate, frames) = frame_features(&audio.samples, audio.sample_rate);
+        let fy = (0..frames.len())
+            .map(|t| {
+                let time = t as f64 / rate;
+                let i = reference.partition_point(|&r| r < time - FRAME_LABEL_S);
+                if reference.get(i).is_some_and(|&r| r <= time + FRAME_LABEL_S) {
+                    1.0
+                } else {
+                    0.0
+                }
+            })
+            .collect();
         files.push(File {
+            rate,
+            fx: frames.iter().map(|r| r.map(f64::from)).collect(),
+            fy,
+            name: h
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             reference,
             times,
             x,
             y,
         });
+    }
+    if let Ok(dump) = std::env::var("SCORER_DUMP") {
+        let mut out = String::new();
+        for (i, f) in files.iter().enumerate() {
+            for r in &f.reference {
+                out.push_str(&format!("R {i} {r:.5}\n"));
+            }
+            for ((t, x), y) in f.times.iter().zip(&f.x).zip(&f.y) {
+                let xs: Vec<String> = x.iter().map(|v| format!("{v:.4}")).collect();
+                out.push_str(&format!("C {i} {t:.5} {y} {}\n", xs.join(" ")));
+            }
+        }
+        let _ = std::fs::write(dump, out);
     }
     let n_cand: usize = files.iter().map(|f| f.x.len()).sum();
     let n_pos: f64 = files.iter().flat_map(|f| &f.y).sum();
@@ -277,53 +398,117 @@ fn main() {
         oracle.0, oracle.1, oracle.2
     );
 
-    // Out-of-fold scores (folds by file).
+    // Out-of-fold scores (folds by file): the candidate scorer's logit and the frame model's
+    // logit at each candidate's frame.
     let mut oof: Vec<Vec<f64>> = files.iter().map(|f| vec![0.0; f.x.len()]).collect();
+    let mut oof_frame: Vec<Vec<f64>> = files.iter().map(|f| vec![0.0; f.x.len()]).collect();
     for fold in 0..FOLDS {
         let train_set: Vec<&File> = files
             .iter()
             .enumerate()
-            .filter(|(i, _)| i % FOLDS != fold)
+            .filter(|(i, _)| fold_of(*i) != fold)
             .map(|(_, f)| f)
             .collect();
         let w = train(&train_set);
+        let wf = train_frames(&train_set);
         for (i, f) in files.iter().enumerate() {
-            if i % FOLDS == fold {
+            if fold_of(i) == fold {
                 for (j, r) in f.x.iter().enumerate() {
                     oof[i][j] = score(&w, r);
+                    oof_frame[i][j] = frame_logit(&wf, f, j);
                 }
             }
         }
     }
-    let mut best = (f64::MIN, 0.0, (0.0, 0.0, 0.0));
-    for k in -40..=40 {
-        let th = f64::from(k) * 0.1;
-        let r = pooled_f(&files, |fi, j| oof[fi][j] >= th);
-        if r.0 > best.0 {
-            best = (r.0, th, r);
+    let best_threshold = |blend: &dyn Fn(usize, usize) -> f64| {
+        let mut best = (f64::MIN, 0.0, (0.0, 0.0, 0.0));
+        for k in -40..=40 {
+            let th = f64::from(k) * 0.1;
+            let r = pooled_f(&files, |fi, j| blend(fi, j) >= th);
+            if r.0 > best.0 {
+                best = (r.0, th, r);
+            }
+        }
+        best
+    };
+    let report = |what: &str, b: &(f64, f64, (f64, f64, f64))| {
+        eprintln!(
+            "{what} cross-validated on tune: best threshold (logit) {:.1}: F {:.3} P {:.3} R {:.3}",
+            b.1, b.2.0, b.2.1, b.2.2
+        );
+    };
+    report("candidate scorer", &best_threshold(&|fi, j| oof[fi][j]));
+    report(
+        "frame model at candidates",
+        &best_threshold(&|fi, j| oof_frame[fi][j]),
+    );
+    report(
+        "blend (mean of the logits)",
+        &best_threshold(&|fi, j| 0.5 * (oof[fi][j] + oof_frame[fi][j])),
+    );
+    // As the library decides: the blend, or a candidate the hand-tuned rules keep within
+    // KEEP_LOUDEST_DB of the file's loudest frame.
+    let decide = |fi: usize, j: usize, cand: f64, frame: f64| {
+        let x = &files[fi].x[j];
+        if x[12] > 0.5 && x[1] >= -KEEP_LOUDEST_DB {
+            f64::INFINITY
+        } else {
+            0.5 * (cand + frame)
+        }
+    };
+    let best = best_threshold(&|fi, j| decide(fi, j, oof[fi][j], oof_frame[fi][j]));
+    report("blend, or the loudest hits", &best);
+    if std::env::var_os("SCORER_PERFILE").is_some() {
+        for (fi, f) in files.iter().enumerate() {
+            let est: Vec<f64> = (0..f.times.len())
+                .filter(|&j| decide(fi, j, oof[fi][j], oof_frame[fi][j]) >= best.1)
+                .map(|j| f.times[j])
+                .collect();
+            let m = transient_f_measure(&f.reference, &est, WINDOW_S);
+            eprintln!(
+                "file {fi} {}: ref {} cand {} est {} hits {}",
+                f.name,
+                m.reference,
+                f.times.len(),
+                m.estimated,
+                m.hits
+            );
         }
     }
-    eprintln!(
-        "cross-validated on tune: best threshold (logit) {:.1}: F {:.3} P {:.3} R {:.3}",
-        best.1, best.2.0, best.2.1, best.2.2
-    );
     if std::env::var_os("SCORER_MLP").is_some() {
         mlp_cv(&files);
     }
+    if std::env::var_os("SCORER_GBT").is_some() {
+        gbt_cv(&files);
+    }
     let all: Vec<&File> = files.iter().collect();
     let w = train(&all);
-    let fit_f = pooled_f(&files, |fi, j| score(&w, &files[fi].x[j]) >= best.1);
+    let wf = train_frames(&all);
+    let fit_f = pooled_f(&files, |fi, j| {
+        decide(
+            fi,
+            j,
+            score(&w, &files[fi].x[j]),
+            frame_logit(&wf, &files[fi], j),
+        ) >= best.1
+    });
     eprintln!(
         "in-sample on tune at that threshold: F {:.3} P {:.3} R {:.3}",
         fit_f.0, fit_f.1, fit_f.2
     );
-    println!("const SCORER_WEIGHTS: [f32; N_FEATURES] = [");
+    println!("pub(crate) const SCORER_WEIGHTS: [f32; N_FEATURES] = [");
     for v in &w[..N_FEATURES] {
         println!("    {v:.6},");
     }
     println!("];");
-    println!("const SCORER_BIAS: f32 = {:.6};", w[N_FEATURES]);
-    println!("const SCORER_THRESHOLD: f32 = {:.1};", best.1);
+    println!("pub(crate) const SCORER_BIAS: f32 = {:.6};", w[N_FEATURES]);
+    println!("const FRAME_WEIGHTS: [f32; N_FRAME_FEATURES] = [");
+    for v in &wf[..N_FRAME_FEATURES] {
+        println!("    {v:.6},");
+    }
+    println!("];");
+    println!("const FRAME_BIAS: f32 = {:.6};", wf[N_FRAME_FEATURES]);
+    println!("const BLEND_THRESHOLD: f32 = {:.1};", best.1);
 }
 
 /// Experiment (SCORER_MLP=1): a one-hidden-layer tanh network (8 units), full-batch Adam on
@@ -339,7 +524,7 @@ fn mlp_cv(files: &[File]) {
         let tr: Vec<&File> = files
             .iter()
             .enumerate()
-            .filter(|(i, _)| i % FOLDS != fold)
+            .filter(|(i, _)| fold_of(*i) != fold)
             .map(|(_, f)| f)
             .collect();
         let (mean, sd) = standardise(&tr);
@@ -400,7 +585,7 @@ fn mlp_cv(files: &[File]) {
             }
         }
         for (i, f) in files.iter().enumerate() {
-            if i % FOLDS == fold {
+            if fold_of(i) == fold {
                 for (j, r) in f.x.iter().enumerate() {
                     oof[i][j] = forward(&p, &z(r), &mut h);
                 }
@@ -417,6 +602,180 @@ fn mlp_cv(files: &[File]) {
     }
     eprintln!(
         "MLP ({H} tanh units, decay {decay}) cross-validated on tune: threshold {:.1}: F {:.3} P {:.3} R {:.3}",
+        best.1, best.2.0, best.2.1, best.2.2
+    );
+}
+
+/// Fold of tune file `i`: `i % FOLDS`, or a seeded shuffle with `SCORER_FOLD_SEED=S` (S > 0)
+/// to see how much the cross-validated F moves with the fold assignment alone.
+fn fold_of(i: usize) -> usize {
+    let seed: u64 = std::env::var("SCORER_FOLD_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if seed == 0 {
+        return i % FOLDS;
+    }
+    // Rank of i's hash among 0..64 hashes gives a balanced shuffled assignment.
+    let h = |k: u64| {
+        (k ^ seed)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(17)
+            .wrapping_mul(0xBF58_476D_1CE4_E5B9)
+    };
+    let rank = (0..64u64).filter(|&k| h(k) < h(i as u64)).count();
+    rank % FOLDS
+}
+
+/// A regression tree node over raw features: a split or a leaf value.
+#[derive(Clone, Copy)]
+enum Node {
+    Split {
+        feature: usize,
+        threshold: f64,
+        left: usize,
+        right: usize,
+    },
+    Leaf(f64),
+}
+
+fn tree_eval(tree: &[Node], x: &[f64; N_FEATURES]) -> f64 {
+    let mut k = 0;
+    loop {
+        match tree[k] {
+            Node::Leaf(v) => return v,
+            Node::Split {
+                feature,
+                threshold,
+                left,
+                right,
+            } => k = if x[feature] < threshold { left } else { right },
+        }
+    }
+}
+
+/// Grows one tree on gradients `g` and hessians `h` (Newton leaf values, L2 `lambda`).
+fn grow(
+    rows: &[&[f64; N_FEATURES]],
+    idx: Vec<usize>,
+    g: &[f64],
+    h: &[f64],
+    depth: usize,
+    min_leaf: usize,
+    tree: &mut Vec<Node>,
+) -> usize {
+    let lambda = 1.0;
+    let (sg, sh) = idx
+        .iter()
+        .fold((0.0, 0.0), |(a, b), &i| (a + g[i], b + h[i]));
+    let me = tree.len();
+    tree.push(Node::Leaf(-sg / (sh + lambda)));
+    if depth == 0 || idx.len() < 2 * min_leaf {
+        return me;
+    }
+    let parent = sg * sg / (sh + lambda);
+    let mut best: Option<(f64, usize, f64)> = None;
+    for f in 0..N_FEATURES {
+        let mut order = idx.clone();
+        order.sort_by(|&a, &b| rows[a][f].total_cmp(&rows[b][f]));
+        let (mut lg, mut lh) = (0.0, 0.0);
+        for k in 0..order.len() - 1 {
+            lg += g[order[k]];
+            lh += h[order[k]];
+            let (a, b) = (rows[order[k]][f], rows[order[k + 1]][f]);
+            if k + 1 < min_leaf || order.len() - k - 1 < min_leaf || a == b {
+                continue;
+            }
+            let (rg, rh) = (sg - lg, sh - lh);
+            let gain = lg * lg / (lh + lambda) + rg * rg / (rh + lambda) - parent;
+            if best.is_none_or(|(bg, _, _)| gain > bg) {
+                best = Some((gain, f, 0.5 * (a + b)));
+            }
+        }
+    }
+    let Some((gain, feature, threshold)) = best else {
+        return me;
+    };
+    if gain <= 1e-9 {
+        return me;
+    }
+    let (li, ri): (Vec<usize>, Vec<usize>) =
+        idx.into_iter().partition(|&i| rows[i][feature] < threshold);
+    let left = grow(rows, li, g, h, depth - 1, min_leaf, tree);
+    let right = grow(rows, ri, g, h, depth - 1, min_leaf, tree);
+    tree[me] = Node::Split {
+        feature,
+        threshold,
+        left,
+        right,
+    };
+    me
+}
+
+/// Experiment (SCORER_GBT=1): gradient-boosted trees on the log loss (SCORER_GBT_ROUNDS,
+/// _DEPTH, _RATE, _LEAF), scored by the same cross-validation. Prints only.
+fn gbt_cv(files: &[File]) {
+    let env = |k: &str, d: f64| -> f64 {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let rounds = env("SCORER_GBT_ROUNDS", 100.0) as usize;
+    let depth = env("SCORER_GBT_DEPTH", 2.0) as usize;
+    let rate = env("SCORER_GBT_RATE", 0.1);
+    let min_leaf = env("SCORER_GBT_LEAF", 20.0) as usize;
+    let mut oof: Vec<Vec<f64>> = files.iter().map(|f| vec![0.0; f.x.len()]).collect();
+    for fold in 0..FOLDS {
+        let tr: Vec<&File> = files
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| fold_of(*i) != fold)
+            .map(|(_, f)| f)
+            .collect();
+        let rows: Vec<&[f64; N_FEATURES]> = tr.iter().flat_map(|f| f.x.iter()).collect();
+        let y: Vec<f64> = tr.iter().flat_map(|f| f.y.iter().copied()).collect();
+        let prior = (y.iter().sum::<f64>() / y.len().max(1) as f64).clamp(1e-3, 1.0 - 1e-3);
+        let base = (prior / (1.0 - prior)).ln();
+        let mut f_cur = vec![base; y.len()];
+        let mut trees: Vec<Vec<Node>> = Vec::new();
+        for _ in 0..rounds {
+            let p: Vec<f64> = f_cur.iter().map(|&z| sigmoid(z)).collect();
+            let g: Vec<f64> = p.iter().zip(&y).map(|(p, y)| p - y).collect();
+            let h: Vec<f64> = p.iter().map(|p| (p * (1.0 - p)).max(1e-6)).collect();
+            let mut tree = Vec::new();
+            grow(
+                &rows,
+                (0..y.len()).collect(),
+                &g,
+                &h,
+                depth,
+                min_leaf,
+                &mut tree,
+            );
+            for (k, r) in rows.iter().enumerate() {
+                f_cur[k] += rate * tree_eval(&tree, r);
+            }
+            trees.push(tree);
+        }
+        for (i, f) in files.iter().enumerate() {
+            if fold_of(i) == fold {
+                for (j, r) in f.x.iter().enumerate() {
+                    oof[i][j] = base + rate * trees.iter().map(|t| tree_eval(t, r)).sum::<f64>();
+                }
+            }
+        }
+    }
+    let mut best = (f64::MIN, 0.0, (0.0, 0.0, 0.0));
+    for k in -40..=40 {
+        let th = f64::from(k) * 0.1;
+        let r = pooled_f(files, |fi, j| oof[fi][j] >= th);
+        if r.0 > best.0 {
+            best = (r.0, th, r);
+        }
+    }
+    eprintln!(
+        "GBT ({rounds} rounds, depth {depth}, rate {rate}, leaf {min_leaf}) cross-validated on tune: threshold {:.1}: F {:.3} P {:.3} R {:.3}",
         best.1, best.2.0, best.2.1, best.2.2
     );
 }
