@@ -9,26 +9,27 @@
 //! ```
 //!
 //! Experiments (tune-half cross-validation only; the printed constants change only with
-//! `SCORER_L2` or `SCORER_DROP`): `SCORER_L2=X` (default 100), `SCORER_DROP=I,J` leaves
-//! features out, `SCORER_MLP=1 SCORER_MLP_DECAY=D` also cross-validates a small network.
+//! `SCORER_L2`, `SCORER_DROP` or `SCORER_FILE_WEIGHT`): `SCORER_L2=X` (default 100),
+//! `SCORER_DROP=I,J` leaves features out, `SCORER_FILE_WEIGHT=P` weighs each file's candidates
+//! by n^-P (default 0), `SCORER_MLP=1 SCORER_MLP_DECAY=D` also cross-validates a small network,
+//! `SCORER_GBT=1` (with `SCORER_GBT_ROUNDS`, `_DEPTH`, `_RATE`, `_LEAF`) gradient-boosted trees,
+//! `SCORER_FOLD_SEED=S` (S > 0) shuffles the assignment of files to folds (the CV F moves by
+//! about +-0.015 with it alone, so compare variants on the mean over several seeds),
+//! `SCORER_PERFILE=1` prints out-of-fold counts per file, `SCORER_DUMP=PATH` writes the
+//! designer points and candidate features of the tune half as text.
+//!
+//! The frame-level model tried on 2026-11-24 (and not adopted) is in commit 559fdc3 of this
+//! example and of `src/transients.rs`; see docs/readme/haptics.md.
 
 use std::path::{Path, PathBuf};
 
 use encore_haptics::{
-    N_FEATURES, N_FRAME_FEATURES, candidate_features, frame_features, matched_estimates,
-    parse_lofelt, transient_f_measure,
+    N_FEATURES, candidate_features, matched_estimates, parse_lofelt, transient_f_measure,
 };
 
 const WINDOW_S: f64 = 0.05;
 const FOLDS: usize = 6;
 const L2_DEFAULT: f64 = 100.0;
-/// Frames within this many seconds of a designer point are the frame model's positives.
-const FRAME_LABEL_S: f64 = 0.025;
-/// L2 penalty of the frame model (on standardised features).
-const FRAME_L2: f64 = 100.0;
-/// A candidate the hand-tuned rules keep within this many dB of the file's loudest frame is
-/// always kept (`KEEP_LOUDEST_DB` in `src/transients.rs`).
-const KEEP_LOUDEST_DB: f64 = 1.0;
 
 fn l2() -> f64 {
     std::env::var("SCORER_L2")
@@ -51,10 +52,6 @@ struct File {
     times: Vec<f64>,
     x: Vec<[f64; N_FEATURES]>,
     y: Vec<f64>,
-    /// Frame rate and frame-model features and labels of every frame.
-    rate: f64,
-    fx: Vec<[f64; N_FRAME_FEATURES]>,
-    fy: Vec<f64>,
 }
 
 fn haptic_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -230,63 +227,6 @@ fn train(files: &[&File]) -> Vec<f64> {
     w
 }
 
-/// The frame model: logistic regression (L2 [`FRAME_L2`] on standardised features) of "a
-/// designer point within [`FRAME_LABEL_S`]" over every frame of `files`; raw-feature weights,
-/// bias last.
-fn train_frames(files: &[&File]) -> Vec<f64> {
-    const N: usize = N_FRAME_FEATURES;
-    let rows: Vec<&[f64; N]> = files.iter().flat_map(|f| f.fx.iter()).collect();
-    let y: Vec<f64> = files.iter().flat_map(|f| f.fy.iter().copied()).collect();
-    let m = rows.len().max(1) as f64;
-    let (mut mean, mut sd) = ([0.0; N], [0.0f64; N]);
-    for r in &rows {
-        for k in 0..N {
-            mean[k] += r[k] / m;
-        }
-    }
-    for r in &rows {
-        for k in 0..N {
-            sd[k] += (r[k] - mean[k]).powi(2) / m;
-        }
-    }
-    for v in &mut sd {
-        *v = v.sqrt().max(1e-6);
-    }
-    // FRAME_DROP=I,J (experiments) leaves frame features out.
-    let drop: Vec<usize> = std::env::var("FRAME_DROP")
-        .ok()
-        .map(|v| v.split(',').filter_map(|x| x.parse().ok()).collect())
-        .unwrap_or_default();
-    let z: Vec<[f64; N]> = rows
-        .iter()
-        .map(|r| {
-            std::array::from_fn(|k| {
-                if drop.contains(&k) {
-                    0.0
-                } else {
-                    (r[k] - mean[k]) / sd[k]
-                }
-            })
-        })
-        .collect();
-    let ws = fit(&z, &y, &vec![1.0; y.len()], FRAME_L2);
-    let mut w = vec![0.0; N + 1];
-    w[N] = ws[N];
-    for k in 0..N {
-        w[k] = ws[k] / sd[k];
-        w[N] -= ws[k] * mean[k] / sd[k];
-    }
-    w
-}
-
-/// The frame model's logit at candidate `j` of `f` (weights `w` from [`train_frames`]).
-fn frame_logit(w: &[f64], f: &File, j: usize) -> f64 {
-    let t = ((f.times[j] * f.rate).round() as usize).min(f.fx.len().saturating_sub(1));
-    f.fx.get(t).map_or(0.0, |r| {
-        r.iter().zip(w).map(|(a, b)| a * b).sum::<f64>() + w[N_FRAME_FEATURES]
-    })
-}
-
 fn pooled_f(files: &[File], keep: impl Fn(usize, usize) -> bool) -> (f64, f64, f64) {
     let mut total = encore_haptics::FMeasure::default();
     for (fi, f) in files.iter().enumerate() {
@@ -318,6 +258,7 @@ fn main() {
         .collect();
     // Tune half only: even indices.
     let mut files = Vec::new();
+    let mut categories: Vec<String> = Vec::new();
     for (h, wav) in pairs.iter().step_by(2) {
         let Ok(bytes) = std::fs::read(h) else {
             continue;
@@ -336,22 +277,13 @@ fn main() {
         let times: Vec<f64> = cands.iter().map(|c| c.0).collect();
         let x = cands.iter().map(|c| c.1.map(f64::from)).collect::<Vec<_>>();
         let y = labels(&reference, &times);
-        let (rate, frames) = frame_features(&audio.samples, audio.sample_rate);
-        let fy = (0..frames.len())
-            .map(|t| {
-                let time = t as f64 / rate;
-                let i = reference.partition_point(|&r| r < time - FRAME_LABEL_S);
-                if reference.get(i).is_some_and(|&r| r <= time + FRAME_LABEL_S) {
-                    1.0
-                } else {
-                    0.0
-                }
-            })
-            .collect();
+        categories.push(
+            h.parent()
+                .and_then(|p| p.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
         files.push(File {
-            rate,
-            fx: frames.iter().map(|r| r.map(f64::from)).collect(),
-            fy,
             name: h
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
@@ -374,6 +306,20 @@ fn main() {
             }
         }
         let _ = std::fs::write(dump, out);
+    }
+    if std::env::var("SCORER_FOLDS").is_ok_and(|v| v == "category") {
+        let mut names: Vec<String> = Vec::new();
+        let groups = categories
+            .iter()
+            .map(|c| {
+                names.iter().position(|n| n == c).unwrap_or_else(|| {
+                    names.push(c.clone());
+                    names.len() - 1
+                })
+            })
+            .collect();
+        eprintln!("folds by category: {names:?}");
+        let _ = CATEGORY_FOLDS.set(groups);
     }
     let n_cand: usize = files.iter().map(|f| f.x.len()).sum();
     let n_pos: f64 = files.iter().flat_map(|f| &f.y).sum();
@@ -398,10 +344,8 @@ fn main() {
         oracle.0, oracle.1, oracle.2
     );
 
-    // Out-of-fold scores (folds by file): the candidate scorer's logit and the frame model's
-    // logit at each candidate's frame.
+    // Out-of-fold scores (folds by file).
     let mut oof: Vec<Vec<f64>> = files.iter().map(|f| vec![0.0; f.x.len()]).collect();
-    let mut oof_frame: Vec<Vec<f64>> = files.iter().map(|f| vec![0.0; f.x.len()]).collect();
     for fold in 0..FOLDS {
         let train_set: Vec<&File> = files
             .iter()
@@ -410,58 +354,30 @@ fn main() {
             .map(|(_, f)| f)
             .collect();
         let w = train(&train_set);
-        let wf = train_frames(&train_set);
         for (i, f) in files.iter().enumerate() {
             if fold_of(i) == fold {
                 for (j, r) in f.x.iter().enumerate() {
                     oof[i][j] = score(&w, r);
-                    oof_frame[i][j] = frame_logit(&wf, f, j);
                 }
             }
         }
     }
-    let best_threshold = |blend: &dyn Fn(usize, usize) -> f64| {
-        let mut best = (f64::MIN, 0.0, (0.0, 0.0, 0.0));
-        for k in -40..=40 {
-            let th = f64::from(k) * 0.1;
-            let r = pooled_f(&files, |fi, j| blend(fi, j) >= th);
-            if r.0 > best.0 {
-                best = (r.0, th, r);
-            }
+    let mut best = (f64::MIN, 0.0, (0.0, 0.0, 0.0));
+    for k in -40..=40 {
+        let th = f64::from(k) * 0.1;
+        let r = pooled_f(&files, |fi, j| oof[fi][j] >= th);
+        if r.0 > best.0 {
+            best = (r.0, th, r);
         }
-        best
-    };
-    let report = |what: &str, b: &(f64, f64, (f64, f64, f64))| {
-        eprintln!(
-            "{what} cross-validated on tune: best threshold (logit) {:.1}: F {:.3} P {:.3} R {:.3}",
-            b.1, b.2.0, b.2.1, b.2.2
-        );
-    };
-    report("candidate scorer", &best_threshold(&|fi, j| oof[fi][j]));
-    report(
-        "frame model at candidates",
-        &best_threshold(&|fi, j| oof_frame[fi][j]),
+    }
+    eprintln!(
+        "cross-validated on tune: best threshold (logit) {:.1}: F {:.3} P {:.3} R {:.3}",
+        best.1, best.2.0, best.2.1, best.2.2
     );
-    report(
-        "blend (mean of the logits)",
-        &best_threshold(&|fi, j| 0.5 * (oof[fi][j] + oof_frame[fi][j])),
-    );
-    // As the library decides: the blend, or a candidate the hand-tuned rules keep within
-    // KEEP_LOUDEST_DB of the file's loudest frame.
-    let decide = |fi: usize, j: usize, cand: f64, frame: f64| {
-        let x = &files[fi].x[j];
-        if x[12] > 0.5 && x[1] >= -KEEP_LOUDEST_DB {
-            f64::INFINITY
-        } else {
-            0.5 * (cand + frame)
-        }
-    };
-    let best = best_threshold(&|fi, j| decide(fi, j, oof[fi][j], oof_frame[fi][j]));
-    report("blend, or the loudest hits", &best);
     if std::env::var_os("SCORER_PERFILE").is_some() {
         for (fi, f) in files.iter().enumerate() {
             let est: Vec<f64> = (0..f.times.len())
-                .filter(|&j| decide(fi, j, oof[fi][j], oof_frame[fi][j]) >= best.1)
+                .filter(|&j| oof[fi][j] >= best.1)
                 .map(|j| f.times[j])
                 .collect();
             let m = transient_f_measure(&f.reference, &est, WINDOW_S);
@@ -483,32 +399,18 @@ fn main() {
     }
     let all: Vec<&File> = files.iter().collect();
     let w = train(&all);
-    let wf = train_frames(&all);
-    let fit_f = pooled_f(&files, |fi, j| {
-        decide(
-            fi,
-            j,
-            score(&w, &files[fi].x[j]),
-            frame_logit(&wf, &files[fi], j),
-        ) >= best.1
-    });
+    let fit_f = pooled_f(&files, |fi, j| score(&w, &files[fi].x[j]) >= best.1);
     eprintln!(
         "in-sample on tune at that threshold: F {:.3} P {:.3} R {:.3}",
         fit_f.0, fit_f.1, fit_f.2
     );
-    println!("pub(crate) const SCORER_WEIGHTS: [f32; N_FEATURES] = [");
+    println!("const SCORER_WEIGHTS: [f32; N_FEATURES] = [");
     for v in &w[..N_FEATURES] {
         println!("    {v:.6},");
     }
     println!("];");
-    println!("pub(crate) const SCORER_BIAS: f32 = {:.6};", w[N_FEATURES]);
-    println!("const FRAME_WEIGHTS: [f32; N_FRAME_FEATURES] = [");
-    for v in &wf[..N_FRAME_FEATURES] {
-        println!("    {v:.6},");
-    }
-    println!("];");
-    println!("const FRAME_BIAS: f32 = {:.6};", wf[N_FRAME_FEATURES]);
-    println!("const BLEND_THRESHOLD: f32 = {:.1};", best.1);
+    println!("const SCORER_BIAS: f32 = {:.6};", w[N_FEATURES]);
+    println!("const SCORER_THRESHOLD: f32 = {:.1};", best.1);
 }
 
 /// Experiment (SCORER_MLP=1): a one-hidden-layer tanh network (8 units), full-batch Adam on
@@ -606,9 +508,18 @@ fn mlp_cv(files: &[File]) {
     );
 }
 
-/// Fold of tune file `i`: `i % FOLDS`, or a seeded shuffle with `SCORER_FOLD_SEED=S` (S > 0)
+/// With `SCORER_FOLDS=category`: the fold of each tune file is its category folder (the tune
+/// half has six: ApplicationUX, Impacts, Music, Nature, SoundFX, Weapons), so every fold is
+/// scored by a model that saw no sound of its kind.
+static CATEGORY_FOLDS: std::sync::OnceLock<Vec<usize>> = std::sync::OnceLock::new();
+
+/// Fold of tune file `i`: its category with `SCORER_FOLDS=category`, else `i % FOLDS`, or a
+/// seeded shuffle with `SCORER_FOLD_SEED=S` (S > 0)
 /// to see how much the cross-validated F moves with the fold assignment alone.
 fn fold_of(i: usize) -> usize {
+    if let Some(groups) = CATEGORY_FOLDS.get() {
+        return groups.get(i).copied().unwrap_or(0) % FOLDS;
+    }
     let seed: u64 = std::env::var("SCORER_FOLD_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -675,6 +586,8 @@ fn grow(
     }
     let parent = sg * sg / (sh + lambda);
     let mut best: Option<(f64, usize, f64)> = None;
+    // `f` indexes the features of each row, not `rows`.
+    #[allow(clippy::needless_range_loop)]
     for f in 0..N_FEATURES {
         let mut order = idx.clone();
         order.sort_by(|&a, &b| rows[a][f].total_cmp(&rows[b][f]));

@@ -61,7 +61,7 @@ pub use model::{
 };
 /// Candidate transients with their scorer features (for training the scorer; not a stable API).
 #[doc(hidden)]
-pub use transients::{N_FEATURES, N_FRAME_FEATURES, candidate_features, frame_features};
+pub use transients::{N_FEATURES, candidate_features};
 pub use visualize::{Visualization, VisualizeOptions, visualize};
 pub use wav::{WAV_SAMPLE_RATE, to_wav};
 pub use web::{WebPattern, parse_web, to_web};

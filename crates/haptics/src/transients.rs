@@ -21,9 +21,6 @@ const POWER_FLOOR: f64 = 1e-10;
 /// Lower edge of the high band whose share of the power is a scorer feature, Hz.
 const HIGH_HZ: f64 = 2000.0;
 
-/// Edges of the four bands of the frame model (below 200 Hz, 200 Hz-1 kHz, 1-4 kHz, above).
-const BAND_EDGES_HZ: [f64; 3] = [200.0, 1000.0, 4000.0];
-
 /// Transient picking parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct FineParams {
@@ -62,8 +59,6 @@ pub(crate) struct Level {
     pub db: Vec<f32>,
     /// Share of each frame's power above 2 kHz, in dB (at most 0).
     pub high_db: Vec<f32>,
-    /// Level of each frame in the bands split at [`BAND_EDGES_HZ`] (low to high), in dB.
-    pub band_db: [Vec<f32>; 4],
 }
 
 /// Computes the short-hop level of `mono` at `sample_rate`.
@@ -77,22 +72,12 @@ pub(crate) fn level(mono: &[f32], sample_rate: u32) -> Level {
     let mut db = Vec::with_capacity(stft.n_frames(mono.len()));
     let mut high_db = Vec::with_capacity(stft.n_frames(mono.len()));
     let k_high = ((HIGH_HZ * n_fft as f64 / sr).ceil() as usize).max(1);
-    let edges = BAND_EDGES_HZ.map(|hz| ((hz * n_fft as f64 / sr).ceil() as usize).max(1));
-    let mut band_db: [Vec<f32>; 4] = Default::default();
-    let to_db = |x: f64| {
-        let v = 10.0 * (x * norm).max(POWER_FLOOR).log10();
-        if v.is_finite() { v as f32 } else { -100.0 }
-    };
     stft.for_each_power_frame(mono, |_, power| {
         let sum = |p: &[f32]| p.iter().map(|&x| f64::from(x)).sum::<f64>();
         let all = sum(power);
         let high = sum(power.get(k_high..).unwrap_or(&[]));
-        let bounds = [0, edges[0], edges[1], edges[2], power.len()];
-        for (b, out) in band_db.iter_mut().enumerate() {
-            let (lo, hi) = (bounds[b].min(power.len()), bounds[b + 1].min(power.len()));
-            out.push(to_db(sum(power.get(lo..hi.max(lo)).unwrap_or(&[]))));
-        }
-        db.push(to_db(all));
+        let v = 10.0 * (all * norm).max(POWER_FLOOR).log10();
+        db.push(if v.is_finite() { v as f32 } else { -100.0 });
         let r = 10.0 * ((high + 1e-12) / (all + 1e-12)).log10();
         high_db.push(if r.is_finite() {
             r.clamp(-60.0, 0.0) as f32
@@ -104,7 +89,6 @@ pub(crate) fn level(mono: &[f32], sample_rate: u32) -> Level {
         frame_rate: sr / hop as f64,
         db,
         high_db,
-        band_db,
     }
 }
 
@@ -177,150 +161,14 @@ pub(crate) fn peaks(env: &[f32], rate: f64, p: &FineParams) -> Vec<Peak> {
     out
 }
 
-/// A candidate the hand-tuned rules ([`FULL`]) keep within this many dB of the file's loudest
-/// frame is always a transient (the frame model learned from sound effects that hits with no
-/// energy above 1 kHz are rarely marked, which would drop a pure sub-bass kick).
-const KEEP_LOUDEST_DB: f32 = 1.0;
-
 /// Transient times (seconds) of mono audio with the full preset's detector: the loose
-/// candidates whose blended score (the mean of the candidate scorer's and the frame model's
-/// logits at the candidate's frame) passes [`BLEND_THRESHOLD`], and the loudest hits
-/// ([`KEEP_LOUDEST_DB`]).
+/// candidates whose learned score passes [`SCORER_THRESHOLD`].
 pub(crate) fn transient_times(mono: &[f32], sample_rate: u32) -> Vec<f64> {
-    let level = level(mono, sample_rate);
-    let cands = candidates(&level);
-    let Some(context) = cands.first().map(|c| file_context(&c.1)) else {
-        return Vec::new();
-    };
-    let frames = FrameSignals::new(&level);
-    cands
+    candidates(&level(mono, sample_rate))
         .into_iter()
-        .filter(|(t, x)| {
-            // The hand-tuned rules keep it and it is (within 1 dB) the file's loudest hit.
-            let loudest_hit = x[12] > 0.5 && x[1] >= -KEEP_LOUDEST_DB;
-            loudest_hit || {
-                let f = frames.features((t * level.frame_rate).round() as usize, context);
-                0.5 * (score(x) + frame_score(&f)) >= BLEND_THRESHOLD
-            }
-        })
+        .filter(|(_, x)| score(x) >= SCORER_THRESHOLD)
         .map(|(t, _)| t)
         .collect()
-}
-
-/// The file-level context features of a candidate's features (the same for every candidate
-/// of a file): log candidates per second, the share the hand-tuned rules keep, median rise.
-fn file_context(x: &[f32; N_FEATURES]) -> [f32; 3] {
-    [x[14], x[15], x[16]]
-}
-
-/// Number of features per frame of the frame model.
-pub const N_FRAME_FEATURES: usize = 5 * 6 + 4;
-
-/// The smoothed level signals of the frame model: the four bands and the whole spectrum.
-struct FrameSignals {
-    sig: [Vec<f32>; 5],
-    loudest: [f32; 5],
-    /// Whole-spectrum level minus the 5 dB/s peak hold before each frame, dB.
-    margin: Vec<f32>,
-}
-
-impl FrameSignals {
-    fn new(level: &Level) -> Self {
-        let half = (CANDIDATES.smooth_s * level.frame_rate).round() as usize;
-        let sig = [
-            smoothed_db(&level.band_db[0], half),
-            smoothed_db(&level.band_db[1], half),
-            smoothed_db(&level.band_db[2], half),
-            smoothed_db(&level.band_db[3], half),
-            smoothed_db(&level.db, half),
-        ];
-        let loudest = [0, 1, 2, 3, 4].map(|k| sig[k].iter().copied().fold(f32::MIN, f32::max));
-        let fall = 5.0 / level.frame_rate.max(1.0) as f32;
-        let mut hold = f32::MIN;
-        let margin = sig[4]
-            .iter()
-            .map(|&v| {
-                let m = if hold == f32::MIN { 20.0 } else { v - hold };
-                hold = (hold - fall).max(v);
-                m.clamp(-40.0, 20.0)
-            })
-            .collect();
-        Self {
-            sig,
-            loudest,
-            margin,
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.margin.len()
-    }
-
-    /// Features of frame `t`: per signal (bands low to high, then all) the level against its
-    /// loudest frame, the rise over 2, 5 and 17 frames (about 6, 15 and 50 ms), the fall to
-    /// the maximum of the next 5 frames and whether it is the maximum within +-5 frames; then
-    /// the peak-hold margin and the file context.
-    fn features(&self, t: usize, context: [f32; 3]) -> [f32; N_FRAME_FEATURES] {
-        let mut x = [0.0f32; N_FRAME_FEATURES];
-        let n = self.len();
-        if t >= n {
-            return x;
-        }
-        for (k, s) in self.sig.iter().enumerate() {
-            let v = s[t];
-            let before = |d: usize| {
-                if t < d {
-                    -100.0
-                } else {
-                    s[t - d..t].iter().copied().fold(f32::MAX, f32::min)
-                }
-            };
-            let after = s[(t + 1).min(n)..(t + 6).min(n)]
-                .iter()
-                .copied()
-                .fold(f32::MIN, f32::max);
-            let (lo, hi) = (t.saturating_sub(5), (t + 6).min(n));
-            let o = k * 6;
-            x[o] = (v - self.loudest[k]).max(-60.0);
-            x[o + 1] = (v - before(2)).clamp(-20.0, 40.0);
-            x[o + 2] = (v - before(5)).clamp(-20.0, 40.0);
-            x[o + 3] = (v - before(17)).clamp(-20.0, 40.0);
-            x[o + 4] = if after == f32::MIN {
-                0.0
-            } else {
-                (v - after).clamp(-20.0, 20.0)
-            };
-            x[o + 5] = f32::from(u8::from(s[lo..hi].iter().all(|&u| u <= v)));
-        }
-        x[30] = self.margin[t];
-        x[31..34].copy_from_slice(&context);
-        x
-    }
-}
-
-/// Logit of a designer emphasis point within 25 ms of a frame (the frame model).
-fn frame_score(x: &[f32; N_FRAME_FEATURES]) -> f32 {
-    x.iter()
-        .zip(&FRAME_WEIGHTS)
-        .map(|(a, b)| a * b)
-        .sum::<f32>()
-        + FRAME_BIAS
-}
-
-/// Frame-model features of every short-hop frame of mono audio, with the frame rate (for
-/// training the frame model; see `examples/train_transient_scorer.rs`).
-pub fn frame_features(mono: &[f32], sample_rate: u32) -> (f64, Vec<[f32; N_FRAME_FEATURES]>) {
-    let level = level(mono, sample_rate);
-    let context = candidates(&level)
-        .first()
-        .map_or([0.0; 3], |c| file_context(&c.1));
-    let frames = FrameSignals::new(&level);
-    (
-        level.frame_rate,
-        (0..frames.len())
-            .map(|t| frames.features(t, context))
-            .collect(),
-    )
 }
 
 /// Logit of a candidate being a designer emphasis point.
@@ -332,13 +180,9 @@ pub(crate) fn score(x: &[f32; N_FEATURES]) -> f32 {
         + SCORER_BIAS
 }
 
-// Two logistic regressions, trained on the TUNE half of the designer pairs only: the candidate
-// scorer over `candidates` features (raw units; L2 100 on standardised features; labels:
-// candidates matched one-to-one within 50 ms) and the frame model over every frame's
-// `FrameSignals::features` (L2 100; labels: a designer point within 25 ms). A candidate is kept
-// when the mean of the two logits (the frame model's at the candidate's frame) reaches
-// BLEND_THRESHOLD, which maximised the pooled F-measure of 6-fold cross-validation (folds by
-// file) within the tune half. Regenerate with
+// Logistic regression over `candidates` features (raw units; L2 100 on standardised features),
+// trained on the TUNE half of the designer pairs only; the threshold (a logit) maximised the
+// pooled F-measure of 6-fold cross-validation (folds by file) within that half. Regenerate with
 //   cargo run --release -p encore-haptics --example train_transient_scorer -- \
 //       ../shared/data/haptics/lofelt-pairs
 // and paste its output here.
@@ -347,14 +191,7 @@ pub(crate) const SCORER_WEIGHTS: [f32; N_FEATURES] = [
     -0.008497, -0.013866, 0.156242, 0.367541, 0.042152, -1.048773, 2.254883, -0.041480,
 ];
 pub(crate) const SCORER_BIAS: f32 = 4.394635;
-const FRAME_WEIGHTS: [f32; N_FRAME_FEATURES] = [
-    -0.054824, -0.009224, 0.028747, 0.006289, 0.015307, 0.119510, -0.017305, -0.019815, 0.008989,
-    0.044018, -0.032124, 0.000452, 0.050030, -0.018355, 0.002731, -0.012374, -0.040903, -0.005244,
-    0.055099, -0.008036, 0.025409, -0.007260, -0.117801, -0.009475, 0.073128, -0.006325, -0.024934,
-    0.001318, -0.049542, -0.070503, 0.018527, -1.575745, 3.383962, -0.098276,
-];
-const FRAME_BIAS: f32 = 4.264581;
-const BLEND_THRESHOLD: f32 = -0.5;
+pub(crate) const SCORER_THRESHOLD: f32 = -1.0;
 
 /// Loose picking for the learned scorer: a 1 dB rise, a 40 dB gate and no masking.
 pub(crate) const CANDIDATES: FineParams = FineParams {
@@ -569,49 +406,5 @@ mod tests {
             assert!(score(x).is_finite());
         }
         assert!(c.windows(2).all(|w| w[0].0 < w[1].0));
-    }
-
-    #[test]
-    fn frame_features_are_finite_and_cover_every_frame() {
-        assert!(frame_features(&[], SR).1.is_empty());
-        let events: Vec<(f64, f32)> = (0..4).map(|k| (0.1 + 0.2 * k as f64, 0.5)).collect();
-        let audio = bursts(&events, 1.0);
-        let (rate, f) = frame_features(&audio, SR);
-        assert!((rate - 344.5).abs() < 1.0, "{rate}");
-        assert_eq!(f.len(), level(&audio, SR).db.len());
-        assert!(f.iter().flatten().all(|v| v.is_finite()));
-        assert!(f.iter().all(|x| frame_score(x).is_finite()));
-        // Past the end: zeros, no panic.
-        let frames = FrameSignals::new(&level(&audio, SR));
-        assert_eq!(
-            frames.features(usize::MAX, [0.0; 3]),
-            [0.0; N_FRAME_FEATURES]
-        );
-    }
-
-    #[test]
-    fn frame_model_prefers_the_onset_of_a_burst() {
-        // A broadband burst: the frame model scores its onset above the middle of its tail.
-        let audio = bursts(&[(0.3, 0.8)], 1.0);
-        let (rate, f) = frame_features(&audio, SR);
-        let onset = (0.3 * rate).round() as usize;
-        let best_onset = (onset.saturating_sub(3)..onset + 4)
-            .map(|t| frame_score(&f[t]))
-            .fold(f32::MIN, f32::max);
-        let tail = frame_score(&f[(0.36 * rate).round() as usize]);
-        assert!(best_onset > tail, "{best_onset} {tail}");
-    }
-
-    #[test]
-    fn the_loudest_hit_is_kept_even_if_dull() {
-        // A pure 60 Hz thump (no energy above 1 kHz) alone in a file is still a transient.
-        let n = SR as usize;
-        let mut audio = vec![0.0f32; n];
-        for (i, v) in audio.iter_mut().enumerate().skip(n / 4).take(n / 5) {
-            let t = (i - n / 4) as f32 / SR as f32;
-            *v = 0.8 * (-t * 20.0).exp() * (std::f32::consts::TAU * 60.0 * t).sin();
-        }
-        let times = transient_times(&audio, SR);
-        assert!(near(&times, 0.25, 0.03), "{times:?}");
     }
 }
