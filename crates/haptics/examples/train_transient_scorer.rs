@@ -8,13 +8,14 @@
 //!     ../shared/data/haptics/lofelt-pairs
 //! ```
 //!
-//! Experiments (tune-half cross-validation only; the printed constants change only with
-//! `SCORER_L2`, `SCORER_DROP` or `SCORER_FILE_WEIGHT`): `SCORER_L2=X` (default 100),
+//! Experiments (tune-half cross-validation only; the printed weights change only with
+//! `SCORER_L2`, `SCORER_DROP` or `SCORER_FILE_WEIGHT`, the threshold also with the fold options): `SCORER_L2=X` (default 100),
 //! `SCORER_DROP=I,J` leaves features out, `SCORER_FILE_WEIGHT=P` weighs each file's candidates
 //! by n^-P (default 0), `SCORER_MLP=1 SCORER_MLP_DECAY=D` also cross-validates a small network,
 //! `SCORER_GBT=1` (with `SCORER_GBT_ROUNDS`, `_DEPTH`, `_RATE`, `_LEAF`) gradient-boosted trees,
 //! `SCORER_FOLD_SEED=S` (S > 0) shuffles the assignment of files to folds (the CV F moves by
 //! about +-0.015 with it alone, so compare variants on the mean over several seeds),
+//! `SCORER_FOLDS=category` makes each category folder of the tune half one fold,
 //! `SCORER_PERFILE=1` prints out-of-fold counts per file, `SCORER_DUMP=PATH` writes the
 //! designer points and candidate features of the tune half as text.
 //!
