@@ -330,17 +330,21 @@ pub fn local_tempo(tg: &Tempogram, n_frames: usize, params: &TempoParams) -> Opt
     let mut next = vec![0.0f64; s];
     for j in 1..t {
         let row = &tg.frames[j];
-        for k in 0..s {
-            let (mut best, mut arg) = (f64::NEG_INFINITY, 0usize);
-            for (p, sc) in score.iter().enumerate() {
-                let v = sc + trans[p * s + k];
-                if v > best {
-                    best = v;
-                    arg = p;
+        // Best predecessor of every state, predecessors outermost so that the inner loop runs
+        // over independent states (it vectorises); ties keep the first predecessor.
+        let arg = &mut back[j * s..(j + 1) * s];
+        next.fill(f64::NEG_INFINITY);
+        for (p, (sc, tr)) in score.iter().zip(trans.chunks_exact(s)).enumerate() {
+            for ((best, a), &t) in next.iter_mut().zip(arg.iter_mut()).zip(tr) {
+                let v = sc + t;
+                if v > *best {
+                    *best = v;
+                    *a = p as u16;
                 }
             }
-            next[k] = best + obs(row, k);
-            back[j * s + k] = arg as u16;
+        }
+        for (k, n) in next.iter_mut().enumerate() {
+            *n += obs(row, k);
         }
         // Keep the scores bounded on very long inputs.
         let top = next.iter().copied().fold(f64::NEG_INFINITY, f64::max);
