@@ -3,10 +3,6 @@
 
 use std::path::Path;
 
-use realfft::num_complex::Complex;
-use realfft::{RealFftPlanner, RealToComplex};
-use std::sync::Arc;
-
 use crate::ANALYSIS_SAMPLE_RATE;
 use crate::beat::{
     BarFeatures, OnsetDetectParams, TempoParams, detect_onsets, downbeats, estimate_tempo,
@@ -17,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::loudness::{Loudness, LoudnessMeter};
 use crate::onset::{Envelope, OnsetParams};
 use crate::resample::Resampler;
-use crate::spectral::{MelFilterbank, power_to_db};
+use crate::spectral::{MelFilterbank, PowerSpectrum, power_to_db};
 
 /// Everything `encore analyze` reports about one file. Serialises to the JSON contract of
 /// `ARCHITECTURE.md`; undefined figures (silence) serialise as `null`.
@@ -223,7 +219,7 @@ pub(crate) struct FeatureStream {
     n_fft: usize,
     hop: usize,
     window: Vec<f32>,
-    fft: Arc<dyn RealToComplex<f32>>,
+    fft: PowerSpectrum,
     bank: MelFilterbank,
     floor_db: f32,
     n_low: usize,
@@ -237,9 +233,6 @@ pub(crate) struct FeatureStream {
     bar: BarFeatures,
     frame_rate: f64,
     // Scratch.
-    input: Vec<f32>,
-    spectrum: Vec<Complex<f32>>,
-    scratch: Vec<Complex<f32>>,
     power: Vec<f32>,
     mel: Vec<f32>,
     db: Vec<f32>,
@@ -254,7 +247,7 @@ impl FeatureStream {
         let hop = ((params.hop_s * sr).round() as usize).max(1);
         let bank = MelFilterbank::new(sample_rate, n_fft, params.n_mels.max(1), 0.0, sr / 2.0);
         let n_mels = bank.n_mels();
-        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n_fft);
+        let fft = PowerSpectrum::new(n_fft);
         let window = (0..n_fft)
             .map(|i| {
                 let x = std::f64::consts::TAU * i as f64 / n_fft as f64;
@@ -272,9 +265,6 @@ impl FeatureStream {
             n_fft,
             hop,
             window,
-            input: fft.make_input_vec(),
-            spectrum: fft.make_output_vec(),
-            scratch: fft.make_scratch_vec(),
             fft,
             bank,
             floor_db: params.floor_db,
@@ -313,18 +303,7 @@ impl FeatureStream {
             }
             let off = (start - self.buf_start) as usize;
             let frame = &self.buf[off..off + self.n_fft];
-            for ((slot, &x), &w) in self.input.iter_mut().zip(frame).zip(&self.window) {
-                *slot = x * w;
-            }
-            // Lengths come from the plan itself, so processing cannot fail.
-            let _ = self.fft.process_with_scratch(
-                &mut self.input,
-                &mut self.spectrum,
-                &mut self.scratch,
-            );
-            for (p, c) in self.power.iter_mut().zip(&self.spectrum) {
-                *p = c.norm_sqr();
-            }
+            self.fft.power(frame, &self.window, &mut self.power);
             self.frame();
         }
         let next_start = (self.next_frame * self.hop as u64) as i64 - half;

@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use realfft::{RealFftPlanner, RealToComplex};
+use realfft::num_complex::Complex;
+use rustfft::{Fft, FftPlanner};
 
 /// A reusable STFT plan for one frame size and hop.
 ///
@@ -14,7 +15,7 @@ pub struct Stft {
     n_fft: usize,
     hop: usize,
     window: Vec<f32>,
-    fft: Arc<dyn RealToComplex<f32>>,
+    fft: PowerSpectrum,
 }
 
 impl std::fmt::Debug for Stft {
@@ -36,7 +37,7 @@ impl Stft {
                 (0.5 - 0.5 * x.cos()) as f32
             })
             .collect();
-        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n_fft);
+        let fft = PowerSpectrum::new(n_fft);
         Stft {
             n_fft,
             hop: hop.max(1),
@@ -68,28 +69,21 @@ impl Stft {
     /// Calls `f(frame_index, power)` for each frame, where `power[k] = |X_k|^2`. Memory stays
     /// at one frame, whatever the signal length.
     pub fn for_each_power_frame(&self, signal: &[f32], mut f: impl FnMut(usize, &[f32])) {
-        let mut input = self.fft.make_input_vec();
-        let mut spectrum = self.fft.make_output_vec();
-        let mut scratch = self.fft.make_scratch_vec();
+        let mut fft = self.fft.clone();
+        let mut frame = vec![0.0f32; self.n_fft];
         let mut power = vec![0.0f32; self.n_bins()];
         let half = (self.n_fft / 2) as isize;
         for t in 0..self.n_frames(signal.len()) {
             let start = (t * self.hop) as isize - half;
-            for (i, slot) in input.iter_mut().enumerate() {
+            for (i, slot) in frame.iter_mut().enumerate() {
                 let idx = start + i as isize;
                 *slot = if idx >= 0 && (idx as usize) < signal.len() {
-                    signal[idx as usize] * self.window[i]
+                    signal[idx as usize]
                 } else {
                     0.0
                 };
             }
-            // Lengths come from the plan itself, so processing cannot fail.
-            let _ = self
-                .fft
-                .process_with_scratch(&mut input, &mut spectrum, &mut scratch);
-            for (p, c) in power.iter_mut().zip(&spectrum) {
-                *p = c.norm_sqr();
-            }
+            fft.power(&frame, &self.window, &mut power);
             f(t, &power);
         }
     }
@@ -100,6 +94,100 @@ impl Stft {
         let mut data = Vec::with_capacity(self.n_frames(signal.len()) * n_bins);
         self.for_each_power_frame(signal, |_, p| data.extend_from_slice(p));
         Spectrogram { n_bins, data }
+    }
+}
+
+/// The power spectrum `|X_k|^2`, k = 0..=n/2, of windowed real frames of `n` samples. For even
+/// `n` the frame's even and odd samples are packed into one complex FFT of `n / 2` points and
+/// split afterwards (`X_k = A_k + w^k B_k` with `A`, `B` the spectra of the even and odd
+/// samples); the split computes the power directly, in one pass that vectorises. Odd `n` uses a
+/// complex FFT of `n` points.
+#[derive(Clone)]
+pub(crate) struct PowerSpectrum {
+    n: usize,
+    fft: Arc<dyn Fft<f32>>,
+    /// Real and imaginary parts of `exp(-2 pi i k / n)`, k = 0..n/2 (even `n` only).
+    twiddle_re: Vec<f32>,
+    twiddle_im: Vec<f32>,
+    buf: Vec<Complex<f32>>,
+    /// The split step's inputs as separate real and imaginary parts (even `n` only): `Z[k]`,
+    /// and `Z[(n/2 - k) mod n/2]` (the mirror).
+    split: [Vec<f32>; 4],
+    scratch: Vec<Complex<f32>>,
+}
+
+impl PowerSpectrum {
+    /// A plan for frames of `n >= 1` samples.
+    pub(crate) fn new(n: usize) -> Self {
+        let n = n.max(1);
+        let even = n.is_multiple_of(2);
+        let len = if even { n / 2 } else { n };
+        let fft = FftPlanner::<f32>::new().plan_fft_forward(len);
+        let half = if even { len } else { 0 };
+        let phase = |k: usize| -std::f64::consts::TAU * k as f64 / n as f64;
+        let twiddle_re = (0..half).map(|k| phase(k).cos() as f32).collect();
+        let twiddle_im = (0..half).map(|k| phase(k).sin() as f32).collect();
+        let scratch = vec![Complex::new(0.0, 0.0); fft.get_inplace_scratch_len()];
+        PowerSpectrum {
+            n,
+            fft,
+            twiddle_re,
+            twiddle_im,
+            buf: vec![Complex::new(0.0, 0.0); len],
+            split: std::array::from_fn(|_| vec![0.0; half]),
+            scratch,
+        }
+    }
+
+    /// Writes the power of `samples * window` (both `n` long) into `power` (`n / 2 + 1` long).
+    pub(crate) fn power(&mut self, samples: &[f32], window: &[f32], power: &mut [f32]) {
+        debug_assert!(samples.len() == self.n && window.len() == self.n);
+        debug_assert_eq!(power.len(), self.n / 2 + 1);
+        if !self.n.is_multiple_of(2) {
+            for ((z, &x), &w) in self.buf.iter_mut().zip(samples).zip(window) {
+                *z = Complex::new(x * w, 0.0);
+            }
+            self.fft
+                .process_with_scratch(&mut self.buf, &mut self.scratch);
+            for (p, z) in power.iter_mut().zip(&self.buf) {
+                *p = z.norm_sqr();
+            }
+            return;
+        }
+        let m = self.n / 2;
+        let pairs = samples.chunks_exact(2).zip(window.chunks_exact(2));
+        for (z, (x, w)) in self.buf.iter_mut().zip(pairs) {
+            *z = Complex::new(x[0] * w[0], x[1] * w[1]);
+        }
+        self.fft
+            .process_with_scratch(&mut self.buf, &mut self.scratch);
+        let [zr, zi, mr, mi] = &mut self.split;
+        for ((r, i), z) in zr.iter_mut().zip(zi.iter_mut()).zip(&self.buf) {
+            (*r, *i) = (z.re, z.im);
+        }
+        mr[0] = zr[0];
+        mi[0] = zi[0];
+        for ((r, i), z) in mr[1..]
+            .iter_mut()
+            .zip(mi[1..].iter_mut())
+            .zip(self.buf[1..].iter().rev())
+        {
+            (*r, *i) = (z.re, z.im);
+        }
+        let z = zr.iter().zip(zi.iter());
+        let mirror = mr.iter().zip(mi.iter());
+        let w = self.twiddle_re.iter().zip(&self.twiddle_im);
+        for (p, (((zr, zi), (mr, mi)), (wr, wi))) in power.iter_mut().zip(z.zip(mirror).zip(w)) {
+            // With R = conj(Z[m - k]): A = (Z + R) / 2, B = (Z - R) / 2i, X = A + w B.
+            let (a_re, a_im) = (0.5 * (zr + mr), 0.5 * (zi - mi));
+            let (b_re, b_im) = (0.5 * (zi + mi), -0.5 * (zr - mr));
+            let x_re = a_re + wr * b_re - wi * b_im;
+            let x_im = a_im + wr * b_im + wi * b_re;
+            *p = x_re * x_re + x_im * x_im;
+        }
+        // X[m] = A_0 - B_0.
+        let z0 = self.buf[0];
+        power[m] = (z0.re - z0.im) * (z0.re - z0.im);
     }
 }
 
@@ -292,6 +380,38 @@ pub fn mel_spectrogram(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn power_spectrum_matches_a_direct_dft() {
+        for n in [2usize, 3, 8, 15, 64, 100, 2048] {
+            let samples: Vec<f32> = (0..n)
+                .map(|i| ((i * 7919 % 113) as f32 / 56.0 - 1.0) + (0.3 * i as f32).sin())
+                .collect();
+            let window: Vec<f32> = (0..n).map(|i| 0.5 + 0.5 * (i as f32 / n as f32)).collect();
+            let mut power = vec![0.0f32; n / 2 + 1];
+            PowerSpectrum::new(n).power(&samples, &window, &mut power);
+            let mut scale = 0.0f64;
+            let want: Vec<f64> = (0..=n / 2)
+                .map(|k| {
+                    let (mut re, mut im) = (0.0f64, 0.0f64);
+                    for (i, (&x, &w)) in samples.iter().zip(&window).enumerate() {
+                        let phase = -std::f64::consts::TAU * (k * i) as f64 / n as f64;
+                        let v = f64::from(x) * f64::from(w);
+                        re += v * phase.cos();
+                        im += v * phase.sin();
+                    }
+                    scale = scale.max(re * re + im * im);
+                    re * re + im * im
+                })
+                .collect();
+            for (k, (&p, w)) in power.iter().zip(&want).enumerate() {
+                assert!(
+                    (f64::from(p) - w).abs() <= 1e-5 * scale,
+                    "n {n}, bin {k}: {p} vs {w}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn power_to_db_matches_log10() {
         let floor = 1e-10f32;
