@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use realfft::num_complex::Complex;
+use rustfft::num_complex::Complex;
 use rustfft::{Fft, FftPlanner};
 
 /// A reusable STFT plan for one frame size and hop.
