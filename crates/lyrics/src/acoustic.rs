@@ -109,7 +109,7 @@ const FRICATIVE: usize = 3;
 const STOP: usize = 4;
 
 /// Robust z-scores: (x - median) / (IQR / 1.35).
-fn robust_z(x: &[f32]) -> Vec<f32> {
+pub(crate) fn robust_z(x: &[f32]) -> Vec<f32> {
     if x.is_empty() {
         return Vec::new();
     }

@@ -53,6 +53,10 @@ pub struct AlignOptions {
     /// The same in the line pass of full mode (expected places: the song's vocal activity
     /// shared out by syllable count).
     pub position_weight_coarse: f32,
+    /// Word-pass bonus for entering a word's first vowel, per unit of the voiced-onset cue
+    /// ([`onset_cue`]: rise of the vocal-band energy of the vocal-enhanced signal, robust z
+    /// clipped to 0..3). 0 turns the cue off.
+    pub onset_weight: f32,
     /// Most Viterbi cells (frames x states) one pass may use (one byte each).
     pub max_cells: u64,
 }
@@ -66,12 +70,13 @@ impl Default for AlignOptions {
             vowel_states: 3,
             coarse_factor: 8,
             coarse_syllable_states: 2,
-            pause_cost: 2.0,
+            pause_cost: 0.5,
             filler_cost: 4.0,
             line_margin_s: 1.5,
             anchor_line_start: true,
             position_weight_fine: 1.0,
             position_weight_coarse: 0.05,
+            onset_weight: 2.0,
             max_cells: 200_000_000,
         }
     }
@@ -202,6 +207,11 @@ impl<M: AcousticModel> Aligner<M> {
             Mode::Full => self.coarse_lines(&emissions, &items, out.lines.len())?,
         };
         // Words inside each line.
+        let onset = if self.options.onset_weight != 0.0 {
+            onset_cue(features)
+        } else {
+            Vec::new()
+        };
         let mut floor = 0usize;
         for (li, win) in windows.iter().enumerate() {
             let line_items: Vec<&Item> = items.iter().filter(|it| it.line == li).collect();
@@ -218,7 +228,14 @@ impl<M: AcousticModel> Aligner<M> {
             if line_items.is_empty() {
                 continue;
             }
-            let times = self.fine_line(&emissions, &line_items, lo, hi.max(lo), core, anchored)?;
+            let times = self.fine_line(
+                &emissions,
+                &line_items,
+                (lo, hi.max(lo)),
+                core,
+                anchored,
+                &onset,
+            )?;
             for (it, (s, e, c)) in line_items.iter().zip(times) {
                 let w = &mut out.lines[li].words[it.index];
                 w.start_s = Some(s as f64 / fr);
@@ -359,15 +376,15 @@ impl<M: AcousticModel> Aligner<M> {
 
     /// Fine pass over one line: returns (start frame, end frame, confidence) per item.
     /// Words are expected inside `core` (the line's span from the line pass, or its given times);
-    /// the window `lo..hi` may be wider.
+    /// the window `lo..hi` may be wider. `onset` is the song's [`onset_cue`] (empty: no cue).
     fn fine_line(
         &self,
         em: &Emissions,
         items: &[&Item],
-        lo: usize,
-        hi: usize,
+        (lo, hi): (usize, usize),
         core: (usize, usize),
         anchored: bool,
+        onset: &[f32],
     ) -> Result<Vec<(usize, usize, f32)>> {
         let filler = self.model.filler_class();
         let build = |vowel_states: usize| {
@@ -420,10 +437,23 @@ impl<M: AcousticModel> Aligner<M> {
                 .collect();
             let expected = expected_spans(&states, &weight);
             let w = self.options.position_weight_fine / em.frame_rate as f32;
-            viterbi(
+            let vowel = self.model.class_of(&Phone {
+                symbol: "a".into(),
+                class: PhoneClass::Vowel,
+            });
+            let starts = word_onset_states(&states, vowel);
+            let ow = self.options.onset_weight;
+            viterbi_with_entry(
                 &states,
                 t,
                 |f, s| em.at(lo + f, states[s].class) - w * distance(f, expected[s]),
+                |f, s| {
+                    if starts[s] {
+                        ow * onset.get(lo + f).copied().unwrap_or(0.0)
+                    } else {
+                        0.0
+                    }
+                },
                 self.options.max_cells,
             )
             .ok()
@@ -473,6 +503,18 @@ pub(crate) fn viterbi(
     emit: impl Fn(usize, usize) -> f32,
     max_cells: u64,
 ) -> Result<Vec<usize>> {
+    viterbi_with_entry(states, t, emit, |_, _| 0.0, max_cells)
+}
+
+/// [`viterbi`] with a bonus `entry(f, s)` added when the path enters state `s` from an earlier
+/// state at frame `f` (not when it stays in `s`, nor at the first frame).
+pub(crate) fn viterbi_with_entry(
+    states: &[State],
+    t: usize,
+    emit: impl Fn(usize, usize) -> f32,
+    entry: impl Fn(usize, usize) -> f32,
+    max_cells: u64,
+) -> Result<Vec<usize>> {
     let s_n = states.len();
     let cells = (s_n as u64).saturating_mul(t as u64);
     if cells > max_cells {
@@ -499,15 +541,16 @@ pub(crate) fn viterbi(
             let st = &states[s];
             let mut best = prev[s];
             let mut arg = 0u8;
+            let bonus = if s >= 1 { entry(f, s) } else { 0.0 };
             if s >= 1 {
-                let v = prev[s - 1] - st.enter;
+                let v = prev[s - 1] - st.enter + bonus;
                 if v > best {
                     best = v;
                     arg = 1;
                 }
             }
             if s >= 2 && states[s - 1].skippable {
-                let v = prev[s - 2] - st.enter;
+                let v = prev[s - 2] - st.enter + bonus;
                 if v > best {
                     best = v;
                     arg = 2;
@@ -534,6 +577,59 @@ pub(crate) fn viterbi(
         }
     }
     Ok(path)
+}
+
+/// Frames on each side compared by [`onset_cue`] (about 46 ms at the front end's frame rate).
+const ONSET_LAG: usize = 4;
+
+/// Per-frame voiced-onset cue: how much the vocal-band energy of the vocal-enhanced signal
+/// ([`Features::vocal_db`]) rises from the `ONSET_LAG` frames before `t` to the `ONSET_LAG`
+/// frames from `t` on, as a robust z-score over the song clipped to `[0, 3]` (only rises count).
+/// Sung syllables usually start with such a rise, while held notes and steady accompaniment
+/// do not rise.
+pub(crate) fn onset_cue(f: &Features) -> Vec<f32> {
+    let x = &f.vocal_db;
+    let n = x.len();
+    let mut prefix = Vec::with_capacity(n + 1);
+    prefix.push(0.0f64);
+    for v in x {
+        prefix.push(prefix.last().copied().unwrap_or(0.0) + f64::from(*v));
+    }
+    let mean = |a: usize, b: usize| (prefix[b] - prefix[a]) / (b - a).max(1) as f64;
+    let raw: Vec<f32> = (0..n)
+        .map(|t| {
+            if t == 0 {
+                return 0.0;
+            }
+            let before = mean(t.saturating_sub(ONSET_LAG), t);
+            let after = mean(t, (t + ONSET_LAG).min(n));
+            (after - before).max(0.0) as f32
+        })
+        .collect();
+    crate::acoustic::robust_z(&raw)
+        .into_iter()
+        .map(|z| z.clamp(0.0, 3.0))
+        .collect()
+}
+
+/// For each state, whether it is the first vowel state of its word (or, for a word without a
+/// vowel, its first state).
+fn word_onset_states(states: &[State], vowel: usize) -> Vec<bool> {
+    let mut out = vec![false; states.len()];
+    let mut i = 0;
+    while i < states.len() {
+        let Some(w) = states[i].word else {
+            i += 1;
+            continue;
+        };
+        let end = (i..states.len())
+            .find(|&j| states[j].word != Some(w))
+            .unwrap_or(states.len());
+        let at = (i..end).find(|&j| states[j].class == vowel).unwrap_or(i);
+        out[at] = true;
+        i = end;
+    }
+    out
 }
 
 /// Distance in frames from `f` to the span `[a, b)`.
@@ -681,5 +777,80 @@ mod tests {
             viterbi(&states, 100, |_, _| 0.0, 10),
             Err(Error::Limit { .. })
         ));
+    }
+
+    #[test]
+    fn entry_bonus_moves_an_ambiguous_boundary() {
+        // Two words of the same class: the evidence cannot place the boundary; the bonus can.
+        let states = [st(1, Some(0), false), st(1, Some(1), false)];
+        let path = viterbi_with_entry(
+            &states,
+            10,
+            |_, _| 0.0,
+            |f, s| if s == 1 && f == 7 { 1.0 } else { 0.0 },
+            1000,
+        )
+        .unwrap();
+        assert_eq!(path.iter().position(|&s| s == 1), Some(7));
+        let path = viterbi_with_entry(
+            &states,
+            10,
+            |_, _| 0.0,
+            |f, s| if s == 1 && f == 3 { 1.0 } else { 0.0 },
+            1000,
+        )
+        .unwrap();
+        assert_eq!(path.iter().position(|&s| s == 1), Some(3));
+        // No bonus: the same path as plain Viterbi.
+        let plain = viterbi(&states, 10, |_, _| 0.0, 1000).unwrap();
+        let zero = viterbi_with_entry(&states, 10, |_, _| 0.0, |_, _| 0.0, 1000).unwrap();
+        assert_eq!(plain, zero);
+    }
+
+    #[test]
+    fn onset_states_are_first_vowels() {
+        // Word 0: stop, vowel, vowel; pause; word 1: sonorant only; word 2: vowel, stop.
+        let states = [
+            st(4, Some(0), false),
+            st(2, Some(0), false),
+            st(2, Some(0), false),
+            st(0, None, true),
+            st(3, Some(1), false),
+            st(2, Some(2), false),
+            st(4, Some(2), false),
+        ];
+        assert_eq!(
+            word_onset_states(&states, 2),
+            vec![false, true, false, false, true, true, false]
+        );
+    }
+
+    #[test]
+    fn onset_cue_marks_rises_of_vocal_energy() {
+        // Quiet, a loud note from frame 40, held, then a fall at frame 80; a small wobble on top.
+        let n = 120;
+        let vocal_db: Vec<f32> = (0..n)
+            .map(|t| {
+                let level = if (40..80).contains(&t) { -10.0 } else { -40.0 };
+                level + 0.5 * (t as f32 * 0.9).sin()
+            })
+            .collect();
+        let features = Features {
+            frame_rate: 86.0,
+            log_mel: vec![0.0; n * crate::frontend::N_MELS],
+            vocal_db,
+            mix_db: vec![-10.0; n],
+            flux: vec![0.0; n],
+            hiss_db: vec![-60.0; n],
+        };
+        let cue = onset_cue(&features);
+        assert_eq!(cue.len(), n);
+        assert!(cue.iter().all(|c| (0.0..=3.0).contains(c)));
+        assert!(cue[40] > 2.9, "{}", cue[40]);
+        // The held note, the fall and the quiet part after it give little or no cue.
+        let held = cue[50..76].iter().sum::<f32>() / 26.0;
+        assert!(held < 1.5, "{held}");
+        assert!(cue[77..90].iter().all(|&c| c < 2.0), "{:?}", &cue[77..90]);
+        assert!(cue[77..84].iter().all(|&c| c == 0.0), "{:?}", &cue[77..84]);
     }
 }

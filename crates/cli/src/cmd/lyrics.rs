@@ -119,6 +119,12 @@ pub struct EvalArgs {
     /// Tuning: cost of entering filler between lines.
     #[arg(long)]
     pub filler_cost: Option<f32>,
+    /// Tuning: cost of entering a pause between words in the word pass.
+    #[arg(long)]
+    pub pause_cost: Option<f32>,
+    /// Tuning: weight of the voiced-onset cue at word starts in the word pass (0: off).
+    #[arg(long)]
+    pub onset_weight: Option<f32>,
     /// Acoustic model: a model file, `broad`, or (default) the shipped hybrid model.
     #[arg(long)]
     pub model: Option<PathBuf>,
@@ -532,6 +538,12 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
             }
             if let Some(c) = args.filler_cost {
                 options.filler_cost = c;
+            }
+            if let Some(c) = args.pause_cost {
+                options.pause_cost = c;
+            }
+            if let Some(w) = args.onset_weight {
+                options.onset_weight = w;
             }
             if let Some(k) = args.coarse_states {
                 options.coarse_syllable_states = k;
