@@ -560,20 +560,8 @@ fn block_abs_max(interleaved: &[f32], channels: usize, out: &mut Vec<f32>) {
         1 => out.extend(interleaved.chunks(TP_BLOCK).map(abs_max)),
         2 => {
             for block in interleaved.chunks(2 * TP_BLOCK) {
-                // Eight lanes over whole frames: even lanes hold the left channel, odd the right.
-                let mut lanes = [0.0f32; 8];
-                let mut chunks = block.chunks_exact(8);
-                for c in &mut chunks {
-                    for (l, v) in lanes.iter_mut().zip(c) {
-                        let a = v.abs();
-                        *l = if a > *l { a } else { *l };
-                    }
-                }
-                for (l, v) in lanes.iter_mut().zip(chunks.remainder()) {
-                    let a = v.abs();
-                    *l = if a > *l { a } else { *l };
-                }
-                let [a, b, c, d, e, f, g, h] = lanes;
+                // Blocks hold whole frames: even lanes hold the left channel, odd the right.
+                let [a, b, c, d, e, f, g, h] = abs_max_lanes(block);
                 out.push(a.max(c).max(e.max(g)));
                 out.push(b.max(d).max(f.max(h)));
             }
@@ -593,8 +581,15 @@ fn block_abs_max(interleaved: &[f32], channels: usize, out: &mut Vec<f32>) {
     }
 }
 
-/// Largest absolute value (0 for an empty slice; NaN is ignored), in lanes that vectorise.
+/// Largest absolute value (0 for an empty slice; NaN is ignored).
 fn abs_max(values: &[f32]) -> f32 {
+    let lanes = abs_max_lanes(values);
+    lanes.iter().fold(0.0f32, |m, &v| if v > m { v } else { m })
+}
+
+/// Largest absolute value of `values[i]` over every `i` with `i % 8 == lane`, per lane (0 for
+/// none; NaN is ignored), in lanes that vectorise.
+fn abs_max_lanes(values: &[f32]) -> [f32; 8] {
     let mut lanes = [0.0f32; 8];
     let mut chunks = values.chunks_exact(8);
     for c in &mut chunks {
@@ -607,7 +602,7 @@ fn abs_max(values: &[f32]) -> f32 {
         let a = v.abs();
         *l = if a > *l { a } else { *l };
     }
-    lanes.iter().fold(0.0f32, |m, &v| if v > m { v } else { m })
+    lanes
 }
 
 /// Whether any output `start..end` of the true-peak interpolator may exceed `peak`, by the

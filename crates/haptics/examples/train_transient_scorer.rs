@@ -228,6 +228,20 @@ fn train(files: &[&File]) -> Vec<f64> {
     w
 }
 
+/// The logit threshold in -4..=4 (steps of 0.1) with the best pooled F of the out-of-fold
+/// logits `oof[file][candidate]`: (F, threshold, (F, precision, recall)).
+fn best_threshold(files: &[File], oof: &[Vec<f64>]) -> (f64, f64, (f64, f64, f64)) {
+    let mut best = (f64::MIN, 0.0, (0.0, 0.0, 0.0));
+    for k in -40..=40 {
+        let th = f64::from(k) * 0.1;
+        let r = pooled_f(files, |fi, j| oof[fi][j] >= th);
+        if r.0 > best.0 {
+            best = (r.0, th, r);
+        }
+    }
+    best
+}
+
 fn pooled_f(files: &[File], keep: impl Fn(usize, usize) -> bool) -> (f64, f64, f64) {
     let mut total = encore_haptics::FMeasure::default();
     for (fi, f) in files.iter().enumerate() {
@@ -363,14 +377,7 @@ fn main() {
             }
         }
     }
-    let mut best = (f64::MIN, 0.0, (0.0, 0.0, 0.0));
-    for k in -40..=40 {
-        let th = f64::from(k) * 0.1;
-        let r = pooled_f(&files, |fi, j| oof[fi][j] >= th);
-        if r.0 > best.0 {
-            best = (r.0, th, r);
-        }
-    }
+    let best = best_threshold(&files, &oof);
     eprintln!(
         "cross-validated on tune: best threshold (logit) {:.1}: F {:.3} P {:.3} R {:.3}",
         best.1, best.2.0, best.2.1, best.2.2
@@ -495,14 +502,7 @@ fn mlp_cv(files: &[File]) {
             }
         }
     }
-    let mut best = (f64::MIN, 0.0, (0.0, 0.0, 0.0));
-    for k in -40..=40 {
-        let th = f64::from(k) * 0.1;
-        let r = pooled_f(files, |fi, j| oof[fi][j] >= th);
-        if r.0 > best.0 {
-            best = (r.0, th, r);
-        }
-    }
+    let best = best_threshold(files, &oof);
     eprintln!(
         "MLP ({H} tanh units, decay {decay}) cross-validated on tune: threshold {:.1}: F {:.3} P {:.3} R {:.3}",
         best.1, best.2.0, best.2.1, best.2.2
@@ -680,14 +680,7 @@ fn gbt_cv(files: &[File]) {
             }
         }
     }
-    let mut best = (f64::MIN, 0.0, (0.0, 0.0, 0.0));
-    for k in -40..=40 {
-        let th = f64::from(k) * 0.1;
-        let r = pooled_f(files, |fi, j| oof[fi][j] >= th);
-        if r.0 > best.0 {
-            best = (r.0, th, r);
-        }
-    }
+    let best = best_threshold(files, &oof);
     eprintln!(
         "GBT ({rounds} rounds, depth {depth}, rate {rate}, leaf {min_leaf}) cross-validated on tune: threshold {:.1}: F {:.3} P {:.3} R {:.3}",
         best.1, best.2.0, best.2.1, best.2.2
