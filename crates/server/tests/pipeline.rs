@@ -88,8 +88,10 @@ async fn every_step_runs_and_its_output_is_served(b: Backend) {
             .map(|s| (s.to_string(), "done".to_string()))
     );
     for job in j["jobs"].as_array().unwrap() {
+        let version = job["code_version"].as_str().unwrap();
+        let step = job["step"].as_str().unwrap();
         assert!(
-            job["code_version"].as_str().unwrap().contains("/1 "),
+            version.starts_with(&format!("{step}/")) && version.contains(" encore-server "),
             "{job}"
         );
     }
@@ -177,6 +179,14 @@ async fn every_step_runs_and_its_output_is_served(b: Backend) {
         .await
         .json();
     assert_eq!(analysis["lyrics"]["result"]["mode"], "refine");
+    // The platform aligns with the model `encore lyrics align` ships, not the untrained one.
+    assert_eq!(
+        analysis["lyrics"]["result"]["model"],
+        encore_lyrics::HybridModel::default_model()
+            .unwrap()
+            .header
+            .name
+    );
 
     // Matches: none (the catalogue was empty).
     let r = t.get(&format!("/api/works/{id}/matches"), Some(&s)).await;

@@ -3,7 +3,11 @@
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use encore_lyrics::{AlignOptions, Aligner, BroadClassModel, Format, Language, Lyrics, Mode};
+use std::sync::OnceLock;
+
+use encore_lyrics::{
+    AcousticModel, AlignOptions, Aligner, Format, HybridModel, Language, Lyrics, Mode,
+};
 use serde_json::{Value, json};
 use sqlx::Row;
 
@@ -20,6 +24,16 @@ pub struct LyricsStep;
 
 fn transient(e: impl Into<anyhow::Error>) -> StepError {
     StepError::Transient(e.into())
+}
+
+/// The acoustic model shipped with encore-lyrics (the default of `encore lyrics align`), parsed
+/// once per process.
+fn shipped_model() -> Result<&'static HybridModel, StepError> {
+    static MODEL: OnceLock<Result<HybridModel, String>> = OnceLock::new();
+    MODEL
+        .get_or_init(|| HybridModel::default_model().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| StepError::Permanent(format!("the shipped lyrics model: {e}")))
 }
 
 /// The `encore lyrics align --json` shape.
@@ -50,7 +64,7 @@ impl Step for LyricsStep {
     }
 
     fn version(&self) -> &'static str {
-        concat!("lyrics/1 encore-server ", env!("CARGO_PKG_VERSION"))
+        concat!("lyrics/2 encore-server ", env!("CARGO_PKG_VERSION"))
     }
 
     fn after(&self) -> &'static [&'static str] {
@@ -98,16 +112,21 @@ impl Step for LyricsStep {
         } else {
             Mode::Full
         };
+        let model = shipped_model()?;
         let pcm = ctx.mono_pcm().await?;
         let outcome = tokio::task::spawn_blocking(move || {
             // The analysis PCM is mono: the front end gets the mix as mid and no side signal.
             let audio = encore_audio::AudioBuffer::new(encore_audio::ANALYSIS_SAMPLE_RATE, 1, pcm);
-            let options = AlignOptions {
+            let mut options = AlignOptions {
                 mode,
                 language: language.as_deref().map(Language::from_code),
                 ..AlignOptions::default()
             };
-            Aligner::new(BroadClassModel::default(), options).align_audio(&audio, &lyrics)
+            // The line-pass weight the model was validated with, as `encore lyrics align` uses.
+            if let Some(w) = model.header.coarse_weight {
+                options.position_weight_coarse = w;
+            }
+            Aligner::new(model, options).align_audio(&audio, &lyrics)
         })
         .await
         .map_err(transient)?;
@@ -138,6 +157,7 @@ impl Step for LyricsStep {
         Ok(StepOutput::done(json!({
             "aligned": true,
             "mode": mode_name,
+            "model": model.name(),
             "lines": aligned.lines.len(),
             "words": words,
         })))
