@@ -229,7 +229,11 @@ fn append_work(block: &mut Vec<u8>, prev: WorkId, work: WorkId, times: &[u32]) -
     }
     let mut last = 0u32;
     for (i, &t) in times.iter().enumerate() {
-        put_varint64(block, u64::from(if i == 0 { t } else { t - last }));
+        // Wrapping, like the decoder: times rewritten from a malformed block may decrease.
+        put_varint64(
+            block,
+            u64::from(if i == 0 { t } else { t.wrapping_sub(last) }),
+        );
         last = t;
     }
     work
@@ -538,6 +542,15 @@ mod tests {
             let removed: HashSet<WorkId> = [0, 1, 2].into();
             rewrite_without(&bytes, &removed);
         }
+    }
+
+    /// Found by `malformed_blocks_never_panic`: decoded times that wrap around made the
+    /// re-encoder subtract past zero.
+    #[test]
+    fn rewriting_a_block_whose_times_wrap_does_not_panic() {
+        let bytes = [0, 0, 74, 0, 84, 0, 44, 0, 180, 0, 128, 1, 0, 0, 0];
+        let removed: HashSet<WorkId> = [0, 1, 2].into();
+        rewrite_without(&bytes, &removed);
     }
 
     #[test]
