@@ -7,6 +7,7 @@ APT_PACKAGES=(
   build-essential pkg-config cmake libopus-dev   # native parts of the audio decoders
   ffmpeg sox libsox-fmt-all opus-tools            # test fixtures in every format, transcoding
   espeak-ng fluidsynth fluid-soundfont-gm         # synthetic speech and music with known timing
+  pocketsphinx-en-us                              # CMUdict: the English pronunciation dictionary
   golang-go golang-golang-x-mod-dev               # independent verifier for the rights registry
   openssl sqlite3 python3                         # RFC 3161 timestamps, database fixtures, tools
   chromium chromium-driver                        # the web app's tests in a real browser

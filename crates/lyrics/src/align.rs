@@ -33,6 +33,9 @@ pub struct AlignOptions {
     pub language: Option<Language>,
     /// Use eSpeak-NG for pronunciation (rules otherwise).
     pub espeak: bool,
+    /// English pronunciation dictionary, looked up before the rules (see
+    /// [`crate::PronunciationDict`]); `None`: rules only.
+    pub dictionary: Option<std::sync::Arc<crate::PronunciationDict>>,
     /// Repeated states per vowel: the shortest vowel, in fine frames (long notes stay in the last).
     pub vowel_states: usize,
     /// Fine frames per coarse frame for the line pass of full mode.
@@ -67,6 +70,7 @@ impl Default for AlignOptions {
             mode: Mode::Full,
             language: None,
             espeak: false,
+            dictionary: None,
             vowel_states: 3,
             coarse_factor: 8,
             coarse_syllable_states: 2,
@@ -146,7 +150,9 @@ impl<M: AcousticModel> Aligner<M> {
             .clone()
             .or_else(|| lyrics.meta("lang").map(Language::from_code))
             .unwrap_or_else(|| Language::guess(&text));
-        let pron = Pronouncer::new(lang.clone()).with_espeak(self.options.espeak);
+        let pron = Pronouncer::new(lang.clone())
+            .with_espeak(self.options.espeak)
+            .with_dictionary(self.options.dictionary.clone());
         let mut out = Lyrics {
             meta: lyrics.meta.clone(),
             lines: Vec::with_capacity(lyrics.lines.len()),

@@ -28,6 +28,7 @@
 
 mod acoustic;
 mod align;
+mod dict;
 mod doc;
 mod error;
 mod eval;
@@ -42,6 +43,7 @@ mod train;
 
 pub use acoustic::{AcousticModel, BroadClassModel, Emissions};
 pub use align::{AlignOptions, Aligner, Mode};
+pub use dict::PronunciationDict;
 pub use doc::{Line, Lyrics, Word};
 pub use error::{Error, Result};
 pub use eval::{OnsetMetrics, average, evaluate};

@@ -1,7 +1,9 @@
 //! Pronunciation: phones with a broad class, from letter-to-sound rules, pinyin, or eSpeak-NG.
 
 use std::process::Command;
+use std::sync::Arc;
 
+use crate::dict::PronunciationDict;
 use crate::error::{Error, Result};
 use crate::text::{Language, Token, is_han};
 
@@ -28,7 +30,7 @@ pub struct Phone {
 }
 
 impl Phone {
-    fn new(symbol: impl Into<String>, class: PhoneClass) -> Self {
+    pub(crate) fn new(symbol: impl Into<String>, class: PhoneClass) -> Self {
         Self {
             symbol: symbol.into(),
             class,
@@ -36,11 +38,13 @@ impl Phone {
     }
 }
 
-/// Turns tokens into phones. Rules by default; eSpeak-NG when enabled and installed.
+/// Turns tokens into phones. Rules by default; for English, a pronunciation dictionary first
+/// when one is given; eSpeak-NG when enabled and installed.
 #[derive(Debug, Clone)]
 pub struct Pronouncer {
     lang: Language,
     espeak: bool,
+    dict: Option<Arc<PronunciationDict>>,
 }
 
 impl Pronouncer {
@@ -49,7 +53,15 @@ impl Pronouncer {
         Self {
             lang,
             espeak: false,
+            dict: None,
         }
+    }
+
+    /// Looks English words up in `dict` before falling back to the rules (other languages
+    /// ignore it). eSpeak-NG, when enabled, still comes first.
+    pub fn with_dictionary(mut self, dict: Option<Arc<PronunciationDict>>) -> Self {
+        self.dict = dict;
+        self
     }
 
     /// Uses eSpeak-NG (`espeak-ng -q --ipa -v LANG`) for whole lines, falling back to rules when a
@@ -101,11 +113,26 @@ impl Pronouncer {
                 for c in part.chars() {
                     out.extend(han_phones(c));
                 }
+            } else if let Some(phones) = self.lookup(part) {
+                out.extend(phones);
             } else {
                 out.extend(letter_phones(part, &self.lang));
             }
         }
         out
+    }
+}
+
+impl Pronouncer {
+    /// The dictionary's phones for an English word: as it is, then without its apostrophes and
+    /// other marks (`rock'n'roll`, `it's` -> `its`).
+    fn lookup(&self, word: &str) -> Option<Vec<Phone>> {
+        let dict = self.dict.as_deref().filter(|_| self.lang == Language::En)?;
+        let lower = word.to_lowercase();
+        dict.get(&lower).or_else(|| {
+            let letters: String = lower.chars().filter(|c| c.is_alphanumeric()).collect();
+            dict.get(&letters)
+        })
     }
 }
 

@@ -4,12 +4,13 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
 use encore_lyrics::{
     AcousticModel, AlignOptions, Aligner, BroadClassModel, Format, HybridModel, Language, Lyrics,
-    Mode, OnsetMetrics,
+    Mode, OnsetMetrics, PronunciationDict,
 };
 
 /// Arguments of `encore lyrics`.
@@ -80,6 +81,10 @@ pub struct AlignArgs {
     /// Use eSpeak-NG (`espeak-ng`, must be installed) for pronunciation instead of rules.
     #[arg(long)]
     pub espeak: bool,
+    /// English pronunciation dictionary (CMUdict format) looked up before the rules; default:
+    /// Debian's copy from `pocketsphinx-en-us` when installed; `none` for rules only.
+    #[arg(long)]
+    pub dict: Option<PathBuf>,
     /// Acoustic model: a model file from `encore lyrics train`, `broad` for the untrained
     /// broad-class model; default: the shipped hybrid model.
     #[arg(long)]
@@ -101,6 +106,10 @@ pub struct EvalArgs {
     /// Use eSpeak-NG for pronunciation.
     #[arg(long)]
     pub espeak: bool,
+    /// English pronunciation dictionary (CMUdict format) looked up before the rules; default:
+    /// Debian's copy from `pocketsphinx-en-us` when installed; `none` for rules only.
+    #[arg(long)]
+    pub dict: Option<PathBuf>,
     /// Only songs whose name contains one of these (comma-separated).
     #[arg(long)]
     pub only: Option<String>,
@@ -224,16 +233,28 @@ fn load_model(spec: Option<&Path>) -> anyhow::Result<Box<dyn AcousticModel>> {
     Ok(load_model_with_hint(spec)?.0)
 }
 
+/// The `--dict` argument: a file, `none`, or (absent) Debian's copy when it is installed.
+fn load_dictionary(spec: Option<&Path>) -> anyhow::Result<Option<Arc<PronunciationDict>>> {
+    match spec {
+        None => Ok(PronunciationDict::installed().map(Arc::new)),
+        Some(p) if p.as_os_str() == "none" => Ok(None),
+        Some(p) => Ok(Some(Arc::new(
+            PronunciationDict::load(p).with_context(|| format!("{}", p.display()))?,
+        ))),
+    }
+}
+
 fn aligner(
     mode: Mode,
     lang: Option<Language>,
-    espeak: bool,
+    (espeak, dictionary): (bool, Option<Arc<PronunciationDict>>),
     (model, hint): (Box<dyn AcousticModel>, Option<f32>),
 ) -> Aligner<Box<dyn AcousticModel>> {
     let mut options = AlignOptions {
         mode,
         language: lang,
         espeak,
+        dictionary,
         ..AlignOptions::default()
     };
     if let Some(w) = hint {
@@ -277,7 +298,8 @@ fn align(args: AlignArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("{}", args.audio.display()))?;
     let lang = args.lang.as_deref().map(Language::from_code);
     let model = load_model_with_hint(args.model.as_deref())?;
-    let aligned = aligner(mode, lang, args.espeak, model)
+    let dictionary = load_dictionary(args.dict.as_deref())?;
+    let aligned = aligner(mode, lang, (args.espeak, dictionary), model)
         .align_audio(&audio, &lyrics)
         .with_context(|| {
             format!(
@@ -472,6 +494,7 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
         Some(ModeArg::Full) => vec![Mode::Full],
         None => vec![Mode::Refine, Mode::Full],
     };
+    let dictionary = load_dictionary(args.dict.as_deref())?;
     let hybrid = match args.model.as_deref() {
         Some(p) if p.as_os_str() == "broad" => None,
         Some(p) => {
@@ -517,6 +540,7 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
                 mode: *mode,
                 language: song.language.clone(),
                 espeak: args.espeak,
+                dictionary: dictionary.clone(),
                 ..AlignOptions::default()
             };
             if let Some(w) = args.fine_weight {
