@@ -3,10 +3,11 @@
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use encore_lyrics::{
     AcousticModel, AlignOptions, Aligner, Format, HybridModel, Language, Lyrics, Mode,
+    PronunciationDict,
 };
 use serde_json::{Value, json};
 use sqlx::Row;
@@ -24,6 +25,14 @@ pub struct LyricsStep;
 
 fn transient(e: impl Into<anyhow::Error>) -> StepError {
     StepError::Transient(e.into())
+}
+
+/// Debian's English pronunciation dictionary when installed (as `encore lyrics align` uses it),
+/// read once per process.
+fn dictionary() -> Option<Arc<PronunciationDict>> {
+    static DICT: OnceLock<Option<Arc<PronunciationDict>>> = OnceLock::new();
+    DICT.get_or_init(|| PronunciationDict::installed().map(Arc::new))
+        .clone()
 }
 
 /// The acoustic model shipped with encore-lyrics (the default of `encore lyrics align`), parsed
@@ -120,6 +129,7 @@ impl Step for LyricsStep {
             let mut options = AlignOptions {
                 mode,
                 language: language.as_deref().map(Language::from_code),
+                dictionary: dictionary(),
                 ..AlignOptions::default()
             };
             // The line-pass weight the model was validated with, as `encore lyrics align` uses.
