@@ -362,12 +362,7 @@ fn main() {
     // Out-of-fold scores (folds by file).
     let mut oof: Vec<Vec<f64>> = files.iter().map(|f| vec![0.0; f.x.len()]).collect();
     for fold in 0..FOLDS {
-        let train_set: Vec<&File> = files
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| fold_of(*i) != fold)
-            .map(|(_, f)| f)
-            .collect();
+        let train_set = outside_fold(&files, fold);
         let w = train(&train_set);
         for (i, f) in files.iter().enumerate() {
             if fold_of(i) == fold {
@@ -431,12 +426,7 @@ fn mlp_cv(files: &[File]) {
         .unwrap_or(1e-3);
     let mut oof: Vec<Vec<f64>> = files.iter().map(|f| vec![0.0; f.x.len()]).collect();
     for fold in 0..FOLDS {
-        let tr: Vec<&File> = files
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| fold_of(*i) != fold)
-            .map(|(_, f)| f)
-            .collect();
+        let tr = outside_fold(files, fold);
         let (mean, sd) = standardise(&tr);
         let z = |r: &[f64; N_FEATURES]| -> Vec<f64> {
             (0..N_FEATURES).map(|k| (r[k] - mean[k]) / sd[k]).collect()
@@ -513,6 +503,16 @@ fn mlp_cv(files: &[File]) {
 /// half has six: ApplicationUX, Impacts, Music, Nature, SoundFX, Weapons), so every fold is
 /// scored by a model that saw no sound of its kind.
 static CATEGORY_FOLDS: std::sync::OnceLock<Vec<usize>> = std::sync::OnceLock::new();
+
+/// The files not in `fold` (the training set of that fold).
+fn outside_fold(files: &[File], fold: usize) -> Vec<&File> {
+    files
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| fold_of(*i) != fold)
+        .map(|(_, f)| f)
+        .collect()
+}
 
 /// Fold of tune file `i`: its category with `SCORER_FOLDS=category`, else `i % FOLDS`, or a
 /// seeded shuffle with `SCORER_FOLD_SEED=S` (S > 0)
@@ -641,12 +641,7 @@ fn gbt_cv(files: &[File]) {
     let min_leaf = env("SCORER_GBT_LEAF", 20.0) as usize;
     let mut oof: Vec<Vec<f64>> = files.iter().map(|f| vec![0.0; f.x.len()]).collect();
     for fold in 0..FOLDS {
-        let tr: Vec<&File> = files
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| fold_of(*i) != fold)
-            .map(|(_, f)| f)
-            .collect();
+        let tr = outside_fold(files, fold);
         let rows: Vec<&[f64; N_FEATURES]> = tr.iter().flat_map(|f| f.x.iter()).collect();
         let y: Vec<f64> = tr.iter().flat_map(|f| f.y.iter().copied()).collect();
         let prior = (y.iter().sum::<f64>() / y.len().max(1) as f64).clamp(1e-3, 1.0 - 1e-3);
