@@ -86,9 +86,21 @@ impl PronunciationDict {
         Self::parse(&text)
     }
 
-    /// Debian's copy ([`Self::DEBIAN_PATH`]) when it is installed and parses.
+    /// Debian's copy ([`Self::DEBIAN_PATH`]) when it is installed; a copy that is there but
+    /// does not load is logged as a warning and skipped (the rules take over).
     pub fn installed() -> Option<Self> {
-        Self::load(Path::new(Self::DEBIAN_PATH)).ok()
+        let path = Path::new(Self::DEBIAN_PATH);
+        if !path.exists() {
+            return None;
+        }
+        Self::load(path)
+            .inspect_err(|e| {
+                tracing::warn!(
+                    "skipping the pronunciation dictionary {}: {e}",
+                    path.display()
+                )
+            })
+            .ok()
     }
 
     /// The phones of a lowercase word, if the dictionary has it.
