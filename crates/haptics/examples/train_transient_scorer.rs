@@ -22,7 +22,7 @@
 //! The frame-level model tried on 2026-11-24 (and not adopted) is in commit 559fdc3 of this
 //! example and of `src/transients.rs`; see docs/readme/haptics.md.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use encore_haptics::{
     N_FEATURES, candidate_features, matched_estimates, parse_lofelt, transient_f_measure,
@@ -53,20 +53,6 @@ struct File {
     times: Vec<f64>,
     x: Vec<[f64; N_FEATURES]>,
     y: Vec<f64>,
-}
-
-fn haptic_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in rd.flatten() {
-        let p = entry.path();
-        if p.is_dir() {
-            haptic_files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "haptic") {
-            out.push(p);
-        }
-    }
 }
 
 /// One-to-one labels: 1 for a candidate the F-measure's sweep matches (inputs sorted).
@@ -258,19 +244,7 @@ fn main() {
     let dir = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "../shared/data/haptics/lofelt-pairs".into());
-    let mut paths = Vec::new();
-    haptic_files(Path::new(&dir), &mut paths);
-    paths.sort();
-    let pairs: Vec<(PathBuf, PathBuf)> = paths
-        .into_iter()
-        .filter_map(|h| {
-            let wav = ["wav", "WAV"]
-                .iter()
-                .map(|e| h.with_extension(e))
-                .find(|w| w.is_file())?;
-            Some((h, wav))
-        })
-        .collect();
+    let pairs = encore_haptics::designer_pairs(Path::new(&dir));
     // Tune half only: even indices.
     let mut files = Vec::new();
     let mut categories: Vec<String> = Vec::new();

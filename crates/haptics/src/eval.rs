@@ -1,6 +1,45 @@
-//! Comparing tracks: transient timing F-measure and amplitude-envelope correlation.
+//! Comparing tracks: transient timing F-measure and amplitude-envelope correlation, and the
+//! designer pairs they are measured on.
+
+use std::path::{Path, PathBuf};
 
 use crate::model::HapticTrack;
+
+/// The designer pairs under `dir`, at any depth: each `NAME.haptic` with the `NAME.wav` (or
+/// `NAME.WAV`) beside it, sorted by the `.haptic` path; a `.haptic` without audio is left out,
+/// and unreadable folders and symbolic links are skipped. Evaluation and training split this
+/// list by index: even indices are the tune half, odd ones the held-out half.
+pub fn designer_pairs(dir: &Path) -> Vec<(PathBuf, PathBuf)> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            let path = entry.path();
+            if kind.is_dir() {
+                walk(&path, out);
+            } else if kind.is_file() && path.extension().is_some_and(|e| e == "haptic") {
+                out.push(path);
+            }
+        }
+    }
+    let mut haptics = Vec::new();
+    walk(dir, &mut haptics);
+    haptics.sort();
+    haptics
+        .into_iter()
+        .filter_map(|h| {
+            let wav = ["wav", "WAV"]
+                .iter()
+                .map(|e| h.with_extension(e))
+                .find(|w| w.is_file())?;
+            Some((h, wav))
+        })
+        .collect()
+}
 
 /// Precision, recall and F-measure of estimated event times against reference times.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -123,6 +162,41 @@ pub(crate) fn pearson(x: &[f32], y: &[f32]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn designer_pairs_finds_haptic_files_with_audio_at_any_depth() {
+        let dir = std::env::temp_dir().join(format!("encore-pairs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("b/deeper")).unwrap();
+        for f in [
+            "z.haptic",
+            "z.wav",
+            "b/deeper/a.haptic",
+            "b/deeper/a.WAV",
+            "lonely.haptic",
+            "x.wav",
+        ] {
+            std::fs::write(dir.join(f), b"").unwrap();
+        }
+        let pairs = designer_pairs(&dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        let rel: Vec<(PathBuf, PathBuf)> = pairs
+            .iter()
+            .map(|(h, w)| {
+                (
+                    h.strip_prefix(&dir).unwrap().into(),
+                    w.strip_prefix(&dir).unwrap().into(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rel,
+            [
+                ("b/deeper/a.haptic".into(), "b/deeper/a.WAV".into()),
+                ("z.haptic".into(), "z.wav".into()),
+            ]
+        );
+    }
     use crate::model::AmplitudeBreakpoint;
 
     #[test]

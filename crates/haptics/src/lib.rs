@@ -52,7 +52,9 @@ mod web;
 pub use ahap::{parse_ahap, to_ahap};
 pub use android::{AndroidEffect, AndroidPrimitive, parse_android, to_android};
 pub use error::{Error, Result};
-pub use eval::{FMeasure, envelope_correlation, matched_estimates, transient_f_measure};
+pub use eval::{
+    FMeasure, designer_pairs, envelope_correlation, matched_estimates, transient_f_measure,
+};
 pub use generate::{GenerateOptions, Preset, generate, onset_beats};
 pub use lofelt::{parse_lofelt, to_lofelt};
 pub use model::{

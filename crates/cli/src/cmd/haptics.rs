@@ -327,17 +327,7 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
     if !args.dir.is_dir() {
         bail!("{} is not a folder", args.dir.display());
     }
-    let pairs: Vec<(PathBuf, PathBuf)> =
-        find_files(&args.dir, |p| p.extension().is_some_and(|e| e == "haptic"))
-            .into_iter()
-            .filter_map(|h| {
-                let wav = ["wav", "WAV"]
-                    .iter()
-                    .map(|e| h.with_extension(e))
-                    .find(|w| w.is_file())?;
-                Some((h, wav))
-            })
-            .collect();
+    let pairs = encore_haptics::designer_pairs(&args.dir);
     if pairs.is_empty() {
         bail!(
             "no NAME.haptic + NAME.wav pairs under {}",
