@@ -105,7 +105,8 @@ impl Pronouncer {
         Ok(tokens.iter().map(|t| self.word(&t.spoken)).collect())
     }
 
-    /// Phones of one normalised word by rules (pinyin for Han characters).
+    /// Phones of one normalised word: pinyin for Han characters, the dictionary for English words
+    /// it has (when one is given), rules otherwise.
     pub fn word(&self, spoken: &str) -> Vec<Phone> {
         let mut out = Vec::new();
         for part in spoken.split_whitespace() {
@@ -121,9 +122,7 @@ impl Pronouncer {
         }
         out
     }
-}
 
-impl Pronouncer {
     /// The dictionary's phones for an English word: as it is, then without its apostrophes and
     /// other marks (`rock'n'roll`, `it's` -> `its`).
     fn lookup(&self, word: &str) -> Option<Vec<Phone>> {
