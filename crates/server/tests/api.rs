@@ -400,7 +400,7 @@ async fn upload_process_publish_search_stream(b: Backend) {
         job["code_version"]
             .as_str()
             .unwrap()
-            .starts_with("analyse/1")
+            .starts_with("analyse/2")
     );
     let analysis = t
         .get(&format!("/api/works/{id}/analysis"), Some(&creator))

@@ -174,6 +174,21 @@ async fn every_step_runs_and_its_output_is_served(b: Backend) {
         "refine keeps the given line times: {}",
         lines[1]
     );
+    // The lyrics front end had the side signal of the stereo original, at the mid's rate.
+    let blob = |name: &str| format!("derived/{id}/{name}");
+    let mid = t
+        .state
+        .blobs
+        .get_bytes(&blob(encore_server::pipeline::MONO_PCM))
+        .await
+        .unwrap();
+    let side = t
+        .state
+        .blobs
+        .get_bytes(&blob(encore_server::pipeline::SIDE_PCM))
+        .await
+        .unwrap();
+    assert_eq!(side.len(), mid.len());
     let analysis = t
         .get(&format!("/api/works/{id}/analysis"), Some(&s))
         .await

@@ -18,6 +18,9 @@ use crate::store::keys;
 /// Derived blob holding the aligned lyrics JSON.
 pub const LYRICS_ALIGNED: &str = "lyrics-aligned.json";
 
+// The lyrics front end reads the analysis PCM as it is stored.
+const _: () = assert!(encore_audio::ANALYSIS_SAMPLE_RATE == encore_lyrics::FRONTEND_SAMPLE_RATE);
+
 /// The lyrics step (after analyse). Works without lyrics finish at once with
 /// `{"aligned": false}`.
 #[derive(Debug, Clone, Copy)]
@@ -73,7 +76,7 @@ impl Step for LyricsStep {
     }
 
     fn version(&self) -> &'static str {
-        concat!("lyrics/2 encore-server ", env!("CARGO_PKG_VERSION"))
+        concat!("lyrics/3 encore-server ", env!("CARGO_PKG_VERSION"))
     }
 
     fn after(&self) -> &'static [&'static str] {
@@ -122,10 +125,23 @@ impl Step for LyricsStep {
             Mode::Full
         };
         let model = shipped_model()?;
-        let pcm = ctx.mono_pcm().await?;
+        let mid = ctx.mono_pcm().await?;
+        let side = ctx.side_pcm().await?;
         let outcome = tokio::task::spawn_blocking(move || {
-            // The analysis PCM is mono: the front end gets the mix as mid and no side signal.
-            let audio = encore_audio::AudioBuffer::new(encore_audio::ANALYSIS_SAMPLE_RATE, 1, pcm);
+            // The analysis PCM is the mid signal; with the side signal of a stereo original the
+            // front end can pull the centre (where the voice usually is) out of the mix. A
+            // one-channel original gets no side signal.
+            let mut side = side.unwrap_or_default();
+            side.resize(mid.len(), 0.0);
+            let seconds = mid.len() as f64 / f64::from(encore_lyrics::FRONTEND_SAMPLE_RATE);
+            if seconds > encore_lyrics::MAX_AUDIO_S {
+                return Err(encore_lyrics::Error::Limit {
+                    what: "audio duration (s)",
+                    got: seconds as u64,
+                    limit: encore_lyrics::MAX_AUDIO_S as u64,
+                });
+            }
+            let features = encore_lyrics::from_mid_side(&mid, &side);
             let mut options = AlignOptions {
                 mode,
                 language: language.as_deref().map(Language::from_code),
@@ -136,7 +152,7 @@ impl Step for LyricsStep {
             if let Some(w) = model.header.coarse_weight {
                 options.position_weight_coarse = w;
             }
-            Aligner::new(model, options).align_audio(&audio, &lyrics)
+            Aligner::new(model, options).align_features(&features, &lyrics)
         })
         .await
         .map_err(transient)?;

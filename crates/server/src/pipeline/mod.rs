@@ -28,7 +28,7 @@ use crate::db::Db;
 use crate::services::Services;
 use crate::store::Blobs;
 
-pub use analyse::{AnalyseStep, Analysis, MONO_PCM};
+pub use analyse::{AnalyseStep, Analysis, Decoded, MONO_PCM, SIDE_PCM};
 pub use fingerprint::FingerprintStep;
 pub use haptics::{HAPTIC_FORMATS, HapticsStep, VISUALIZATION};
 pub use lyrics::{LYRICS_ALIGNED, LyricsStep};
@@ -141,11 +141,27 @@ impl StepContext {
             .blobs
             .get_bytes(&crate::store::keys::derived(&self.work_id, MONO_PCM))
             .await?;
-        Ok(bytes
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect())
+        Ok(f32le_samples(&bytes))
     }
+
+    /// The side signal of a stereo original at the rate of [`StepContext::mono_pcm`] (whose
+    /// samples are then the mid signal), or `None` for a one-channel original or one analysed
+    /// before the analyse step kept it (`analyse/1`).
+    pub async fn side_pcm(&self) -> anyhow::Result<Option<Vec<f32>>> {
+        let key = crate::store::keys::derived(&self.work_id, SIDE_PCM);
+        match self.blobs.get_bytes(&key).await {
+            Ok(bytes) => Ok(Some(f32le_samples(&bytes))),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+fn f32le_samples(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
 }
 
 /// One idempotent processing step.
