@@ -42,6 +42,9 @@ pub struct AlignOptions {
     pub coarse_factor: usize,
     /// Repeated states per syllable in the line pass (shortest syllable, in coarse frames).
     pub coarse_syllable_states: usize,
+    /// The line pass gives every phone a state, as the word pass does (vowels repeated
+    /// `coarse_syllable_states` times); `false`: vowels only, one chain of syllables.
+    pub coarse_phones: bool,
     /// Log-probability cost of entering an optional pause between words.
     pub pause_cost: f32,
     /// Log-probability cost of entering optional filler between lines.
@@ -74,6 +77,7 @@ impl Default for AlignOptions {
             vowel_states: 3,
             coarse_factor: 8,
             coarse_syllable_states: 2,
+            coarse_phones: false,
             pause_cost: 0.5,
             filler_cost: 4.0,
             line_margin_s: 1.5,
@@ -312,8 +316,6 @@ impl<M: AcousticModel> Aligner<M> {
         items: &[Item],
         n_lines: usize,
     ) -> Result<Vec<Option<(usize, usize, bool)>>> {
-        let factor = self.options.coarse_factor.max(1);
-        let coarse = em.decimate(factor);
         let filler = self.model.filler_class();
         let mut states = vec![State {
             class: filler,
@@ -333,7 +335,7 @@ impl<M: AcousticModel> Aligner<M> {
             self.unit_states(
                 &it.phones,
                 k,
-                true,
+                !self.options.coarse_phones,
                 self.options.coarse_syllable_states.max(1),
                 &mut states,
             );
@@ -344,6 +346,13 @@ impl<M: AcousticModel> Aligner<M> {
             skippable: true,
             enter: 0.0,
         });
+        let factor = line_pass_factor(
+            em.n_frames(),
+            states.len(),
+            self.options.coarse_factor,
+            self.options.max_cells,
+        );
+        let coarse = em.decimate(factor);
         let t = coarse.n_frames();
         // Expected place of each syllable: the song's vocal activity shared out by syllables.
         let filler_c = filler;
@@ -687,6 +696,19 @@ fn expected_spans(states: &[State], weight: &[f64]) -> Vec<(f32, f32)> {
         .collect()
 }
 
+/// Fine frames per frame of the line pass: `configured`, doubled until `frames x states` fits in
+/// `max_cells`, so a song too long for the configured grid gets a coarser line pass rather than
+/// none (the even spread of [`even_path`]).
+fn line_pass_factor(frames: usize, states: usize, configured: usize, max_cells: u64) -> usize {
+    let fits =
+        |factor: usize| (frames.div_ceil(factor) as u64).saturating_mul(states as u64) <= max_cells;
+    let mut factor = configured.max(1);
+    while !fits(factor) && factor < frames.max(1) {
+        factor = factor.saturating_mul(2);
+    }
+    factor
+}
+
 /// A path that spreads the non-skippable states evenly (used when Viterbi cannot run).
 fn even_path(states: &[State], t: usize) -> Vec<usize> {
     let real: Vec<usize> = (0..states.len())
@@ -739,6 +761,22 @@ mod tests {
             skippable,
             enter: 0.0,
         }
+    }
+
+    #[test]
+    fn a_long_song_gets_a_coarser_line_pass_within_the_cell_budget() {
+        // 30 minutes at 86 frames/s with 20 000 states: 8 frames per step would need 388 M
+        // cells.
+        let frames = 155_040;
+        assert_eq!(line_pass_factor(frames, 20_000, 8, 200_000_000), 16);
+        assert!(frames.div_ceil(16) as u64 * 20_000 <= 200_000_000);
+        // What fits keeps the configured grid (10 minutes, 6 000 states).
+        assert_eq!(line_pass_factor(51_680, 6_000, 8, 200_000_000), 8);
+        assert_eq!(line_pass_factor(51_680, 6_000, 1, 200_000_000), 2);
+        assert_eq!(line_pass_factor(51_680, 2_000, 0, 200_000_000), 1);
+        // Never coarser than one step for the whole song.
+        assert_eq!(line_pass_factor(100, 1_000, 8, 10), 128);
+        assert_eq!(line_pass_factor(0, 10, 8, 0), 8);
     }
 
     #[test]

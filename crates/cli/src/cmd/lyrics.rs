@@ -125,6 +125,12 @@ pub struct EvalArgs {
     /// Tuning: states per syllable in the line pass.
     #[arg(long)]
     pub coarse_states: Option<usize>,
+    /// Tuning: fine frames per frame of the line pass.
+    #[arg(long)]
+    pub coarse_factor: Option<usize>,
+    /// Tuning: the line pass gives every phone a state (`true`) or only vowels (`false`).
+    #[arg(long)]
+    pub coarse_phones: Option<bool>,
     /// Tuning: cost of entering filler between lines.
     #[arg(long)]
     pub filler_cost: Option<f32>,
@@ -571,6 +577,12 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
             }
             if let Some(k) = args.coarse_states {
                 options.coarse_syllable_states = k;
+            }
+            if let Some(k) = args.coarse_factor {
+                options.coarse_factor = k;
+            }
+            if let Some(b) = args.coarse_phones {
+                options.coarse_phones = b;
             }
             let model: Box<dyn AcousticModel> = match args.model.as_deref() {
                 Some(p) if p.as_os_str() == "broad" => {
