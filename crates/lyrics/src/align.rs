@@ -42,6 +42,9 @@ pub struct AlignOptions {
     pub coarse_factor: usize,
     /// Repeated states per syllable in the line pass (shortest syllable, in coarse frames).
     pub coarse_syllable_states: usize,
+    /// Whether the line pass also has one state per consonant (useful with a model that knows
+    /// phone identity); otherwise it has vowel states only.
+    pub coarse_consonants: bool,
     /// Log-probability cost of entering an optional pause between words.
     pub pause_cost: f32,
     /// Log-probability cost of entering optional filler between lines.
@@ -74,6 +77,7 @@ impl Default for AlignOptions {
             vowel_states: 3,
             coarse_factor: 8,
             coarse_syllable_states: 2,
+            coarse_consonants: false,
             pause_cost: 0.5,
             filler_cost: 4.0,
             line_margin_s: 1.5,
@@ -266,8 +270,13 @@ impl<M: AcousticModel> Aligner<M> {
         for p in phones {
             let class = self.model.class_of(p);
             if coarse {
-                if p.class == PhoneClass::Vowel {
-                    for _ in 0..vowel_states {
+                let reps = match p.class {
+                    PhoneClass::Vowel => vowel_states,
+                    _ if self.options.coarse_consonants => 1,
+                    _ => 0,
+                };
+                {
+                    for _ in 0..reps {
                         out.push(State {
                             class,
                             word: Some(word),
@@ -443,11 +452,7 @@ impl<M: AcousticModel> Aligner<M> {
                 .collect();
             let expected = expected_spans(&states, &weight);
             let w = self.options.position_weight_fine / em.frame_rate as f32;
-            let vowel = self.model.class_of(&Phone {
-                symbol: "a".into(),
-                class: PhoneClass::Vowel,
-            });
-            let starts = word_onset_states(&states, vowel);
+            let starts = word_onset_states(&states, |c| self.model.is_vowel_class(c));
             let ow = self.options.onset_weight;
             viterbi_with_entry(
                 &states,
@@ -620,7 +625,7 @@ pub(crate) fn onset_cue(f: &Features) -> Vec<f32> {
 
 /// For each state, whether it is the first vowel state of its word (or, for a word without a
 /// vowel, its first state).
-fn word_onset_states(states: &[State], vowel: usize) -> Vec<bool> {
+fn word_onset_states(states: &[State], is_vowel: impl Fn(usize) -> bool) -> Vec<bool> {
     let mut out = vec![false; states.len()];
     let mut i = 0;
     while i < states.len() {
@@ -631,7 +636,7 @@ fn word_onset_states(states: &[State], vowel: usize) -> Vec<bool> {
         let end = (i..states.len())
             .find(|&j| states[j].word != Some(w))
             .unwrap_or(states.len());
-        let at = (i..end).find(|&j| states[j].class == vowel).unwrap_or(i);
+        let at = (i..end).find(|&j| is_vowel(states[j].class)).unwrap_or(i);
         out[at] = true;
         i = end;
     }
@@ -826,7 +831,7 @@ mod tests {
             st(4, Some(2), false),
         ];
         assert_eq!(
-            word_onset_states(&states, 2),
+            word_onset_states(&states, |c| c == 2),
             vec![false, true, false, false, true, true, false]
         );
     }
@@ -848,6 +853,7 @@ mod tests {
             mix_db: vec![-10.0; n],
             flux: vec![0.0; n],
             hiss_db: vec![-60.0; n],
+            sphinx_mel: vec![0.0; n * crate::sphinx::SPHINX_NFILT],
         };
         let cue = onset_cue(&features);
         assert_eq!(cue.len(), n);

@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use encore_lyrics::{
     AcousticModel, AlignOptions, Aligner, BroadClassModel, Format, HybridModel, Language, Lyrics,
-    Mode, OnsetMetrics, PronunciationDict,
+    Mode, OnsetMetrics, PronunciationDict, SphinxHybridModel, SphinxModel,
 };
 
 /// Arguments of `encore lyrics`.
@@ -89,6 +89,10 @@ pub struct AlignArgs {
     /// broad-class model; default: the shipped hybrid model.
     #[arg(long)]
     pub model: Option<PathBuf>,
+    /// Phone identity from a CMU Sphinx PTM model added to the hybrid model's broad classes:
+    /// `sphinx` for Debian's pocketsphinx-en-us model, a model directory, or `none` (default).
+    #[arg(long)]
+    pub phones: Option<PathBuf>,
     /// Write to this file instead of stdout.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
@@ -125,6 +129,12 @@ pub struct EvalArgs {
     /// Tuning: states per syllable in the line pass.
     #[arg(long)]
     pub coarse_states: Option<usize>,
+    /// Tuning: one line-pass state per consonant too.
+    #[arg(long)]
+    pub coarse_consonants: bool,
+    /// Tuning: frames averaged into one line-pass frame.
+    #[arg(long)]
+    pub coarse_factor: Option<usize>,
     /// Tuning: cost of entering filler between lines.
     #[arg(long)]
     pub filler_cost: Option<f32>,
@@ -137,6 +147,17 @@ pub struct EvalArgs {
     /// Acoustic model: a model file, `broad`, or (default) the shipped hybrid model.
     #[arg(long)]
     pub model: Option<PathBuf>,
+    /// Phone identity from a CMU Sphinx PTM model added to the hybrid model's broad classes:
+    /// `sphinx` for Debian's pocketsphinx-en-us model, a model directory, or `none` (default).
+    #[arg(long)]
+    pub phones: Option<PathBuf>,
+    /// Tuning: weight of the Sphinx phone score (with `--phones`).
+    #[arg(long)]
+    pub phone_weight: Option<f32>,
+    /// Tuning: score letter-rule, IPA and pinyin phones as their nearest ARPAbet phone (with
+    /// `--phones`; default: by their broad class).
+    #[arg(long)]
+    pub nearest_phones: bool,
     /// Tuning: acoustic scale of a hybrid model (default: the one in the model file).
     #[arg(long)]
     pub scale: Option<f32>,
@@ -208,29 +229,65 @@ fn read_lyrics(path: &Path) -> anyhow::Result<Lyrics> {
 }
 
 /// The acoustic model named on the command line: `broad`, a model file, or the shipped default;
-/// with the line-pass weight the model file suggests.
+/// with phone identity from `phones` when given; with the line-pass weight the model file
+/// suggests.
 fn load_model_with_hint(
     spec: Option<&Path>,
+    phones: Option<Arc<SphinxModel>>,
 ) -> anyhow::Result<(Box<dyn AcousticModel>, Option<f32>)> {
-    Ok(match spec {
-        Some(p) if p.as_os_str() == "broad" => (Box::new(BroadClassModel::default()), None),
+    let hybrid = match spec {
+        Some(p) if p.as_os_str() == "broad" => {
+            if phones.is_some() {
+                bail!("--phones needs a hybrid model (not --model broad)");
+            }
+            return Ok((Box::new(BroadClassModel::default()), None));
+        }
         Some(p) => {
-            let m =
-                HybridModel::load(p).with_context(|| format!("loading model {}", p.display()))?;
-            let hint = m.header.coarse_weight;
-            (Box::new(m), hint)
+            HybridModel::load(p).with_context(|| format!("loading model {}", p.display()))?
         }
-        None => {
-            let m = HybridModel::default_model().context("the shipped default model")?;
-            let hint = m.header.coarse_weight;
-            (Box::new(m), hint)
-        }
+        None => HybridModel::default_model().context("the shipped default model")?,
+    };
+    let hint = hybrid.header.coarse_weight;
+    Ok(match phones {
+        Some(s) => (
+            Box::new(SphinxHybridModel::new(
+                hybrid,
+                s,
+                encore_lyrics::DEFAULT_PHONE_WEIGHT,
+            )),
+            hint,
+        ),
+        None => (Box::new(hybrid), hint),
     })
 }
 
 /// The acoustic model named on the command line (see [`load_model_with_hint`]).
 fn load_model(spec: Option<&Path>) -> anyhow::Result<Box<dyn AcousticModel>> {
-    Ok(load_model_with_hint(spec)?.0)
+    Ok(load_model_with_hint(spec, None)?.0)
+}
+
+/// The `--phones` argument: `sphinx` (Debian's pocketsphinx-en-us model), a Sphinx model
+/// directory, or `none` / absent.
+fn load_phones(spec: Option<&Path>) -> anyhow::Result<Option<Arc<SphinxModel>>> {
+    let dir = match spec {
+        None => return Ok(None),
+        Some(p) if p.as_os_str() == "none" => return Ok(None),
+        Some(p) if p.as_os_str() == "sphinx" => {
+            let dir = Path::new(SphinxModel::DEBIAN_DIR);
+            if !dir.exists() {
+                bail!(
+                    "--phones sphinx: {} is missing; install Debian's pocketsphinx-en-us \
+                     (scripts/install-deps.sh) or give the model directory",
+                    dir.display()
+                );
+            }
+            dir
+        }
+        Some(p) => p,
+    };
+    Ok(Some(Arc::new(SphinxModel::load(dir).with_context(
+        || format!("loading the Sphinx model in {}", dir.display()),
+    )?)))
 }
 
 /// The `--dict` argument: a file, `none`, or (absent) Debian's copy when it is installed.
@@ -249,6 +306,7 @@ fn aligner(
     lang: Option<Language>,
     (espeak, dictionary): (bool, Option<Arc<PronunciationDict>>),
     (model, hint): (Box<dyn AcousticModel>, Option<f32>),
+    phones: bool,
 ) -> Aligner<Box<dyn AcousticModel>> {
     let mut options = AlignOptions {
         mode,
@@ -260,6 +318,8 @@ fn aligner(
     if let Some(w) = hint {
         options.position_weight_coarse = w;
     }
+    // The phone model was chosen with consonant states in the line pass.
+    options.coarse_consonants = phones;
     Aligner::new(model, options)
 }
 
@@ -297,9 +357,11 @@ fn align(args: AlignArgs) -> anyhow::Result<ExitCode> {
     let audio = encore_audio::decode_file(&args.audio)
         .with_context(|| format!("{}", args.audio.display()))?;
     let lang = args.lang.as_deref().map(Language::from_code);
-    let model = load_model_with_hint(args.model.as_deref())?;
+    let phones = load_phones(args.phones.as_deref())?;
+    let with_phones = phones.is_some();
+    let model = load_model_with_hint(args.model.as_deref(), phones)?;
     let dictionary = load_dictionary(args.dict.as_deref())?;
-    let aligned = aligner(mode, lang, (args.espeak, dictionary), model)
+    let aligned = aligner(mode, lang, (args.espeak, dictionary), model, with_phones)
         .align_audio(&audio, &lyrics)
         .with_context(|| {
             format!(
@@ -495,6 +557,15 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
         None => vec![Mode::Refine, Mode::Full],
     };
     let dictionary = load_dictionary(args.dict.as_deref())?;
+    let phones = load_phones(args.phones.as_deref())?;
+    if phones.is_some()
+        && args
+            .model
+            .as_deref()
+            .is_some_and(|p| p.as_os_str() == "broad")
+    {
+        bail!("--phones needs a hybrid model (not --model broad)");
+    }
     let hybrid = match args.model.as_deref() {
         Some(p) if p.as_os_str() == "broad" => None,
         Some(p) => {
@@ -504,7 +575,12 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
     };
     let model_name = hybrid
         .as_ref()
-        .map_or("broad-class-v1".to_string(), |m| m.header.name.clone());
+        .map_or("broad-class-v1".to_string(), |m| m.header.name.clone())
+        + if phones.is_some() {
+            " + sphinx CI phones"
+        } else {
+            ""
+        };
     if !args.json {
         println!("model: {model_name}");
     }
@@ -572,6 +648,10 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
             if let Some(k) = args.coarse_states {
                 options.coarse_syllable_states = k;
             }
+            options.coarse_consonants = args.coarse_consonants || phones.is_some();
+            if let Some(k) = args.coarse_factor {
+                options.coarse_factor = k;
+            }
             let model: Box<dyn AcousticModel> = match args.model.as_deref() {
                 Some(p) if p.as_os_str() == "broad" => {
                     let mut model = BroadClassModel::default();
@@ -591,7 +671,18 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
                     if let Some(s) = args.scale {
                         m.header.scale = s;
                     }
-                    Box::new(m)
+                    match &phones {
+                        Some(p) => Box::new(
+                            SphinxHybridModel::new(
+                                m,
+                                p.clone(),
+                                args.phone_weight
+                                    .unwrap_or(encore_lyrics::DEFAULT_PHONE_WEIGHT),
+                            )
+                            .with_nearest_phones(args.nearest_phones),
+                        ),
+                        None => Box::new(m),
+                    }
                 }
             };
             let aligned = Aligner::new(model, options)
