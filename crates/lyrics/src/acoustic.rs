@@ -61,6 +61,15 @@ pub trait AcousticModel {
     fn filler_class(&self) -> usize;
     /// Scores every frame.
     fn score(&self, features: &Features) -> Emissions;
+    /// Whether `class` scores vowels (the word pass puts its onset cue on a word's first vowel
+    /// state). Default: the class of the vowel `a`, for models with one vowel class.
+    fn is_vowel_class(&self, class: usize) -> bool {
+        class
+            == self.class_of(&Phone {
+                symbol: "a".into(),
+                class: PhoneClass::Vowel,
+            })
+    }
 }
 
 /// A language-independent broad-class model: filler, vowel, sonorant, fricative, stop, scored
@@ -236,6 +245,9 @@ impl<M: AcousticModel + ?Sized> AcousticModel for Box<M> {
     fn score(&self, features: &Features) -> Emissions {
         (**self).score(features)
     }
+    fn is_vowel_class(&self, class: usize) -> bool {
+        (**self).is_vowel_class(class)
+    }
 }
 
 impl<M: AcousticModel + ?Sized> AcousticModel for &M {
@@ -253,5 +265,8 @@ impl<M: AcousticModel + ?Sized> AcousticModel for &M {
     }
     fn score(&self, features: &Features) -> Emissions {
         (**self).score(features)
+    }
+    fn is_vowel_class(&self, class: usize) -> bool {
+        (**self).is_vowel_class(class)
     }
 }

@@ -42,9 +42,9 @@ pub struct AlignOptions {
     pub coarse_factor: usize,
     /// Repeated states per syllable in the line pass (shortest syllable, in coarse frames).
     pub coarse_syllable_states: usize,
-    /// The line pass gives every phone a state, as the word pass does (vowels repeated
-    /// `coarse_syllable_states` times); `false`: vowels only, one chain of syllables.
-    pub coarse_phones: bool,
+    /// Whether the line pass also has one state per consonant (useful with a model that knows
+    /// phone identity); otherwise it has vowel states only.
+    pub coarse_consonants: bool,
     /// Log-probability cost of entering an optional pause between words.
     pub pause_cost: f32,
     /// Log-probability cost of entering optional filler between lines.
@@ -77,7 +77,7 @@ impl Default for AlignOptions {
             vowel_states: 3,
             coarse_factor: 8,
             coarse_syllable_states: 2,
-            coarse_phones: false,
+            coarse_consonants: false,
             pause_cost: 0.5,
             filler_cost: 4.0,
             line_margin_s: 1.5,
@@ -270,15 +270,18 @@ impl<M: AcousticModel> Aligner<M> {
         for p in phones {
             let class = self.model.class_of(p);
             if coarse {
-                if p.class == PhoneClass::Vowel {
-                    for _ in 0..vowel_states {
-                        out.push(State {
-                            class,
-                            word: Some(word),
-                            skippable: false,
-                            enter: 0.0,
-                        });
-                    }
+                let reps = match p.class {
+                    PhoneClass::Vowel => vowel_states,
+                    _ if self.options.coarse_consonants => 1,
+                    _ => 0,
+                };
+                for _ in 0..reps {
+                    out.push(State {
+                        class,
+                        word: Some(word),
+                        skippable: false,
+                        enter: 0.0,
+                    });
                 }
             } else {
                 let reps = if p.class == PhoneClass::Vowel {
@@ -335,7 +338,7 @@ impl<M: AcousticModel> Aligner<M> {
             self.unit_states(
                 &it.phones,
                 k,
-                !self.options.coarse_phones,
+                true,
                 self.options.coarse_syllable_states.max(1),
                 &mut states,
             );
@@ -452,11 +455,7 @@ impl<M: AcousticModel> Aligner<M> {
                 .collect();
             let expected = expected_spans(&states, &weight);
             let w = self.options.position_weight_fine / em.frame_rate as f32;
-            let vowel = self.model.class_of(&Phone {
-                symbol: "a".into(),
-                class: PhoneClass::Vowel,
-            });
-            let starts = word_onset_states(&states, vowel);
+            let starts = word_onset_states(&states, |c| self.model.is_vowel_class(c));
             let ow = self.options.onset_weight;
             viterbi_with_entry(
                 &states,
@@ -629,7 +628,7 @@ pub(crate) fn onset_cue(f: &Features) -> Vec<f32> {
 
 /// For each state, whether it is the first vowel state of its word (or, for a word without a
 /// vowel, its first state).
-fn word_onset_states(states: &[State], vowel: usize) -> Vec<bool> {
+fn word_onset_states(states: &[State], is_vowel: impl Fn(usize) -> bool) -> Vec<bool> {
     let mut out = vec![false; states.len()];
     let mut i = 0;
     while i < states.len() {
@@ -640,7 +639,7 @@ fn word_onset_states(states: &[State], vowel: usize) -> Vec<bool> {
         let end = (i..states.len())
             .find(|&j| states[j].word != Some(w))
             .unwrap_or(states.len());
-        let at = (i..end).find(|&j| states[j].class == vowel).unwrap_or(i);
+        let at = (i..end).find(|&j| is_vowel(states[j].class)).unwrap_or(i);
         out[at] = true;
         i = end;
     }
@@ -864,7 +863,7 @@ mod tests {
             st(4, Some(2), false),
         ];
         assert_eq!(
-            word_onset_states(&states, 2),
+            word_onset_states(&states, |c| c == 2),
             vec![false, true, false, false, true, true, false]
         );
     }
@@ -886,6 +885,7 @@ mod tests {
             mix_db: vec![-10.0; n],
             flux: vec![0.0; n],
             hiss_db: vec![-60.0; n],
+            sphinx_mel: vec![0.0; n * crate::sphinx::SPHINX_NFILT],
         };
         let cue = onset_cue(&features);
         assert_eq!(cue.len(), n);

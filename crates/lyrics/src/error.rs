@@ -33,6 +33,9 @@ pub enum Error {
     /// A model file was refused.
     #[error(transparent)]
     ModelFile(#[from] crate::hybrid::ModelFileError),
+    /// A Sphinx acoustic model file was refused.
+    #[error(transparent)]
+    SphinxFile(#[from] crate::sphinx::SphinxFileError),
     /// Decoding or resampling the audio failed.
     #[error(transparent)]
     Audio(#[from] encore_audio::Error),

@@ -7,6 +7,7 @@
 use encore_audio::{AudioBuffer, MelFilterbank, Stft, resample};
 
 use crate::error::{Error, Result};
+use crate::sphinx::{SPHINX_NFILT, SphinxFilterbank};
 
 /// Sample rate the front end analyses at.
 pub const FRONTEND_SAMPLE_RATE: u32 = 22_050;
@@ -35,6 +36,10 @@ pub struct Features {
     pub flux: Vec<f32>,
     /// Energy (dB) of the percussive centre signal above 4 kHz: fricatives.
     pub hiss_db: Vec<f32>,
+    /// Natural-log energies of the Sphinx mel filterbank (25 filters, 130-6800 Hz, on the
+    /// pre-emphasised power spectrum of the centre signal), `SPHINX_NFILT` values per frame:
+    /// the input of the Sphinx phone scorer.
+    pub sphinx_mel: Vec<f32>,
 }
 
 impl Features {
@@ -110,7 +115,9 @@ pub fn from_mid_side(mid: &[f32], side: &[f32]) -> Features {
         mix_db: Vec::with_capacity(n_frames),
         flux: Vec::with_capacity(n_frames),
         hiss_db: Vec::with_capacity(n_frames),
+        sphinx_mel: Vec::with_capacity(n_frames * SPHINX_NFILT),
     };
+    let sphinx_bank = SphinxFilterbank::new(FRONTEND_SAMPLE_RATE, N_FFT);
     let half = HPSS_FRAMES / 2;
     let mut tbuf = vec![0.0f32; HPSS_FRAMES];
     let mut fbuf = Vec::with_capacity(FREQ_MEDIAN_BINS);
@@ -146,6 +153,8 @@ pub fn from_mid_side(mid: &[f32], side: &[f32]) -> Features {
             }
         }
         bank.apply(&full, &mut mel);
+        // The centre before the harmonic mask: the mask would remove the consonants' noise.
+        sphinx_bank.log_energies(&cur[..n_bins], &mut feats.sphinx_mel);
         feats
             .log_mel
             .extend(mel.iter().map(|m| 10.0 * (m + 1e-10).log10()));

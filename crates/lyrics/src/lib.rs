@@ -13,6 +13,9 @@
 //! - **Training** ([`train`], [`HybridModel`]): flat-start GMM-HMM, forced alignment to frame
 //!   labels, an MLP over stacked log-mel frames, scaled likelihoods in the same aligner; a
 //!   versioned model file and a default model ([`HybridModel::default_model`]).
+//! - **Phone identity** ([`SphinxModel`], [`SphinxHybridModel`]): readers for a CMU Sphinx PTM
+//!   model (Debian's `pocketsphinx-en-us`) and a scorer of its context-independent phones, added
+//!   to the hybrid model's broad classes (opt-in).
 //! - **Evaluation** ([`evaluate`]): word-onset errors against a reference.
 //!
 //! ```
@@ -38,6 +41,7 @@ mod gmm;
 mod hybrid;
 mod mlp;
 mod phones;
+mod sphinx;
 mod text;
 mod train;
 
@@ -59,5 +63,6 @@ pub use hybrid::{
 };
 pub use mlp::{Adam, Layer, Mlp};
 pub use phones::{Phone, PhoneClass, Pronouncer, espeak_ipa, ipa_phones, pinyin_parts};
+pub use sphinx::{DEFAULT_PHONE_WEIGHT, SphinxFileError, SphinxHybridModel, SphinxModel};
 pub use text::{Language, Token, is_han, normalize, spell_number, tokenize};
 pub use train::{ProgressFn, TrainConfig, TrainReport, TrainSong, TrainWord, train};

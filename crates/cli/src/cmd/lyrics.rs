@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use encore_lyrics::{
     AcousticModel, AlignOptions, Aligner, BroadClassModel, Format, HybridModel, Language, Lyrics,
-    Mode, OnsetMetrics, PronunciationDict,
+    Mode, OnsetMetrics, PronunciationDict, SphinxHybridModel, SphinxModel,
 };
 
 /// Arguments of `encore lyrics`.
@@ -89,6 +89,11 @@ pub struct AlignArgs {
     /// broad-class model; default: the shipped hybrid model.
     #[arg(long)]
     pub model: Option<PathBuf>,
+    /// Phone identity from a CMU Sphinx PTM model added to the hybrid model's broad classes:
+    /// `sphinx` for Debian's pocketsphinx-en-us model, a model directory, or `none`. Default:
+    /// Debian's model in refine mode when it is installed (better there), none in full mode.
+    #[arg(long)]
+    pub phones: Option<PathBuf>,
     /// Write to this file instead of stdout.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
@@ -125,12 +130,12 @@ pub struct EvalArgs {
     /// Tuning: states per syllable in the line pass.
     #[arg(long)]
     pub coarse_states: Option<usize>,
-    /// Tuning: fine frames per frame of the line pass.
+    /// Tuning: one line-pass state per consonant too.
+    #[arg(long)]
+    pub coarse_consonants: bool,
+    /// Tuning: frames averaged into one line-pass frame.
     #[arg(long)]
     pub coarse_factor: Option<usize>,
-    /// Tuning: the line pass gives every phone a state (`true`) or only vowels (`false`).
-    #[arg(long)]
-    pub coarse_phones: Option<bool>,
     /// Tuning: cost of entering filler between lines.
     #[arg(long)]
     pub filler_cost: Option<f32>,
@@ -143,6 +148,18 @@ pub struct EvalArgs {
     /// Acoustic model: a model file, `broad`, or (default) the shipped hybrid model.
     #[arg(long)]
     pub model: Option<PathBuf>,
+    /// Phone identity from a CMU Sphinx PTM model added to the hybrid model's broad classes:
+    /// `sphinx` for Debian's pocketsphinx-en-us model, a model directory, or `none`. Default:
+    /// Debian's model in refine mode when it is installed (better there), none in full mode.
+    #[arg(long)]
+    pub phones: Option<PathBuf>,
+    /// Tuning: weight of the Sphinx phone score (with `--phones`).
+    #[arg(long)]
+    pub phone_weight: Option<f32>,
+    /// Tuning: score letter-rule, IPA and pinyin phones as their nearest ARPAbet phone (with
+    /// `--phones`; default: by their broad class).
+    #[arg(long)]
+    pub nearest_phones: bool,
     /// Tuning: acoustic scale of a hybrid model (default: the one in the model file).
     #[arg(long)]
     pub scale: Option<f32>,
@@ -214,29 +231,68 @@ fn read_lyrics(path: &Path) -> anyhow::Result<Lyrics> {
 }
 
 /// The acoustic model named on the command line: `broad`, a model file, or the shipped default;
-/// with the line-pass weight the model file suggests.
+/// with phone identity from `phones` when given; with the line-pass weight the model file
+/// suggests.
 fn load_model_with_hint(
     spec: Option<&Path>,
+    phones: Option<Arc<SphinxModel>>,
 ) -> anyhow::Result<(Box<dyn AcousticModel>, Option<f32>)> {
-    Ok(match spec {
-        Some(p) if p.as_os_str() == "broad" => (Box::new(BroadClassModel::default()), None),
+    let hybrid = match spec {
+        Some(p) if p.as_os_str() == "broad" => {
+            if phones.is_some() {
+                bail!("--phones needs a hybrid model (not --model broad)");
+            }
+            return Ok((Box::new(BroadClassModel::default()), None));
+        }
         Some(p) => {
-            let m =
-                HybridModel::load(p).with_context(|| format!("loading model {}", p.display()))?;
-            let hint = m.header.coarse_weight;
-            (Box::new(m), hint)
+            HybridModel::load(p).with_context(|| format!("loading model {}", p.display()))?
         }
-        None => {
-            let m = HybridModel::default_model().context("the shipped default model")?;
-            let hint = m.header.coarse_weight;
-            (Box::new(m), hint)
-        }
+        None => HybridModel::default_model().context("the shipped default model")?,
+    };
+    let hint = hybrid.header.coarse_weight;
+    Ok(match phones {
+        Some(s) => (
+            Box::new(SphinxHybridModel::new(
+                hybrid,
+                s,
+                encore_lyrics::DEFAULT_PHONE_WEIGHT,
+            )),
+            hint,
+        ),
+        None => (Box::new(hybrid), hint),
     })
 }
 
 /// The acoustic model named on the command line (see [`load_model_with_hint`]).
 fn load_model(spec: Option<&Path>) -> anyhow::Result<Box<dyn AcousticModel>> {
-    Ok(load_model_with_hint(spec)?.0)
+    Ok(load_model_with_hint(spec, None)?.0)
+}
+
+/// The `--phones` argument: `sphinx` (Debian's pocketsphinx-en-us model), a Sphinx model
+/// directory, or `none`; absent: Debian's model when installed in refine mode, where it was
+/// measured better on real songs (docs/readme/lyrics.md), and none in full mode, where it was
+/// worse.
+fn load_phones(spec: Option<&Path>, mode: Mode) -> anyhow::Result<Option<Arc<SphinxModel>>> {
+    let dir = match spec {
+        None if mode == Mode::Refine => return Ok(SphinxModel::installed().map(Arc::new)),
+        None => return Ok(None),
+        Some(p) if p.as_os_str() == "none" => return Ok(None),
+        Some(p) if p.as_os_str() == "sphinx" => {
+            let dir = Path::new(SphinxModel::DEBIAN_DIR);
+            if !dir.exists() {
+                bail!(
+                    "--phones sphinx: {} is missing; install Debian's pocketsphinx-en-us \
+                     (scripts/install-deps.sh) or give the model directory",
+                    dir.display()
+                );
+            }
+            dir
+        }
+        Some(p) => p,
+    };
+    Ok(Some(Arc::new(SphinxModel::load(dir).with_context(
+        || format!("loading the Sphinx model in {}", dir.display()),
+    )?)))
 }
 
 /// The `--dict` argument: a file, `none`, or (absent) Debian's copy when it is installed.
@@ -255,6 +311,7 @@ fn aligner(
     lang: Option<Language>,
     (espeak, dictionary): (bool, Option<Arc<PronunciationDict>>),
     (model, hint): (Box<dyn AcousticModel>, Option<f32>),
+    phones: bool,
 ) -> Aligner<Box<dyn AcousticModel>> {
     let mut options = AlignOptions {
         mode,
@@ -266,6 +323,8 @@ fn aligner(
     if let Some(w) = hint {
         options.position_weight_coarse = w;
     }
+    // The phone model was chosen with consonant states in the line pass.
+    options.coarse_consonants = phones;
     Aligner::new(model, options)
 }
 
@@ -303,9 +362,16 @@ fn align(args: AlignArgs) -> anyhow::Result<ExitCode> {
     let audio = encore_audio::decode_file(&args.audio)
         .with_context(|| format!("{}", args.audio.display()))?;
     let lang = args.lang.as_deref().map(Language::from_code);
-    let model = load_model_with_hint(args.model.as_deref())?;
+    // The default phones only with the default (hybrid) kind of model.
+    let phones = if args.phones.is_none() && is_broad(args.model.as_deref()) {
+        None
+    } else {
+        load_phones(args.phones.as_deref(), mode)?
+    };
+    let with_phones = phones.is_some();
+    let model = load_model_with_hint(args.model.as_deref(), phones)?;
     let dictionary = load_dictionary(args.dict.as_deref())?;
-    let aligned = aligner(mode, lang, (args.espeak, dictionary), model)
+    let aligned = aligner(mode, lang, (args.espeak, dictionary), model, with_phones)
         .align_audio(&audio, &lyrics)
         .with_context(|| {
             format!(
@@ -501,6 +567,21 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
         None => vec![Mode::Refine, Mode::Full],
     };
     let dictionary = load_dictionary(args.dict.as_deref())?;
+    if args.phones.is_some() && is_broad(args.model.as_deref()) {
+        bail!("--phones needs a hybrid model (not --model broad)");
+    }
+    // Phones per mode (the default differs: see `load_phones`); the default phones only with
+    // the default (hybrid) kind of model.
+    let phones_for = |mode: Mode| -> anyhow::Result<Option<Arc<SphinxModel>>> {
+        if args.phones.is_none() && is_broad(args.model.as_deref()) {
+            return Ok(None);
+        }
+        load_phones(args.phones.as_deref(), mode)
+    };
+    let phones_by_mode: Vec<(Mode, Option<Arc<SphinxModel>>)> = modes
+        .iter()
+        .map(|&m| Ok((m, phones_for(m)?)))
+        .collect::<anyhow::Result<_>>()?;
     let hybrid = match args.model.as_deref() {
         Some(p) if p.as_os_str() == "broad" => None,
         Some(p) => {
@@ -508,11 +589,23 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
         }
         None => Some(HybridModel::default_model().context("the shipped default model")?),
     };
-    let model_name = hybrid
-        .as_ref()
-        .map_or("broad-class-v1".to_string(), |m| m.header.name.clone());
     if !args.json {
-        println!("model: {model_name}");
+        let base = hybrid
+            .as_ref()
+            .map_or("broad-class-v1".to_string(), |m| m.header.name.clone());
+        for (mode, phones) in &phones_by_mode {
+            let extra = if phones.is_some() {
+                " + sphinx CI phones"
+            } else {
+                ""
+            };
+            let name = if *mode == Mode::Refine {
+                "refine"
+            } else {
+                "full"
+            };
+            println!("model ({name}): {base}{extra}");
+        }
     }
     let bar = crate::output::progress_bar((songs.len() * modes.len()) as u64, "aligning");
     let mut results: Vec<(Mode, Vec<OnsetMetrics>, Vec<OnsetMetrics>)> =
@@ -578,11 +671,13 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
             if let Some(k) = args.coarse_states {
                 options.coarse_syllable_states = k;
             }
+            let phones = phones_by_mode
+                .iter()
+                .find(|(m, _)| m == mode)
+                .and_then(|(_, p)| p.clone());
+            options.coarse_consonants = args.coarse_consonants || phones.is_some();
             if let Some(k) = args.coarse_factor {
                 options.coarse_factor = k;
-            }
-            if let Some(b) = args.coarse_phones {
-                options.coarse_phones = b;
             }
             let model: Box<dyn AcousticModel> = match args.model.as_deref() {
                 Some(p) if p.as_os_str() == "broad" => {
@@ -603,7 +698,18 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
                     if let Some(s) = args.scale {
                         m.header.scale = s;
                     }
-                    Box::new(m)
+                    match &phones {
+                        Some(p) => Box::new(
+                            SphinxHybridModel::new(
+                                m,
+                                p.clone(),
+                                args.phone_weight
+                                    .unwrap_or(encore_lyrics::DEFAULT_PHONE_WEIGHT),
+                            )
+                            .with_nearest_phones(args.nearest_phones),
+                        ),
+                        None => Box::new(m),
+                    }
                 }
             };
             let aligned = Aligner::new(model, options)
@@ -691,3 +797,8 @@ mod synth;
 mod train;
 use synth::synth;
 pub use train::TrainArgs;
+
+/// Whether `--model` names the untrained broad-class model.
+fn is_broad(spec: Option<&Path>) -> bool {
+    spec.is_some_and(|p| p.as_os_str() == "broad")
+}

@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use encore_lyrics::{
     AcousticModel, AlignOptions, Aligner, Format, HybridModel, Language, Lyrics, Mode,
-    PronunciationDict,
+    PronunciationDict, SphinxHybridModel, SphinxModel,
 };
 use serde_json::{Value, json};
 use sqlx::Row;
@@ -35,6 +35,15 @@ fn transient(e: impl Into<anyhow::Error>) -> StepError {
 fn dictionary() -> Option<Arc<PronunciationDict>> {
     static DICT: OnceLock<Option<Arc<PronunciationDict>>> = OnceLock::new();
     DICT.get_or_init(|| PronunciationDict::installed().map(Arc::new))
+        .clone()
+}
+
+/// Debian's Sphinx en-US model when installed (phone identity that `encore lyrics align` adds
+/// in refine mode), read once per process.
+fn sphinx() -> Option<Arc<SphinxModel>> {
+    static SPHINX: OnceLock<Option<Arc<SphinxModel>>> = OnceLock::new();
+    SPHINX
+        .get_or_init(|| SphinxModel::installed().map(Arc::new))
         .clone()
 }
 
@@ -152,7 +161,23 @@ impl Step for LyricsStep {
             if let Some(w) = model.header.coarse_weight {
                 options.position_weight_coarse = w;
             }
-            Aligner::new(model, options).align_features(&features, &lyrics)
+            // As `encore lyrics align` by default: the Sphinx phones in refine mode, where they
+            // were measured better on real songs; the shipped model alone in full mode.
+            let acoustic: Box<dyn AcousticModel> = match sphinx().filter(|_| mode == Mode::Refine) {
+                Some(s) => {
+                    options.coarse_consonants = true;
+                    Box::new(SphinxHybridModel::new(
+                        model.clone(),
+                        s,
+                        encore_lyrics::DEFAULT_PHONE_WEIGHT,
+                    ))
+                }
+                None => Box::new(model),
+            };
+            let name = acoustic.name().to_string();
+            Aligner::new(acoustic, options)
+                .align_features(&features, &lyrics)
+                .map(|a| (a, name))
         })
         .await
         .map_err(transient)?;
@@ -161,7 +186,7 @@ impl Step for LyricsStep {
         } else {
             "full"
         };
-        let aligned = match outcome {
+        let (aligned, model_name) = match outcome {
             Ok(a) => a,
             // The lyrics cannot be aligned to this audio (too many words for its length, ...):
             // the work is still usable with unaligned lyrics.
@@ -183,7 +208,7 @@ impl Step for LyricsStep {
         Ok(StepOutput::done(json!({
             "aligned": true,
             "mode": mode_name,
-            "model": model.name(),
+            "model": model_name,
             "lines": aligned.lines.len(),
             "words": words,
         })))
