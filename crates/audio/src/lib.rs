@@ -26,6 +26,7 @@ mod beat;
 mod buffer;
 mod decode;
 mod error;
+mod kweight;
 mod load;
 mod loudness;
 mod onset;
