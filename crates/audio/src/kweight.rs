@@ -115,10 +115,22 @@ impl KFilter {
         z
     }
 
-    /// Filters channels `first` and `first + 1` (or only `first` when `pair` is false) of the
-    /// interleaved `frames` (`channels` per frame) with their states; returns the sums of the
-    /// squared outputs.
-    pub(crate) fn energy(
+    crate::simd::avx2_method!(
+        /// Filters channels `first` and `first + 1` (or only `first` when `states` holds one
+        /// state) of the interleaved `frames` (`channels` per frame) with their states; returns
+        /// the sums of the squared outputs.
+        pub(crate) fn energy / energy_avx2 => energy_impl(
+            &self,
+            frames: &[f32],
+            channels: usize,
+            first: usize,
+            states: &mut [KState],
+            scratch: &mut [Vec<f64>; 2]
+        ) -> [f64; 2]
+    );
+
+    #[inline(always)]
+    fn energy_impl(
         &self,
         frames: &[f32],
         channels: usize,
@@ -413,7 +425,10 @@ mod tests {
             f2.avx512 = false;
             let mut s3 = KState::default();
             let [avx2, _] = f2.blocks(&x, &x[..4], &mut s3, &mut KState::default());
-            assert!((portable - avx2).abs() <= 1e-11 * portable, "{portable} vs {avx2}");
+            assert!(
+                (portable - avx2).abs() <= 1e-11 * portable,
+                "{portable} vs {avx2}"
+            );
         }
         assert!(
             (portable - simd).abs() <= 1e-11 * portable,

@@ -31,6 +31,7 @@ mod load;
 mod loudness;
 mod onset;
 mod resample;
+mod simd;
 mod spectral;
 
 pub use analyze::{

@@ -286,13 +286,21 @@ impl LoudnessMeter {
         sum
     }
 
-    /// Updates the sample peak and the 4x-oversampled true peak. Every sample is a point of
-    /// the oversampled signal, so the chunk's sample peak is first taken as a lower bound;
-    /// then a block of [`TP_BLOCK`] interpolated outputs is only computed when an upper bound
-    /// of it exceeds the peak so far (an exact bound, not an approximation: the result equals
-    /// computing every output). Block maxima are read from the interleaved samples; only a
-    /// block that needs a closer look is copied out, with the history before it.
-    fn update_true_peak(&mut self, interleaved: &[f32]) {
+    crate::simd::avx2_method!(
+        /// Updates the sample peak and the 4x-oversampled true peak. Every sample is a point
+        /// of the oversampled signal, so the chunk's sample peak is first taken as a lower
+        /// bound; then a block of [`TP_BLOCK`] interpolated outputs is only computed when an
+        /// upper bound of it exceeds the peak so far (an exact bound, not an approximation: the
+        /// result equals computing every output). Block maxima are read from the interleaved
+        /// samples; only a block that needs a closer look is copied out, with the history
+        /// before it.
+        fn update_true_peak / update_true_peak_avx2 => update_true_peak_impl(
+            &mut self, interleaved: &[f32]
+        )
+    );
+
+    #[inline(always)]
+    fn update_true_peak_impl(&mut self, interleaved: &[f32]) {
         let ch = self.channels;
         let frames = interleaved.len() / ch;
         if frames == 0 {
@@ -424,6 +432,7 @@ impl LoudnessMeter {
 
 /// Per block of [`TP_BLOCK`] frames of `interleaved` and per channel, the largest absolute
 /// sample, into `out` as `[block * channels + c]` (NaN is ignored).
+#[inline(always)]
 fn block_abs_max(interleaved: &[f32], channels: usize, out: &mut Vec<f32>) {
     out.clear();
     match channels {
@@ -452,6 +461,7 @@ fn block_abs_max(interleaved: &[f32], channels: usize, out: &mut Vec<f32>) {
 }
 
 /// Largest absolute value (0 for an empty slice; NaN is ignored).
+#[inline(always)]
 fn abs_max(values: &[f32]) -> f32 {
     let lanes = abs_max_lanes(values);
     lanes.iter().fold(0.0f32, |m, &v| if v > m { v } else { m })
@@ -459,6 +469,7 @@ fn abs_max(values: &[f32]) -> f32 {
 
 /// Largest absolute value of `values[i]` over every `i` with `i % 8 == lane`, per lane (0 for
 /// none; NaN is ignored), in lanes that vectorise.
+#[inline(always)]
 fn abs_max_lanes(values: &[f32]) -> [f32; 8] {
     let mut lanes = [0.0f32; 8];
     let mut chunks = values.chunks_exact(8);
@@ -477,6 +488,7 @@ fn abs_max_lanes(values: &[f32]) -> [f32; 8] {
 
 /// Whether any output `start..end` of the true-peak interpolator may exceed `peak`, by the
 /// per-output bound `|h_p[7]| |x[m-7]| + |h_p[8]| |x[m-8]| + rest * window_max`.
+#[inline(always)]
 fn centre_bound_exceeds(
     buf: &[f32],
     start: usize,
