@@ -165,8 +165,15 @@ impl PcmLayout {
         }
     }
 
-    /// Replaces `out` with the whole frames in `bytes`; returns the number of frames.
-    fn convert(self, bytes: &[u8], channels: usize, out: &mut Vec<f32>) -> usize {
+    crate::simd::avx2_method!(
+        /// Replaces `out` with the whole frames in `bytes`; returns the number of frames.
+        fn convert / convert_avx2 => convert_impl(
+            &self, bytes: &[u8], channels: usize, out: &mut Vec<f32>
+        ) -> usize
+    );
+
+    #[inline(always)]
+    fn convert_impl(&self, bytes: &[u8], channels: usize, out: &mut Vec<f32>) -> usize {
         let width = self.bytes_per_sample();
         let frames = bytes.len() / (width * channels);
         let bytes = &bytes[..frames * channels * width];
