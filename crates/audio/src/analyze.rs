@@ -312,8 +312,13 @@ impl FeatureStream {
         self.buf_start += drop as i64;
     }
 
-    /// Features of the frame whose power spectrum is `self.power`.
-    fn frame(&mut self) {
+    crate::simd::avx2_method!(
+        /// Features of the frame whose power spectrum is `self.power`.
+        fn frame / frame_avx2 => frame_impl(&mut self)
+    );
+
+    #[inline(always)]
+    fn frame_impl(&mut self) {
         self.bank.apply(&self.power, &mut self.mel);
         let floor = 10f32.powf(self.floor_db / 10.0);
         power_to_db(&self.mel, floor, &mut self.db);

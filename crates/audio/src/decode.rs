@@ -17,7 +17,7 @@ use symphonia::core::codecs::{
 };
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::{FormatOptions, FormatReader};
-use symphonia::core::io::{MediaSourceStream, MediaSourceStreamOptions};
+use symphonia::core::io::{MediaSourceStream, MediaSourceStreamOptions, ReadBytes};
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
@@ -97,7 +97,8 @@ pub struct Chunk<'a> {
 /// # Ok::<(), encore_audio::Error>(())
 /// ```
 pub struct Decoder {
-    format: Box<dyn FormatReader>,
+    /// `None` once a [`RawPcm`] reader has taken over the file.
+    format: Option<Box<dyn FormatReader>>,
     decoder: Box<dyn symphonia::core::codecs::Decoder>,
     track_id: u32,
     info: AudioInfo,
@@ -108,6 +109,8 @@ pub struct Decoder {
     /// buffer and copies).
     pcm: Option<PcmLayout>,
     pcm_samples: Vec<f32>,
+    /// Set for PCM WAV files opened from a path: the data chunk is read straight from the file.
+    raw: Option<RawPcm>,
     frames_decoded: u64,
     bad_packets_in_a_row: usize,
     good_packets: u64,
@@ -162,8 +165,15 @@ impl PcmLayout {
         }
     }
 
-    /// Replaces `out` with the whole frames in `bytes`; returns the number of frames.
-    fn convert(self, bytes: &[u8], channels: usize, out: &mut Vec<f32>) -> usize {
+    crate::simd::avx2_method!(
+        /// Replaces `out` with the whole frames in `bytes`; returns the number of frames.
+        fn convert / convert_avx2 => convert_impl(
+            &self, bytes: &[u8], channels: usize, out: &mut Vec<f32>
+        ) -> usize
+    );
+
+    #[inline(always)]
+    fn convert_impl(&self, bytes: &[u8], channels: usize, out: &mut Vec<f32>) -> usize {
         let width = self.bytes_per_sample();
         let frames = bytes.len() / (width * channels);
         let bytes = &bytes[..frames * channels * width];
@@ -181,6 +191,43 @@ impl PcmLayout {
             ),
         }
         frames
+    }
+}
+
+/// The data chunk of a PCM WAV file, read from the file in blocks of [`RAW_CHUNK_FRAMES`]
+/// frames: one copy from the kernel instead of Symphonia's buffer, packets of 1 152 frames and
+/// their copies.
+struct RawPcm {
+    file: File,
+    /// Bytes of the data chunk not read yet.
+    remaining: u64,
+    bytes: Vec<u8>,
+}
+
+/// Frames per chunk of [`RawPcm`] (32 kB of 16-bit stereo).
+const RAW_CHUNK_FRAMES: usize = 8192;
+
+impl RawPcm {
+    /// Reads the next block of whole frames (`frame_bytes` each) into `bytes`; returns its
+    /// length in bytes, short only at the end of the file.
+    fn read(&mut self, frame_bytes: usize) -> std::io::Result<usize> {
+        let want = ((RAW_CHUNK_FRAMES * frame_bytes) as u64).min(self.remaining) as usize;
+        self.bytes.resize(want, 0);
+        let mut got = 0;
+        while got < want {
+            match self.file.read(&mut self.bytes[got..want]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.remaining = if got < want {
+            0
+        } else {
+            self.remaining - got as u64
+        };
+        Ok(got)
     }
 }
 
@@ -254,8 +301,18 @@ impl Decoder {
         // One handle for sniffing, checks and decoding: rewind it for the decoder.
         file.seek(SeekFrom::Start(0))?;
         let ext = path.extension().and_then(|e| e.to_str());
+        // A second handle for reading PCM WAV data directly (`RawPcm`).
+        let raw = if container == "wav" {
+            file.try_clone().ok()
+        } else {
+            None
+        };
         let stream = MediaSourceStream::new(Box::new(file), MediaSourceStreamOptions::default());
-        Self::from_stream(stream, ext, container, limits)
+        let mut decoder = Self::from_stream(stream, ext, container, limits)?;
+        if let Some(raw) = raw {
+            decoder.read_pcm_directly(raw)?;
+        }
+        Ok(decoder)
     }
 
     /// Decodes from bytes in memory. `ext_hint` is an optional file extension ("mp3").
@@ -374,7 +431,7 @@ impl Decoder {
             frames_hint: params.n_frames,
         };
         Ok(Decoder {
-            format,
+            format: Some(format),
             decoder,
             track_id,
             info,
@@ -382,11 +439,39 @@ impl Decoder {
             samples: None,
             pcm,
             pcm_samples: Vec::new(),
+            raw: None,
             frames_decoded: 0,
             bad_packets_in_a_row: 0,
             good_packets: 0,
             finished: false,
         })
+    }
+
+    /// For WAV data in a layout [`PcmLayout`] converts, reads the data chunk from `file` (a
+    /// second handle on the same file) from here on, instead of through Symphonia. Symphonia
+    /// has parsed the header: its stream stands at the start of the data chunk, whose length
+    /// gives the frame count.
+    fn read_pcm_directly(&mut self, mut file: File) -> Result<()> {
+        let (Some(layout), Some(frames), Some(format)) =
+            (self.pcm, self.info.frames_hint, self.format.as_ref())
+        else {
+            return Ok(());
+        };
+        if format.tracks().len() != 1 || self.frames_decoded > 0 {
+            return Ok(());
+        }
+        let frame_bytes = (layout.bytes_per_sample() * self.info.channels) as u64;
+        let Some(format) = self.format.take() else {
+            return Ok(());
+        };
+        let start = format.into_inner().pos();
+        file.seek(SeekFrom::Start(start))?;
+        self.raw = Some(RawPcm {
+            file,
+            remaining: frames.saturating_mul(frame_bytes),
+            bytes: Vec::new(),
+        });
+        Ok(())
     }
 
     /// What is known about the stream. `channels` may be corrected by the first decoded chunk
@@ -409,8 +494,30 @@ impl Decoder {
             return Ok(None);
         }
         let container = self.info.container;
+        if let (Some(raw), Some(layout)) = (self.raw.as_mut(), self.pcm) {
+            let channels = self.info.channels;
+            let len = raw.read(layout.bytes_per_sample() * channels)?;
+            let frames = layout.convert(&raw.bytes[..len], channels, &mut self.pcm_samples);
+            if frames == 0 {
+                return self.finish();
+            }
+            self.count_frames(frames)?;
+            return Ok(Some(Chunk {
+                samples: &self.pcm_samples,
+                channels,
+            }));
+        }
+        if self.format.is_none() {
+            return self.finish();
+        }
         loop {
-            let packet = match guard(container, || self.format.next_packet())? {
+            let next = guard(container, || {
+                self.format
+                    .as_mut()
+                    .map(|f| f.next_packet())
+                    .unwrap_or_else(|| Err(SymError::ResetRequired))
+            })?;
+            let packet = match next {
                 Ok(packet) => packet,
                 Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
                     return self.finish();
@@ -776,5 +883,83 @@ mod tests {
         assert!(err.to_string().contains("text"), "{err}");
         let err = decode_bytes(vec![0x13; 5000], None).unwrap_err();
         assert!(matches!(err, Error::UnrecognisedFormat(_)), "{err}");
+    }
+
+    /// A WAV file: `fmt ` (PCM 16-bit or float 32-bit), a LIST chunk and a chunk of odd length
+    /// before the data, `data_len` announced for `data`, then a trailing chunk.
+    fn wav_with_chunks(float: bool, channels: u16, data: &[u8], data_len: u32) -> Vec<u8> {
+        let (format, bits) = if float { (3u16, 32u16) } else { (1, 16) };
+        let rate = 44_100u32;
+        let align = channels * bits / 8;
+        let mut fmt = Vec::new();
+        fmt.extend_from_slice(&format.to_le_bytes());
+        fmt.extend_from_slice(&channels.to_le_bytes());
+        fmt.extend_from_slice(&rate.to_le_bytes());
+        fmt.extend_from_slice(&(rate * u32::from(align)).to_le_bytes());
+        fmt.extend_from_slice(&align.to_le_bytes());
+        fmt.extend_from_slice(&bits.to_le_bytes());
+        let mut body = b"WAVE".to_vec();
+        let mut chunk = |id: &[u8], len: u32, bytes: &[u8]| {
+            body.extend_from_slice(id);
+            body.extend_from_slice(&len.to_le_bytes());
+            body.extend_from_slice(bytes);
+            if bytes.len() % 2 == 1 {
+                body.push(0);
+            }
+        };
+        chunk(b"fmt ", 16, &fmt);
+        chunk(b"LIST", 14, b"INFOISFT\x02\0\0\0x\0");
+        chunk(b"abcd", 3, b"odd");
+        chunk(b"data", data_len, data);
+        chunk(b"junk", 4, b"\x7f\x7f\x7f\x7f");
+        let mut out = b"RIFF".to_vec();
+        // The RIFF length counts the data as announced.
+        let missing = data_len as usize - data.len();
+        out.extend_from_slice(&((body.len() + missing) as u32).to_le_bytes());
+        out.extend_from_slice(&body);
+        out
+    }
+
+    #[test]
+    fn wav_read_directly_equals_symphonia() {
+        let dir = tempfile::tempdir().unwrap();
+        let samples: Vec<i16> = (0..3 * 20_011)
+            .map(|i| ((i * 7919) % 65_536 - 32_768) as i16)
+            .collect();
+        let s16: Vec<u8> = samples.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let f32s: Vec<u8> = samples
+            .iter()
+            .flat_map(|&v| (f32::from(v) / 40_000.0).to_le_bytes())
+            .collect();
+        let cases = [
+            (false, 3u16, &s16[..], s16.len()),
+            (false, 2, &s16[..s16.len() - 4], s16.len() - 5),
+            (true, 1, &f32s[..], f32s.len()),
+            (true, 3, &f32s[..], f32s.len() - 3),
+        ];
+        for (k, (float, channels, data, len)) in cases.into_iter().enumerate() {
+            let bytes = wav_with_chunks(float, channels, &data[..len], len as u32);
+            let path = dir.path().join(format!("{k}.wav"));
+            std::fs::write(&path, &bytes).unwrap();
+            let mut direct = Decoder::open(&path).unwrap();
+            assert!(direct.raw.is_some(), "case {k}");
+            let mut got = Vec::new();
+            while let Some(c) = direct.next_chunk().unwrap() {
+                got.extend_from_slice(c.samples);
+            }
+            let want = decode_bytes(bytes, Some("wav")).unwrap();
+            assert_eq!(direct.frames_decoded(), want.frames() as u64, "case {k}");
+            assert_eq!(got, want.samples, "case {k}");
+        }
+        // A data chunk that announces more than the file holds: the frames that are there.
+        let bytes = wav_with_chunks(false, 2, &s16[..4000], 8000);
+        let path = dir.path().join("short.wav");
+        std::fs::write(&path, &bytes[..bytes.len() - 12]).unwrap();
+        let mut direct = Decoder::open(&path).unwrap();
+        let mut n = 0;
+        while let Some(c) = direct.next_chunk().unwrap() {
+            n += c.samples.len();
+        }
+        assert_eq!(n, 2000);
     }
 }

@@ -26,10 +26,12 @@ mod beat;
 mod buffer;
 mod decode;
 mod error;
+mod kweight;
 mod load;
 mod loudness;
 mod onset;
 mod resample;
+mod simd;
 mod spectral;
 
 pub use analyze::{

@@ -4,6 +4,7 @@
 //! [`LoudnessMeter`] keeps O(channels) filter state plus one `f64` per 100 ms of audio, so an
 //! hour of audio costs about 300 kB whatever the sample rate.
 
+use crate::kweight::{KFilter, KState};
 use crate::resample::bessel_i0;
 
 /// Loudness figures of a whole programme. `None` means "not defined": digital silence, or too
@@ -26,7 +27,7 @@ pub struct Loudness {
     pub max_short_term_lufs: Option<f64>,
 }
 
-/// A biquad in direct form I with `f64` state.
+/// A biquad's coefficients (run as part of [`KFilter`]).
 #[derive(Debug, Clone, Copy)]
 struct Biquad {
     b: [f64; 3],
@@ -138,10 +139,12 @@ pub struct LoudnessMeter {
     sample_rate: u32,
     channels: usize,
     gains: Vec<f64>,
-    filters: [Biquad; 2],
-    /// Per channel: the cascade's state in direct form I: x[n-1], x[n-2] (input), y[n-1],
-    /// y[n-2] (shelf output, which is also the high-pass input), z[n-1], z[n-2] (output).
-    state: Vec<[f64; 6]>,
+    /// The K-weighting cascade as one 4th-order recursion in block form.
+    filter: KFilter,
+    /// Per channel: the recursion's last inputs and outputs.
+    state: Vec<KState>,
+    /// Per channel of a pair: the samples being filtered, as `f64`.
+    k_scratch: [Vec<f64>; 2],
     /// Weighted sum of squares in the current 100 ms sub-block.
     acc: f64,
     /// Samples (frames) in the current sub-block, and the index of the sub-block.
@@ -207,8 +210,12 @@ impl LoudnessMeter {
             sample_rate,
             channels,
             gains: channel_gains(channels),
-            filters: k_weighting(sample_rate),
-            state: vec![[0.0; 6]; channels],
+            filter: {
+                let [shelf, hp] = k_weighting(sample_rate);
+                KFilter::new(shelf.b, shelf.a, hp.a)
+            },
+            state: vec![KState::default(); channels],
+            k_scratch: [Vec::new(), Vec::new()],
             acc: 0.0,
             acc_frames: 0,
             sub_index: 0,
@@ -249,95 +256,51 @@ impl LoudnessMeter {
             }
         }
         // Flush denormals so silence after sound stays fast.
-        for v in self.state.iter_mut().flatten() {
-            if v.abs() < 1e-30 {
-                *v = 0.0;
-            }
+        for st in &mut self.state {
+            st.flush_denormals();
         }
     }
 
     /// K-weights `frames` (interleaved, whole frames) and returns the sum over frames of the
-    /// channel-weighted squares.
+    /// channel-weighted squares. Channels are filtered two at a time, so that their recursions
+    /// overlap.
     fn k_weighted_energy(&mut self, frames: &[f32]) -> f64 {
-        match self.channels {
-            1 => self.k_weight_group::<1>(frames, 0),
-            2 => self.k_weight_group::<2>(frames, 0),
-            ch => {
-                // Channels two at a time: independent recursions keep the CPU busy.
-                let mut sum = 0.0;
-                let mut c = 0;
-                while c < ch {
-                    if c + 1 < ch {
-                        sum += self.k_weight_group::<2>(frames, c);
-                        c += 2;
-                    } else {
-                        sum += self.k_weight_group::<1>(frames, c);
-                        c += 1;
-                    }
-                }
-                sum
+        let ch = self.channels;
+        let mut sum = 0.0;
+        let mut c = 0;
+        while c < ch {
+            let n = if c + 1 < ch { 2 } else { 1 };
+            let g = &self.gains[c..c + n];
+            if g.iter().any(|&g| g != 0.0) {
+                let s = self.filter.energy(
+                    frames,
+                    ch,
+                    c,
+                    &mut self.state[c..c + n],
+                    &mut self.k_scratch,
+                );
+                sum += g.iter().zip(s).map(|(g, s)| g * s).sum::<f64>();
             }
-        }
-    }
-
-    /// K-weights channels `first..first + N` of `frames` and returns their weighted squares,
-    /// summed. The state is kept as one array per variable, one lane per channel; stereo has
-    /// its own loop with every variable in a register.
-    fn k_weight_group<const N: usize>(&mut self, frames: &[f32], first: usize) -> f64 {
-        let mut g = [0.0f64; N];
-        g.copy_from_slice(&self.gains[first..first + N]);
-        if g.iter().all(|&g| g == 0.0) {
-            return 0.0;
-        }
-        let mut st = [[0.0f64; N]; 6];
-        for j in 0..N {
-            for (v, s) in st.iter_mut().zip(self.state[first + j]) {
-                v[j] = s;
-            }
-        }
-        let sum = if self.channels == 2 && N == 2 {
-            k_weight_stereo(&self.filters, &g, &mut st, frames)
-        } else if self.channels == N {
-            // The common case (mono, stereo): a constant stride.
-            k_weight_frames(
-                &self.filters,
-                &g,
-                &mut st,
-                frames.chunks_exact(N).map(|f| {
-                    let mut x = [0.0f64; N];
-                    for (x, &v) in x.iter_mut().zip(f) {
-                        *x = f64::from(v);
-                    }
-                    x
-                }),
-            )
-        } else {
-            k_weight_frames(
-                &self.filters,
-                &g,
-                &mut st,
-                frames.chunks_exact(self.channels).map(|f| {
-                    let mut x = [0.0f64; N];
-                    for (x, &v) in x.iter_mut().zip(&f[first..first + N]) {
-                        *x = f64::from(v);
-                    }
-                    x
-                }),
-            )
-        };
-        for j in 0..N {
-            self.state[first + j] = st.map(|v| v[j]);
+            c += n;
         }
         sum
     }
 
-    /// Updates the sample peak and the 4x-oversampled true peak. Every sample is a point of
-    /// the oversampled signal, so the chunk's sample peak is first taken as a lower bound;
-    /// then a block of [`TP_BLOCK`] interpolated outputs is only computed when an upper bound
-    /// of it exceeds the peak so far (an exact bound, not an approximation: the result equals
-    /// computing every output). Block maxima are read from the interleaved samples; only a
-    /// block that needs a closer look is copied out, with the history before it.
-    fn update_true_peak(&mut self, interleaved: &[f32]) {
+    crate::simd::avx2_method!(
+        /// Updates the sample peak and the 4x-oversampled true peak. Every sample is a point
+        /// of the oversampled signal, so the chunk's sample peak is first taken as a lower
+        /// bound; then a block of [`TP_BLOCK`] interpolated outputs is only computed when an
+        /// upper bound of it exceeds the peak so far (an exact bound, not an approximation: the
+        /// result equals computing every output). Block maxima are read from the interleaved
+        /// samples; only a block that needs a closer look is copied out, with the history
+        /// before it.
+        fn update_true_peak / update_true_peak_avx2 => update_true_peak_impl(
+            &mut self, interleaved: &[f32]
+        )
+    );
+
+    #[inline(always)]
+    fn update_true_peak_impl(&mut self, interleaved: &[f32]) {
         let ch = self.channels;
         let frames = interleaved.len() / ch;
         if frames == 0 {
@@ -467,93 +430,9 @@ impl LoudnessMeter {
     }
 }
 
-/// Runs the K-weighting cascade over `N` channels of `frames` with the state `st` (x1, x2, y1,
-/// y2, z1, z2, one lane per channel) and returns the sum of `gain * z^2` over frames and lanes.
-#[inline(always)]
-fn k_weight_frames<const N: usize>(
-    filters: &[Biquad; 2],
-    g: &[f64; N],
-    st: &mut [[f64; N]; 6],
-    frames: impl Iterator<Item = [f64; N]>,
-) -> f64 {
-    let [s1, s2] = *filters;
-    let [mut x1, mut x2, mut y1, mut y2, mut z1, mut z2] = *st;
-    let mut sum = [0.0f64; N];
-    // Every term that does not depend on the previous output is summed first, so the
-    // loop-carried chain of each recursion is one multiply and one subtract (`- a1 * y[n-1]`
-    // last): about 13 % faster than left-to-right order, same results to rounding.
-    let (b0, b1, b2, a1, a2, c1, c2) = (
-        s1.b[0], s1.b[1], s1.b[2], s1.a[0], s1.a[1], s2.a[0], s2.a[1],
-    );
-    for x in frames {
-        for j in 0..N {
-            // High shelf, then the high pass (numerator 1, -2, 1); lane j is one channel.
-            let ff = b0 * x[j] + b1 * x1[j] + b2 * x2[j];
-            let y = (ff - a2 * y2[j]) - a1 * y1[j];
-            let z = (y - 2.0 * y1[j] + y2[j] - c2 * z2[j]) - c1 * z1[j];
-            x2[j] = x1[j];
-            x1[j] = x[j];
-            y2[j] = y1[j];
-            y1[j] = y;
-            z2[j] = z1[j];
-            z1[j] = z;
-            sum[j] += g[j] * z * z;
-        }
-    }
-    *st = [x1, x2, y1, y2, z1, z2];
-    sum.iter().sum()
-}
-
-/// [`k_weight_frames`] for interleaved stereo, with every variable in its own register.
-fn k_weight_stereo<const N: usize>(
-    filters: &[Biquad; 2],
-    g: &[f64; N],
-    st: &mut [[f64; N]; 6],
-    frames: &[f32],
-) -> f64 {
-    let [s1, s2] = *filters;
-    let (b0, b1, b2, a1, a2, c1, c2) = (
-        s1.b[0], s1.b[1], s1.b[2], s1.a[0], s1.a[1], s2.a[0], s2.a[1],
-    );
-    let [
-        [lx1, rx1],
-        [lx2, rx2],
-        [ly1, ry1],
-        [ly2, ry2],
-        [lz1, rz1],
-        [lz2, rz2],
-    ] = st.map(|v| [v[0], v[N - 1]]);
-    let (mut lx1, mut lx2, mut ly1, mut ly2, mut lz1, mut lz2) = (lx1, lx2, ly1, ly2, lz1, lz2);
-    let (mut rx1, mut rx2, mut ry1, mut ry2, mut rz1, mut rz2) = (rx1, rx2, ry1, ry2, rz1, rz2);
-    let (mut ls, mut rs) = (0.0f64, 0.0f64);
-    for f in frames.chunks_exact(2) {
-        let (lx, rx) = (f64::from(f[0]), f64::from(f[1]));
-        let ly = (b0 * lx + b1 * lx1 + b2 * lx2 - a2 * ly2) - a1 * ly1;
-        let ry = (b0 * rx + b1 * rx1 + b2 * rx2 - a2 * ry2) - a1 * ry1;
-        let lz = (ly - 2.0 * ly1 + ly2 - c2 * lz2) - c1 * lz1;
-        let rz = (ry - 2.0 * ry1 + ry2 - c2 * rz2) - c1 * rz1;
-        (lx2, lx1, ly2, ly1, lz2, lz1) = (lx1, lx, ly1, ly, lz1, lz);
-        (rx2, rx1, ry2, ry1, rz2, rz1) = (rx1, rx, ry1, ry, rz1, rz);
-        ls += lz * lz;
-        rs += rz * rz;
-    }
-    let pairs = [
-        [lx1, rx1],
-        [lx2, rx2],
-        [ly1, ry1],
-        [ly2, ry2],
-        [lz1, rz1],
-        [lz2, rz2],
-    ];
-    for (v, p) in st.iter_mut().zip(pairs) {
-        v[0] = p[0];
-        v[N - 1] = p[1];
-    }
-    g[0] * ls + g[N - 1] * rs
-}
-
 /// Per block of [`TP_BLOCK`] frames of `interleaved` and per channel, the largest absolute
 /// sample, into `out` as `[block * channels + c]` (NaN is ignored).
+#[inline(always)]
 fn block_abs_max(interleaved: &[f32], channels: usize, out: &mut Vec<f32>) {
     out.clear();
     match channels {
@@ -582,6 +461,7 @@ fn block_abs_max(interleaved: &[f32], channels: usize, out: &mut Vec<f32>) {
 }
 
 /// Largest absolute value (0 for an empty slice; NaN is ignored).
+#[inline(always)]
 fn abs_max(values: &[f32]) -> f32 {
     let lanes = abs_max_lanes(values);
     lanes.iter().fold(0.0f32, |m, &v| if v > m { v } else { m })
@@ -589,6 +469,7 @@ fn abs_max(values: &[f32]) -> f32 {
 
 /// Largest absolute value of `values[i]` over every `i` with `i % 8 == lane`, per lane (0 for
 /// none; NaN is ignored), in lanes that vectorise.
+#[inline(always)]
 fn abs_max_lanes(values: &[f32]) -> [f32; 8] {
     let mut lanes = [0.0f32; 8];
     let mut chunks = values.chunks_exact(8);
@@ -607,6 +488,7 @@ fn abs_max_lanes(values: &[f32]) -> [f32; 8] {
 
 /// Whether any output `start..end` of the true-peak interpolator may exceed `peak`, by the
 /// per-output bound `|h_p[7]| |x[m-7]| + |h_p[8]| |x[m-8]| + rest * window_max`.
+#[inline(always)]
 fn centre_bound_exceeds(
     buf: &[f32],
     start: usize,

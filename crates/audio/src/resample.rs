@@ -254,8 +254,15 @@ impl HalfbandDecimator {
         self.emit(out);
     }
 
-    /// Like [`push`](Self::push) for interleaved frames, averaged to mono on the way in.
-    pub(crate) fn push_interleaved(&mut self, frames: &[f32], channels: usize, out: &mut Vec<f32>) {
+    crate::simd::avx2_method!(
+        /// Like [`push`](Self::push) for interleaved frames, averaged to mono on the way in.
+        pub(crate) fn push_interleaved / push_interleaved_avx2 => push_interleaved_impl(
+            &mut self, frames: &[f32], channels: usize, out: &mut Vec<f32>
+        )
+    );
+
+    #[inline(always)]
+    fn push_interleaved_impl(&mut self, frames: &[f32], channels: usize, out: &mut Vec<f32>) {
         if channels != 2 || self.odd_next {
             let mut mono = Vec::with_capacity(frames.len() / channels.max(1));
             crate::buffer::downmix_into(frames, channels, &mut mono);
@@ -273,8 +280,13 @@ impl HalfbandDecimator {
         self.emit(out);
     }
 
-    /// Computes every output whose window is inside the buffers and drops consumed input.
-    fn emit(&mut self, out: &mut Vec<f32>) {
+    crate::simd::avx2_method!(
+        /// Computes every output whose window is inside the buffers and drops consumed input.
+        fn emit / emit_avx2 => emit_impl(&mut self, out: &mut Vec<f32>)
+    );
+
+    #[inline(always)]
+    fn emit_impl(&mut self, out: &mut Vec<f32>) {
         const N: usize = HALFBAND_PAIRS;
         const B: usize = 8;
         const W: usize = 2 * N + B - 1;

@@ -139,8 +139,16 @@ impl PowerSpectrum {
         }
     }
 
-    /// Writes the power of `samples * window` (both `n` long) into `power` (`n / 2 + 1` long).
-    pub(crate) fn power(&mut self, samples: &[f32], window: &[f32], power: &mut [f32]) {
+    crate::simd::avx2_method!(
+        /// Writes the power of `samples * window` (both `n` long) into `power` (`n / 2 + 1`
+        /// long).
+        pub(crate) fn power / power_avx2 => power_impl(
+            &mut self, samples: &[f32], window: &[f32], power: &mut [f32]
+        )
+    );
+
+    #[inline(always)]
+    fn power_impl(&mut self, samples: &[f32], window: &[f32], power: &mut [f32]) {
         debug_assert!(samples.len() == self.n && window.len() == self.n);
         debug_assert_eq!(power.len(), self.n / 2 + 1);
         if !self.n.is_multiple_of(2) {
@@ -301,8 +309,13 @@ impl MelFilterbank {
         self.bands.len()
     }
 
-    /// Applies the filters to one power frame, writing one value per band into `out`.
-    pub fn apply(&self, power: &[f32], out: &mut [f32]) {
+    crate::simd::avx2_method!(
+        /// Applies the filters to one power frame, writing one value per band into `out`.
+        pub fn apply / apply_avx2 => apply_impl(&self, power: &[f32], out: &mut [f32])
+    );
+
+    #[inline(always)]
+    fn apply_impl(&self, power: &[f32], out: &mut [f32]) {
         debug_assert_eq!(power.len(), self.n_bins);
         for ((first, weights), o) in self.bands.iter().zip(out.iter_mut()) {
             *o = dot(weights, power.get(*first..).unwrap_or(&[]));
@@ -315,6 +328,7 @@ impl MelFilterbank {
 /// unlike a call to libm per value; within 3e-5 dB of `log10` (a few `f32` steps). The exponent
 /// is split off, and `ln` of the mantissa, moved into [1/sqrt 2, sqrt 2), is the series of
 /// `2 atanh((m - 1) / (m + 1))` to the 7th power.
+#[inline(always)]
 pub(crate) fn power_to_db(power: &[f32], floor: f32, db: &mut [f32]) {
     const DB_PER_LN: f32 = 10.0 / std::f32::consts::LN_10;
     for (d, &p) in db.iter_mut().zip(power) {
@@ -333,6 +347,7 @@ pub(crate) fn power_to_db(power: &[f32], floor: f32, db: &mut [f32]) {
 }
 
 /// Dot product over the shorter of `a` and `b`, in eight partial sums so that it vectorises.
+#[inline(always)]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
