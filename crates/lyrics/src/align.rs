@@ -269,34 +269,19 @@ impl<M: AcousticModel> Aligner<M> {
         let before = out.len();
         for p in phones {
             let class = self.model.class_of(p);
-            if coarse {
-                let reps = match p.class {
-                    PhoneClass::Vowel => vowel_states,
-                    _ if self.options.coarse_consonants => 1,
-                    _ => 0,
-                };
-                for _ in 0..reps {
-                    out.push(State {
-                        class,
-                        word: Some(word),
-                        skippable: false,
-                        enter: 0.0,
-                    });
-                }
-            } else {
-                let reps = if p.class == PhoneClass::Vowel {
-                    vowel_states
-                } else {
-                    1
-                };
-                for _ in 0..reps {
-                    out.push(State {
-                        class,
-                        word: Some(word),
-                        skippable: false,
-                        enter: 0.0,
-                    });
-                }
+            // The line pass has vowels only unless `coarse_consonants`; the word pass has all.
+            let reps = match p.class {
+                PhoneClass::Vowel => vowel_states,
+                _ if !coarse || self.options.coarse_consonants => 1,
+                _ => 0,
+            };
+            for _ in 0..reps {
+                out.push(State {
+                    class,
+                    word: Some(word),
+                    skippable: false,
+                    enter: 0.0,
+                });
             }
         }
         if out.len() == before
