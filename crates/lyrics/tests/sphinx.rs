@@ -1,6 +1,8 @@
 //! The Sphinx phone scorer on clean speech: eSpeak-NG words run together without pauses, so
 //! only phone identity can find where one word ends and the next begins.
 
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 
@@ -31,22 +33,9 @@ fn run_together(words: &[&str]) -> Option<(AudioBuffer, Vec<f64>)> {
     let mut voice = vec![0.0f32; SR as usize];
     let mut starts = Vec::new();
     for w in words {
-        let wav = dir.join("w.wav");
-        let ok = std::process::Command::new("espeak-ng")
-            .args(["-v", "en-us", "-s", "150", "-w"])
-            .arg(&wav)
-            .arg(w)
-            .status()
-            .ok()?
-            .success();
-        if !ok {
-            return None;
-        }
-        let clip = encore_audio::load_mono(&wav, SR).ok()?.samples;
-        let loud: Vec<usize> = (0..clip.len()).filter(|&i| clip[i].abs() > 0.01).collect();
-        let (a, b) = (*loud.first()?, *loud.last()?);
+        let clip = common::espeak_word(&dir, w, &["-v", "en-us", "-s", "150"], SR, 0.01)?;
         starts.push(voice.len() as f64 / f64::from(SR));
-        voice.extend_from_slice(&clip[a..=b]);
+        voice.extend_from_slice(&clip);
     }
     let _ = std::fs::remove_dir_all(&dir);
     voice.extend(std::iter::repeat_n(0.0, SR as usize));

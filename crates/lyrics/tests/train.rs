@@ -1,6 +1,8 @@
 //! Training the hybrid model end to end on a tiny synthetic set, resuming from checkpoints,
 //! and the shipped default model against the untrained broad-class model.
 
+mod common;
+
 use encore_audio::AudioBuffer;
 use encore_lyrics::{
     AcousticModel, AlignOptions, Aligner, BroadClassModel, HybridModel, Language, Lyrics, Mode,
@@ -182,33 +184,14 @@ fn espeak_clip() -> Option<(AudioBuffer, String, Vec<f64>)> {
     let mut t = 2.0f64;
     for (li, line) in lines.iter().enumerate() {
         for w in line.split_whitespace() {
-            let wav = dir.join("w.wav");
-            let ok = std::process::Command::new("espeak-ng")
-                .args([
-                    "-v",
-                    "en",
-                    "-s",
-                    "120",
-                    "-p",
-                    &(40 + 5 * li).to_string(),
-                    "-w",
-                ])
-                .arg(&wav)
-                .arg(w)
-                .status()
-                .ok()?
-                .success();
-            if !ok {
-                return None;
-            }
-            let clip = encore_audio::load_mono(&wav, SR).ok()?.samples;
-            let loud: Vec<usize> = (0..clip.len()).filter(|&i| clip[i].abs() > 0.02).collect();
-            let (a, b) = (*loud.first()?, *loud.last()?);
+            let pitch = (40 + 5 * li).to_string();
+            let args = ["-v", "en", "-s", "120", "-p", pitch.as_str()];
+            let clip = common::espeak_word(&dir, w, &args, SR, 0.02)?;
             let at = (t * f64::from(SR)) as usize;
-            voice.resize(at + (b - a) + 1, 0.0);
-            voice[at..=at + (b - a)].copy_from_slice(&clip[a..=b]);
+            voice.resize(at + clip.len(), 0.0);
+            voice[at..].copy_from_slice(&clip);
             starts.push(t);
-            t += (b - a) as f64 / f64::from(SR) + 0.15;
+            t += (clip.len() - 1) as f64 / f64::from(SR) + 0.15;
         }
         t += 2.5;
     }
