@@ -271,10 +271,16 @@ fn load_model(spec: Option<&Path>) -> anyhow::Result<Box<dyn AcousticModel>> {
 /// The `--phones` argument: `sphinx` (Debian's pocketsphinx-en-us model), a Sphinx model
 /// directory, or `none`; absent: Debian's model when installed in refine mode, where it was
 /// measured better on real songs (docs/readme/lyrics.md), and none in full mode, where it was
-/// worse.
-fn load_phones(spec: Option<&Path>, mode: Mode) -> anyhow::Result<Option<Arc<SphinxModel>>> {
+/// worse, nor with the broad-class model (`broad`), which cannot take phones.
+fn load_phones(
+    spec: Option<&Path>,
+    mode: Mode,
+    broad: bool,
+) -> anyhow::Result<Option<Arc<SphinxModel>>> {
     let dir = match spec {
-        None if mode == Mode::Refine => return Ok(SphinxModel::installed().map(Arc::new)),
+        None if mode == Mode::Refine && !broad => {
+            return Ok(SphinxModel::installed().map(Arc::new));
+        }
         None => return Ok(None),
         Some(p) if p.as_os_str() == "none" => return Ok(None),
         Some(p) if p.as_os_str() == "sphinx" => {
@@ -362,12 +368,11 @@ fn align(args: AlignArgs) -> anyhow::Result<ExitCode> {
     let audio = encore_audio::decode_file(&args.audio)
         .with_context(|| format!("{}", args.audio.display()))?;
     let lang = args.lang.as_deref().map(Language::from_code);
-    // The default phones only with the default (hybrid) kind of model.
-    let phones = if args.phones.is_none() && is_broad(args.model.as_deref()) {
-        None
-    } else {
-        load_phones(args.phones.as_deref(), mode)?
-    };
+    let phones = load_phones(
+        args.phones.as_deref(),
+        mode,
+        is_broad(args.model.as_deref()),
+    )?;
     let with_phones = phones.is_some();
     let model = load_model_with_hint(args.model.as_deref(), phones)?;
     let dictionary = load_dictionary(args.dict.as_deref())?;
@@ -567,20 +572,14 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
         None => vec![Mode::Refine, Mode::Full],
     };
     let dictionary = load_dictionary(args.dict.as_deref())?;
-    if args.phones.is_some() && is_broad(args.model.as_deref()) {
+    let broad = is_broad(args.model.as_deref());
+    if args.phones.is_some() && broad {
         bail!("--phones needs a hybrid model (not --model broad)");
     }
-    // Phones per mode (the default differs: see `load_phones`); the default phones only with
-    // the default (hybrid) kind of model.
-    let phones_for = |mode: Mode| -> anyhow::Result<Option<Arc<SphinxModel>>> {
-        if args.phones.is_none() && is_broad(args.model.as_deref()) {
-            return Ok(None);
-        }
-        load_phones(args.phones.as_deref(), mode)
-    };
+    // Phones per mode: the default differs (see `load_phones`).
     let phones_by_mode: Vec<(Mode, Option<Arc<SphinxModel>>)> = modes
         .iter()
-        .map(|&m| Ok((m, phones_for(m)?)))
+        .map(|&m| Ok((m, load_phones(args.phones.as_deref(), m, broad)?)))
         .collect::<anyhow::Result<_>>()?;
     let hybrid = match args.model.as_deref() {
         Some(p) if p.as_os_str() == "broad" => None,
@@ -645,15 +644,7 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
             if let Some(w) = args.fine_weight {
                 options.position_weight_fine = w;
             }
-            if let Some(w) = hybrid
-                .as_ref()
-                .filter(|_| {
-                    args.model
-                        .as_deref()
-                        .is_none_or(|p| p.as_os_str() != "broad")
-                })
-                .and_then(|m| m.header.coarse_weight)
-            {
+            if let Some(w) = hybrid.as_ref().and_then(|m| m.header.coarse_weight) {
                 options.position_weight_coarse = w;
             }
             if let Some(w) = args.coarse_weight {
