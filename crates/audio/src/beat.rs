@@ -328,20 +328,19 @@ pub fn local_tempo(tg: &Tempogram, n_frames: usize, params: &TempoParams) -> Opt
     let mut score: Vec<f64> = (0..s).map(|k| obs(&tg.frames[0], k)).collect();
     let mut back = vec![0u16; t * s];
     let mut next = vec![0.0f64; s];
+    let mut arg = vec![0u64; s];
+    let (mut spare_b, mut spare_a) = (vec![0.0f64; s], vec![0u64; s]);
     for j in 1..t {
         let row = &tg.frames[j];
-        // Best predecessor of every state, predecessors outermost so that the inner loop runs
-        // over independent states (it vectorises); ties keep the first predecessor.
-        let arg = &mut back[j * s..(j + 1) * s];
-        next.fill(f64::NEG_INFINITY);
-        for (p, (sc, tr)) in score.iter().zip(trans.chunks_exact(s)).enumerate() {
-            for ((best, a), &t) in next.iter_mut().zip(arg.iter_mut()).zip(tr) {
-                let v = sc + t;
-                if v > *best {
-                    *best = v;
-                    *a = p as u16;
-                }
-            }
+        best_predecessors(
+            &score,
+            &trans,
+            &mut next,
+            &mut arg,
+            (&mut spare_b, &mut spare_a),
+        );
+        for (b, &a) in back[j * s..(j + 1) * s].iter_mut().zip(&arg) {
+            *b = a as u16;
         }
         for (k, n) in next.iter_mut().enumerate() {
             *n += obs(row, k);
@@ -378,6 +377,74 @@ pub fn local_tempo(tg: &Tempogram, n_frames: usize, params: &TempoParams) -> Opt
         })
         .collect();
     Some(per_frame)
+}
+
+/// One Viterbi step: for every state `k`, the best `score[p] + trans[p * s + k]` over
+/// predecessors `p` into `best[k]` and that `p` into `arg[k]` (ties keep the first `p`).
+/// Predecessors outermost, so that the inner loop runs over independent states and vectorises.
+/// Each predecessor reads one pair of buffers and writes the other (`spare` is the second
+/// pair): updating in place, the compiler turns the conditional update into masked stores,
+/// which are microcoded (slow) on AMD CPUs.
+fn best_predecessors(
+    score: &[f64],
+    trans: &[f64],
+    best: &mut [f64],
+    arg: &mut [u64],
+    spare: (&mut [f64], &mut [u64]),
+) {
+    Viterbi.step(score, trans, best, arg, spare);
+}
+
+/// Receiver of the dispatched Viterbi step.
+struct Viterbi;
+
+impl Viterbi {
+    crate::simd::avx2_method!(
+        fn step / step_avx2 => step_impl(
+            &self,
+            score: &[f64],
+            trans: &[f64],
+            best: &mut [f64],
+            arg: &mut [u64],
+            spare: (&mut [f64], &mut [u64])
+        )
+    );
+
+    #[inline(always)]
+    fn step_impl(
+        &self,
+        score: &[f64],
+        trans: &[f64],
+        best: &mut [f64],
+        arg: &mut [u64],
+        spare: (&mut [f64], &mut [u64]),
+    ) {
+        let s = best.len();
+        best.fill(f64::NEG_INFINITY);
+        arg.fill(0);
+        let (mut cur_b, mut cur_a) = (best, arg);
+        let (mut new_b, mut new_a) = spare;
+        let mut in_spare = false;
+        for (p, (sc, tr)) in score.iter().zip(trans.chunks_exact(s)).enumerate() {
+            let p = p as u64;
+            let olds = cur_b.iter().zip(cur_a.iter()).zip(tr);
+            let news = new_b.iter_mut().zip(new_a.iter_mut());
+            for ((nb, na), ((&b, &a), &t)) in news.zip(olds) {
+                let v = sc + t;
+                let take = v > b;
+                *nb = if take { v } else { b };
+                *na = if take { p } else { a };
+            }
+            std::mem::swap(&mut cur_b, &mut new_b);
+            std::mem::swap(&mut cur_a, &mut new_a);
+            in_spare = !in_spare;
+        }
+        if in_spare {
+            // The result is in the spare buffers, which `new_*` now name the originals of.
+            new_b.copy_from_slice(cur_b);
+            new_a.copy_from_slice(cur_a);
+        }
+    }
 }
 
 /// Beat frames by dynamic programming (Ellis 2007): each beat maximises the onset strength
@@ -425,6 +492,9 @@ pub fn track_beats(env: &Envelope, period: &[f64], params: &TempoParams) -> Vec<
     let mut backlink = vec![usize::MAX; n];
     let max_local = local.iter().copied().fold(0.0, f64::max);
     let mut started = false;
+    // `ln_d[d] = ln(d)`: the log interval ratio is `ln_d[i - prev] - ln(p)`, one `ln` per
+    // frame instead of one per candidate predecessor.
+    let mut ln_d: Vec<f64> = Vec::new();
     for i in 0..n {
         let p = period[i].max(1.0);
         let lo = i as f64 - 2.0 * p;
@@ -434,8 +504,12 @@ pub fn track_beats(env: &Envelope, period: &[f64], params: &TempoParams) -> Vec<
             let a = lo.round().max(0.0) as usize;
             let b = hi.round().max(0.0) as usize;
             let b = b.min(i.saturating_sub(1));
+            let ln_p = p.ln();
+            if ln_d.len() <= i - a.min(b) {
+                ln_d.extend((ln_d.len()..=i - a.min(b)).map(|d| (d as f64).ln()));
+            }
             for (prev, &c) in cum.iter().enumerate().take(b + 1).skip(a) {
-                let r = ((i - prev) as f64 / p).ln();
+                let r = ln_d[i - prev] - ln_p;
                 let v = c - params.tightness * r * r;
                 if v > best {
                     best = v;
