@@ -110,9 +110,8 @@ pub(crate) struct PowerSpectrum {
     twiddle_re: Vec<f32>,
     twiddle_im: Vec<f32>,
     buf: Vec<Complex<f32>>,
-    /// The split step's inputs as separate real and imaginary parts (even `n` only): `Z[k]`,
-    /// and `Z[(n/2 - k) mod n/2]` (the mirror).
-    split: [Vec<f32>; 4],
+    /// The split step's input `Z[k]` as separate real and imaginary parts (even `n` only).
+    split: [Vec<f32>; 2],
     scratch: Vec<Complex<f32>>,
 }
 
@@ -169,29 +168,51 @@ impl PowerSpectrum {
         }
         self.fft
             .process_with_scratch(&mut self.buf, &mut self.scratch);
-        let [zr, zi, mr, mi] = &mut self.split;
+        let [zr, zi] = &mut self.split;
         for ((r, i), z) in zr.iter_mut().zip(zi.iter_mut()).zip(&self.buf) {
             (*r, *i) = (z.re, z.im);
         }
-        mr[0] = zr[0];
-        mi[0] = zi[0];
-        for ((r, i), z) in mr[1..]
-            .iter_mut()
-            .zip(mi[1..].iter_mut())
-            .zip(self.buf[1..].iter().rev())
-        {
-            (*r, *i) = (z.re, z.im);
-        }
-        let z = zr.iter().zip(zi.iter());
-        let mirror = mr.iter().zip(mi.iter());
-        let w = self.twiddle_re.iter().zip(&self.twiddle_im);
-        for (p, (((zr, zi), (mr, mi)), (wr, wi))) in power.iter_mut().zip(z.zip(mirror).zip(w)) {
-            // With R = conj(Z[m - k]): A = (Z + R) / 2, B = (Z - R) / 2i, X = A + w B.
+        // With R = conj(Z[m - k]): A = (Z + R) / 2, B = (Z - R) / 2i, X = A + w B.
+        let (tr, ti) = (&self.twiddle_re, &self.twiddle_im);
+        let bin = |zr: f32, zi: f32, mr: f32, mi: f32, wr: f32, wi: f32| {
             let (a_re, a_im) = (0.5 * (zr + mr), 0.5 * (zi - mi));
             let (b_re, b_im) = (0.5 * (zi + mi), -0.5 * (zr - mr));
             let x_re = a_re + wr * b_re - wi * b_im;
             let x_im = a_im + wr * b_im + wi * b_re;
-            *p = x_re * x_re + x_im * x_im;
+            x_re * x_re + x_im * x_im
+        };
+        // k = 0 is its own mirror; then blocks of 8 bins k..k+8, whose mirrors m-k-7..=m-k
+        // are read as one block and reversed (fixed sizes, so the loop vectorises).
+        power[0] = bin(zr[0], zi[0], zr[0], zi[0], tr[0], ti[0]);
+        const L: usize = 8;
+        let mut k = 1;
+        while k + L <= m {
+            let j = m - k + 1 - L;
+            let (Ok(p), Ok(a_r), Ok(a_i), Ok(m_r), Ok(m_i), Ok(w_r), Ok(w_i)) = (
+                <&mut [f32; L]>::try_from(&mut power[k..k + L]),
+                <&[f32; L]>::try_from(&zr[k..k + L]),
+                <&[f32; L]>::try_from(&zi[k..k + L]),
+                <&[f32; L]>::try_from(&zr[j..j + L]),
+                <&[f32; L]>::try_from(&zi[j..j + L]),
+                <&[f32; L]>::try_from(&tr[k..k + L]),
+                <&[f32; L]>::try_from(&ti[k..k + L]),
+            ) else {
+                break;
+            };
+            for (l, p) in p.iter_mut().enumerate() {
+                *p = bin(
+                    a_r[l],
+                    a_i[l],
+                    m_r[L - 1 - l],
+                    m_i[L - 1 - l],
+                    w_r[l],
+                    w_i[l],
+                );
+            }
+            k += L;
+        }
+        for k in k..m {
+            power[k] = bin(zr[k], zi[k], zr[m - k], zi[m - k], tr[k], ti[k]);
         }
         // X[m] = A_0 - B_0.
         let z0 = self.buf[0];
