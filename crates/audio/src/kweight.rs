@@ -141,6 +141,21 @@ impl KFilter {
         let pair = states.len() == 2;
         let n = frames.len() / channels;
         let mut sums = [0.0f64; 2];
+        if channels == 2 && pair {
+            let (s0, s1) = states.split_at_mut(1);
+            let whole = n / B * B;
+            if let Some(s) = self.stereo_blocks(&frames[..2 * whole], &mut s0[0], &mut s1[0]) {
+                sums = s;
+                // The last frames one at a time.
+                for f in frames[2 * whole..2 * n].chunks_exact(2) {
+                    for (c, st) in [&mut s0[0], &mut s1[0]].into_iter().enumerate() {
+                        let z = self.step(st, f64::from(f[c]));
+                        sums[c] += z * z;
+                    }
+                }
+                return sums;
+            }
+        }
         for start in (0..n).step_by(SLICE) {
             let len = SLICE.min(n - start);
             let part = &frames[start * channels..(start + len) * channels];
@@ -201,6 +216,25 @@ impl KFilter {
         [self.blocks_portable(xa, sa), self.blocks_portable(xb, sb)]
     }
 
+    /// [`Self::blocks`] on interleaved stereo `f32` frames (whole blocks), when the CPU runs the
+    /// SIMD kernels; `None` otherwise.
+    #[allow(unused_variables)]
+    fn stereo_blocks(&self, frames: &[f32], sa: &mut KState, sb: &mut KState) -> Option<[f64; 2]> {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 && self.avx512 {
+            // SAFETY: the CPU supports AVX2, FMA, AVX-512F and AVX-512VL (checked in `new`).
+            #[allow(unsafe_code)]
+            return Some(unsafe { self.stereo_blocks_avx512(frames, sa, sb) });
+        }
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: `avx2` is only set when the CPU supports AVX2 and FMA (checked in `new`).
+            #[allow(unsafe_code)]
+            return Some(unsafe { self.stereo_blocks_avx2(frames, sa, sb) });
+        }
+        None
+    }
+
     /// The block form in plain Rust (vectorised by the compiler where it can).
     fn blocks_portable(&self, x: &[f64], st: &mut KState) -> f64 {
         let mut zv = st.z;
@@ -230,11 +264,43 @@ impl KFilter {
     }
 }
 
+/// The eight inputs of block `i` of `x` (the four before it, then its own), if `x` has them.
+#[inline(always)]
+fn window(x: &[f64], i: usize) -> Option<&[f64; 8]> {
+    x.get(B * i..B * i + 8).and_then(|w| w.try_into().ok())
+}
+
+/// Defines `$block(w, zv)`: one block of one channel from its eight inputs `w` (four before
+/// the block) and the previous block's outputs `zv`, with the coefficient columns `$gx`, `$gz`
+/// (inside a function compiled with AVX2 and FMA): the inputs' part in two halves, then the
+/// outputs' part, whose chain is one shuffle and two multiply-adds long.
+#[cfg(target_arch = "x86_64")]
+macro_rules! k_block {
+    ($block:ident, $gx:ident, $gz:ident) => {
+        let $block = |w: &[f64; 8], zv: __m256d| {
+            let x = |k: usize| _mm256_set1_pd(w[k]);
+            let mut lo = _mm256_mul_pd($gx[0], x(0));
+            let mut hi = _mm256_mul_pd($gx[4], x(4));
+            lo = _mm256_fmadd_pd($gx[1], x(1), lo);
+            hi = _mm256_fmadd_pd($gx[5], x(5), hi);
+            lo = _mm256_fmadd_pd($gx[2], x(2), lo);
+            hi = _mm256_fmadd_pd($gx[6], x(6), hi);
+            lo = _mm256_fmadd_pd($gx[3], x(3), lo);
+            hi = _mm256_fmadd_pd($gx[7], x(7), hi);
+            lo = _mm256_fmadd_pd($gz[3], _mm256_permute4x64_pd::<0xFF>(zv), lo);
+            hi = _mm256_fmadd_pd($gz[2], _mm256_permute4x64_pd::<0xAA>(zv), hi);
+            lo = _mm256_fmadd_pd($gz[1], _mm256_permute4x64_pd::<0x55>(zv), lo);
+            hi = _mm256_fmadd_pd($gz[0], _mm256_permute4x64_pd::<0x00>(zv), hi);
+            _mm256_add_pd(lo, hi)
+        };
+    };
+}
+
 /// Defines the block form with AVX2 and FMA as a method `$name` compiled for `$features`, two
 /// channels interleaved so that their chains overlap.
 #[cfg(target_arch = "x86_64")]
 macro_rules! blocks_simd {
-    ($(#[$doc:meta])* $name:ident, $features:literal) => {
+    ($(#[$doc:meta])* $name:ident, $stereo:ident, $features:literal) => {
         impl KFilter {
             $(#[$doc])*
             #[target_feature(enable = $features)]
@@ -252,28 +318,7 @@ macro_rules! blocks_simd {
         };
         let gx: [__m256d; 8] = std::array::from_fn(|k| load(&self.gx[k]));
         let gz: [__m256d; 4] = std::array::from_fn(|j| load(&self.gz[j]));
-        // One block of one channel from its eight inputs `w` (four before the block) and the
-        // previous block's outputs `zv`: the inputs' part in two halves, then the outputs'
-        // part, whose chain is one shuffle and two multiply-adds long.
-        let block = |w: &[f64; 8], zv: __m256d| {
-            let x = |k: usize| _mm256_set1_pd(w[k]);
-            let mut lo = _mm256_mul_pd(gx[0], x(0));
-            let mut hi = _mm256_mul_pd(gx[4], x(4));
-            lo = _mm256_fmadd_pd(gx[1], x(1), lo);
-            hi = _mm256_fmadd_pd(gx[5], x(5), hi);
-            lo = _mm256_fmadd_pd(gx[2], x(2), lo);
-            hi = _mm256_fmadd_pd(gx[6], x(6), hi);
-            lo = _mm256_fmadd_pd(gx[3], x(3), lo);
-            hi = _mm256_fmadd_pd(gx[7], x(7), hi);
-            lo = _mm256_fmadd_pd(gz[3], _mm256_permute4x64_pd::<0xFF>(zv), lo);
-            hi = _mm256_fmadd_pd(gz[2], _mm256_permute4x64_pd::<0xAA>(zv), hi);
-            lo = _mm256_fmadd_pd(gz[1], _mm256_permute4x64_pd::<0x55>(zv), lo);
-            hi = _mm256_fmadd_pd(gz[0], _mm256_permute4x64_pd::<0x00>(zv), hi);
-            _mm256_add_pd(lo, hi)
-        };
-        fn window(x: &[f64], i: usize) -> Option<&[f64; 8]> {
-            x.get(B * i..B * i + 8).and_then(|w| w.try_into().ok())
-        }
+        k_block!(block, gx, gz);
         let blocks = xa.len().saturating_sub(4) / B;
         let nb = if xb.len() == xa.len() { blocks } else { 0 };
         let (mut za, mut zb) = (load(&sa.z), load(&sb.z));
@@ -306,6 +351,75 @@ macro_rules! blocks_simd {
         }
         [hsum(suma), hsum(sumb)]
             }
+
+            /// The same block form on interleaved stereo `f32` frames (whole blocks only; the
+            /// last `frames.len() / 2 % 4` frames are left to the caller), converting each
+            /// block's inputs to `f64` on the way in instead of in a pass of its own.
+            #[target_feature(enable = $features)]
+            fn $stereo(&self, frames: &[f32], sa: &mut KState, sb: &mut KState) -> [f64; 2] {
+        use std::arch::x86_64::*;
+        let load = |v: &[f64; 4]| _mm256_setr_pd(v[0], v[1], v[2], v[3]);
+        let lanes = |v: __m256d| {
+            let (lo, hi) = (_mm256_castpd256_pd128(v), _mm256_extractf128_pd::<1>(v));
+            [
+                _mm_cvtsd_f64(lo),
+                _mm_cvtsd_f64(_mm_unpackhi_pd(lo, lo)),
+                _mm_cvtsd_f64(hi),
+                _mm_cvtsd_f64(_mm_unpackhi_pd(hi, hi)),
+            ]
+        };
+        let gx: [__m256d; 8] = std::array::from_fn(|k| load(&self.gx[k]));
+        let gz: [__m256d; 4] = std::array::from_fn(|j| load(&self.gz[j]));
+        k_block!(block, gx, gz);
+        let (mut za, mut zb) = (load(&sa.z), load(&sb.z));
+        let (mut suma, mut sumb) = (_mm256_setzero_pd(), _mm256_setzero_pd());
+        // Each channel's window: the four inputs before the block, then the block's four.
+        // Per group of `G` frames: each channel's inputs as `f64`, after the four before the
+        // group (small enough to stay in L1; the blocks broadcast from it).
+        const G: usize = 64;
+        let (mut xa, mut xb) = ([0.0f64; 4 + G], [0.0f64; 4 + G]);
+        xa[..4].copy_from_slice(&sa.x);
+        xb[..4].copy_from_slice(&sb.x);
+        let hsum = |v: __m256d| {
+            let [a, b, c, d] = lanes(v);
+            (a + b) + (c + d)
+        };
+        let mut sums = [0.0f64; 2];
+        let mut done = 0usize;
+        for group in frames.chunks(2 * G) {
+            let len = group.len() / 2 / B * B;
+            for ((a, b), f) in xa[4..].iter_mut().zip(&mut xb[4..]).zip(group.chunks_exact(2)) {
+                *a = f64::from(f[0]);
+                *b = f64::from(f[1]);
+            }
+            for i in 0..len / B {
+                // Partial sums per `SLICE` frames, added in the order of the slice-wise path.
+                if done > 0 && done % SLICE == 0 {
+                    sums[0] += hsum(suma);
+                    sums[1] += hsum(sumb);
+                    (suma, sumb) = (_mm256_setzero_pd(), _mm256_setzero_pd());
+                }
+                if let (Some(wa), Some(wb)) = (window(&xa, i), window(&xb, i)) {
+                    za = block(wa, za);
+                    zb = block(wb, zb);
+                    suma = _mm256_fmadd_pd(za, za, suma);
+                    sumb = _mm256_fmadd_pd(zb, zb, sumb);
+                }
+                done += B;
+            }
+            if len >= 4 {
+                xa.copy_within(len..len + 4, 0);
+                xb.copy_within(len..len + 4, 0);
+            }
+        }
+        if done > 0 {
+            sa.z = lanes(za);
+            sb.z = lanes(zb);
+            sa.x.copy_from_slice(&xa[..4]);
+            sb.x.copy_from_slice(&xb[..4]);
+        }
+        [sums[0] + hsum(suma), sums[1] + hsum(sumb)]
+            }
         }
     };
 }
@@ -314,6 +428,7 @@ macro_rules! blocks_simd {
 blocks_simd!(
     /// The block form with AVX2 and FMA.
     blocks_avx2,
+    stereo_blocks_avx2,
     "avx2,fma"
 );
 
@@ -322,6 +437,7 @@ blocks_simd!(
     /// The block form with AVX-512 available: the same instructions, but 32 vector registers
     /// instead of 16, so that the 12 coefficient vectors and both chains stay in registers.
     blocks_avx512,
+    stereo_blocks_avx512,
     "avx2,fma,avx512f,avx512vl"
 );
 
@@ -406,6 +522,33 @@ mod tests {
                     assert!(close(sums[1], wr), "{channels} ch, chunk {chunk}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn stereo_kernel_equals_the_slice_wise_path() {
+        // Stereo frames go through the kernel that converts as it goes; the same two channels
+        // inside three-channel frames go through the slice-wise conversion. Same sums, bit for
+        // bit, in any chunking (the partial sums are added in the same order).
+        let f = filter();
+        let (left, right) = (noise(9_001, 4), noise(9_001, 5));
+        let stereo: Vec<f32> = (0..left.len()).flat_map(|i| [left[i], right[i]]).collect();
+        let three: Vec<f32> = (0..left.len())
+            .flat_map(|i| [left[i], right[i], 0.25])
+            .collect();
+        for chunk in [1usize, 5, 1024, 3_000, 9_001] {
+            let run = |frames: &[f32], channels: usize| {
+                let mut states = [KState::default(); 2];
+                let mut scratch = [Vec::new(), Vec::new()];
+                let mut sums = [0.0f64; 2];
+                for part in frames.chunks(chunk * channels) {
+                    let s = f.energy(part, channels, 0, &mut states, &mut scratch);
+                    sums[0] += s[0];
+                    sums[1] += s[1];
+                }
+                (sums, states)
+            };
+            assert_eq!(run(&stereo, 2), run(&three, 3), "chunk {chunk}");
         }
     }
 
