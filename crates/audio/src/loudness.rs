@@ -156,7 +156,7 @@ pub struct LoudnessMeter {
     tp_bounds: TruePeakBounds,
     /// Per channel: the last `TP_TAPS - 1` samples, for the interpolator.
     tp_history: Vec<Vec<f32>>,
-    /// Per block of [`TP_BLOCK`] frames and channel (`[block * channels + c]`), the largest
+    /// Per channel and block of [`TP_BLOCK`] frames (`[c * blocks + block]`), the largest
     /// absolute sample.
     tp_block_max: Vec<f32>,
     true_peak: f32,
@@ -165,6 +165,8 @@ pub struct LoudnessMeter {
 
 /// Outputs of the true-peak interpolator computed together (one block).
 const TP_BLOCK: usize = 16;
+/// Blocks whose bounds are tested together before any is looked at one by one.
+const TP_GROUP: usize = 8;
 
 /// Upper bounds of the interpolator's output, used to skip blocks that cannot raise the true
 /// peak. Output `m` of branch `p` is `sum_k h_p[k] x[m - k]`; its two largest taps weigh the
@@ -307,6 +309,7 @@ impl LoudnessMeter {
             return;
         }
         let hist = TP_TAPS - 1;
+        let nb = frames.div_ceil(TP_BLOCK);
         block_abs_max(interleaved, ch, &mut self.tp_block_max);
         let peak = self.tp_block_max.iter().fold(0.0f32, |m, &v| m.max(v));
         self.sample_peak = self.sample_peak.max(peak);
@@ -317,27 +320,58 @@ impl LoudnessMeter {
         let mut window = [0.0f32; TP_WINDOW];
         for c in 0..ch {
             let history = &mut self.tp_history[c];
+            let maxima = &self.tp_block_max[c * nb..(c + 1) * nb];
             // Output m uses frames m - hist ..= m; block b's window lies within blocks b-1, b.
-            let mut prev = abs_max(history);
-            for (b, start) in (0..frames).step_by(TP_BLOCK).enumerate() {
-                let bm = self.tp_block_max[b * ch + c];
-                let window_max = prev.max(bm);
-                prev = bm;
-                if window_max * bounds.l1 <= self.true_peak {
-                    continue;
+            let window_max = |b: usize| match b.checked_sub(1) {
+                Some(p) => select_max(maxima[p], maxima[b]),
+                None => select_max(abs_max(history), maxima[0]),
+            };
+            let mut b = 0;
+            while b < nb {
+                // Groups of blocks that no bound lets through are skipped in one vectorised
+                // test (the same test as below, against the same peak).
+                if let (Some(p), Some(cur)) = (b.checked_sub(1), maxima.get(b..b + TP_GROUP)) {
+                    let prev = &maxima[p..p + TP_GROUP];
+                    let l1 = bounds.l1;
+                    let tp = self.true_peak;
+                    let hit = cur
+                        .iter()
+                        .zip(prev)
+                        .fold(false, |h, (&x, &y)| h | (select_max(x, y) * l1 > tp));
+                    if !hit {
+                        b += TP_GROUP;
+                        continue;
+                    }
                 }
-                let len = TP_BLOCK.min(frames - start);
-                for (i, slot) in window[..hist + len].iter_mut().enumerate() {
-                    *slot = match (start + i).checked_sub(hist) {
-                        Some(f) => interleaved[f * ch + c],
-                        None => history[start + i],
+                let group_end = (b + TP_GROUP).min(nb);
+                for b in b..group_end {
+                    let window_max = window_max(b);
+                    if window_max * bounds.l1 <= self.true_peak {
+                        continue;
+                    }
+                    let start = b * TP_BLOCK;
+                    let len = TP_BLOCK.min(frames - start);
+                    let slots = &mut window[..hist + len];
+                    let from_chunk = match start.checked_sub(hist) {
+                        Some(_) => &mut slots[..],
+                        None => {
+                            slots[..hist - start].copy_from_slice(&history[start..]);
+                            &mut slots[hist - start..]
+                        }
                     };
+                    let first = start.saturating_sub(hist);
+                    let samples = interleaved[first * ch + c..].iter().step_by(ch);
+                    for (slot, &v) in from_chunk.iter_mut().zip(samples) {
+                        *slot = v;
+                    }
+                    let end = hist + len;
+                    if centre_bound_exceeds(&window, hist, end, window_max, &bounds, self.true_peak)
+                    {
+                        let peak = interpolated_abs_max(&self.tp_filter, &window, len);
+                        self.true_peak = self.true_peak.max(peak);
+                    }
                 }
-                let end = hist + len;
-                if centre_bound_exceeds(&window, hist, end, window_max, &bounds, self.true_peak) {
-                    let peak = interpolated_abs_max(&self.tp_filter, &window, len);
-                    self.true_peak = self.true_peak.max(peak);
-                }
+                b = group_end;
             }
             // The last `hist` frames of history + chunk become the history.
             if frames >= hist {
@@ -430,34 +464,47 @@ impl LoudnessMeter {
     }
 }
 
-/// Per block of [`TP_BLOCK`] frames of `interleaved` and per channel, the largest absolute
-/// sample, into `out` as `[block * channels + c]` (NaN is ignored).
+/// Per channel and block of [`TP_BLOCK`] frames of `interleaved`, the largest absolute sample,
+/// into `out` as `[c * blocks + block]` (NaN is ignored).
 #[inline(always)]
 fn block_abs_max(interleaved: &[f32], channels: usize, out: &mut Vec<f32>) {
+    let nb = (interleaved.len() / channels).div_ceil(TP_BLOCK);
     out.clear();
+    out.resize(channels * nb, 0.0);
     match channels {
-        1 => out.extend(interleaved.chunks(TP_BLOCK).map(abs_max)),
+        1 => {
+            for (o, block) in out.iter_mut().zip(interleaved.chunks(TP_BLOCK)) {
+                *o = abs_max(block);
+            }
+        }
         2 => {
-            for block in interleaved.chunks(2 * TP_BLOCK) {
+            let (left, right) = out.split_at_mut(nb);
+            let blocks = interleaved.chunks(2 * TP_BLOCK);
+            for ((l, r), block) in left.iter_mut().zip(right.iter_mut()).zip(blocks) {
                 // Blocks hold whole frames: even lanes hold the left channel, odd the right.
                 let [a, b, c, d, e, f, g, h] = abs_max_lanes(block);
-                out.push(a.max(c).max(e.max(g)));
-                out.push(b.max(d).max(f.max(h)));
+                *l = select_max(select_max(a, c), select_max(e, g));
+                *r = select_max(select_max(b, d), select_max(f, h));
             }
         }
         ch => {
-            for block in interleaved.chunks(ch * TP_BLOCK) {
-                let base = out.len();
-                out.resize(base + ch, 0.0);
+            for (b, block) in interleaved.chunks(ch * TP_BLOCK).enumerate() {
                 for frame in block.chunks_exact(ch) {
-                    for (o, v) in out[base..].iter_mut().zip(frame) {
-                        let a = v.abs();
-                        *o = if a > *o { a } else { *o };
+                    for (c, v) in frame.iter().enumerate() {
+                        let o = &mut out[c * nb + b];
+                        *o = select_max(v.abs(), *o);
                     }
                 }
             }
         }
     }
+}
+
+/// `a` if it is greater than `b`, else `b` (so a NaN `a` is ignored); cheaper than `f32::max`,
+/// which also ignores a NaN `b`.
+#[inline(always)]
+fn select_max(a: f32, b: f32) -> f32 {
+    if a > b { a } else { b }
 }
 
 /// Largest absolute value (0 for an empty slice; NaN is ignored).
