@@ -81,9 +81,7 @@ pub fn analyze_decoder(mut decoder: Decoder, opts: &AnalyzeOptions) -> Result<An
         meter
             .get_or_insert_with(|| LoudnessMeter::new(sample_rate, chunk.channels))
             .push(chunk.samples);
-        resampled.clear();
-        resampler.push_interleaved(chunk.samples, chunk.channels, &mut resampled);
-        features.push(&resampled);
+        features.push_with(|buf| resampler.push_interleaved(chunk.samples, chunk.channels, buf));
     }
     resampled.clear();
     resampler.finish(&mut resampled);
@@ -287,8 +285,15 @@ impl FeatureStream {
     }
 
     pub(crate) fn push(&mut self, samples: &[f32]) {
-        self.buf.extend_from_slice(samples);
-        self.total += samples.len() as u64;
+        self.push_with(|buf| buf.extend_from_slice(samples));
+    }
+
+    /// Lets `append` add samples to the end of the buffer directly (no copy through a
+    /// buffer of the caller's), then computes the frames that became complete.
+    pub(crate) fn push_with(&mut self, append: impl FnOnce(&mut Vec<f32>)) {
+        let before = self.buf.len();
+        append(&mut self.buf);
+        self.total += self.buf.len().saturating_sub(before) as u64;
         self.drain_frames();
     }
 

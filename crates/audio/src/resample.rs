@@ -87,6 +87,15 @@ impl Resampler {
     /// Feeds interleaved frames of `channels` channels, averaged to mono; appends whatever
     /// output is ready to `out`. The same as [`push`](Self::push) of the mono downmix.
     pub fn push_interleaved(&mut self, frames: &[f32], channels: usize, out: &mut Vec<f32>) {
+        if let (Some(hb), None) = (self.halfband.as_mut(), self.inner.as_ref()) {
+            // The decimator alone (44.1 kHz to 22.05 kHz): straight into `out`, no copy.
+            let before = out.len();
+            hb.push_interleaved(frames, channels, out);
+            let n = (out.len() - before) as u64;
+            self.consumed += n;
+            self.produced += n;
+            return;
+        }
         if let Some(hb) = self.halfband.as_mut() {
             let mut halved = std::mem::take(&mut self.halved);
             halved.clear();
