@@ -265,6 +265,7 @@ impl KFilter {
 }
 
 /// The eight inputs of block `i` of `x` (the four before it, then its own), if `x` has them.
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn window(x: &[f64], i: usize) -> Option<&[f64; 8]> {
     x.get(B * i..B * i + 8).and_then(|w| w.try_into().ok())
