@@ -9,6 +9,7 @@
 use encore_audio::AudioBuffer;
 
 use crate::acoustic::{AcousticModel, Emissions};
+use crate::adapt::{SongAdaptation, group_of};
 use crate::doc::{Line, Lyrics, Word};
 use crate::error::{Error, Result};
 use crate::frontend::{self, Features};
@@ -63,6 +64,10 @@ pub struct AlignOptions {
     /// ([`onset_cue`]: rise of the vocal-band energy of the vocal-enhanced signal, robust z
     /// clipped to 0..3). 0 turns the cue off.
     pub onset_weight: f32,
+    /// Weight of the per-song adaptation scores in a second word pass (see the `adapt` module:
+    /// mixtures per broad group fitted on the song's frames as the first pass labelled them).
+    /// 0 turns adaptation off (one word pass). Needs the front end's Sphinx filter energies.
+    pub adapt_weight: f32,
     /// Most Viterbi cells (frames x states) one pass may use (one byte each).
     pub max_cells: u64,
 }
@@ -85,6 +90,7 @@ impl Default for AlignOptions {
             position_weight_fine: 1.0,
             position_weight_coarse: 0.05,
             onset_weight: 2.0,
+            adapt_weight: 0.0,
             max_cells: 200_000_000,
         }
     }
@@ -97,6 +103,33 @@ pub struct Aligner<M> {
     options: AlignOptions,
 }
 
+impl Aligner<Box<dyn AcousticModel>> {
+    /// Encore's default aligner for `hybrid`, as `encore lyrics align` and the platform's lyrics
+    /// step use it: with `phones`, `hybrid` plus the Sphinx phone scores
+    /// ([`crate::SphinxHybridModel`], weight [`crate::DEFAULT_PHONE_WEIGHT`]) and consonant
+    /// states in the line pass (the setting the phones were chosen with); without, `hybrid`
+    /// alone. The line-pass weight the model file recommends replaces `options`' own. (Callers
+    /// decide whether to pass the phones: the CLI and the platform do in refine mode only.)
+    pub fn recommended(
+        hybrid: crate::HybridModel,
+        phones: Option<std::sync::Arc<crate::SphinxModel>>,
+        mut options: AlignOptions,
+    ) -> Self {
+        if let Some(w) = hybrid.header.coarse_weight {
+            options.position_weight_coarse = w;
+        }
+        match phones {
+            Some(phones) => {
+                options.coarse_consonants = true;
+                let model =
+                    crate::SphinxHybridModel::new(hybrid, phones, crate::DEFAULT_PHONE_WEIGHT);
+                Self::new(Box::new(model), options)
+            }
+            None => Self::new(Box::new(hybrid), options),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct State {
     pub(crate) class: usize,
@@ -105,6 +138,16 @@ pub(crate) struct State {
     pub(crate) skippable: bool,
     /// Cost of entering this state (pauses and fillers).
     pub(crate) enter: f32,
+    /// Broad group for per-song adaptation ([`group_of`]: 0 for pause and filler).
+    pub(crate) group: u8,
+}
+
+/// What every line's word pass reads: the emissions, the voiced-onset cue and, in the second
+/// pass of adaptation, the song's adapted scores.
+struct WordPassInput<'a> {
+    em: &'a Emissions,
+    onset: &'a [f32],
+    adapt: Option<&'a SongAdaptation>,
 }
 
 /// A word to align: its place in the lyrics and its phones.
@@ -123,6 +166,11 @@ impl<M: AcousticModel> Aligner<M> {
     /// The options.
     pub fn options(&self) -> &AlignOptions {
         &self.options
+    }
+
+    /// The acoustic model.
+    pub fn model(&self) -> &M {
+        &self.model
     }
 
     /// Runs the front end on `audio`, then aligns.
@@ -216,12 +264,49 @@ impl<M: AcousticModel> Aligner<M> {
             }
             Mode::Full => self.coarse_lines(&emissions, &items, out.lines.len())?,
         };
-        // Words inside each line.
+        // Words inside each line; with adaptation, twice: the first pass labels the frames.
         let onset = if self.options.onset_weight != 0.0 {
             onset_cue(features)
         } else {
             Vec::new()
         };
+        let adapt = if self.options.adapt_weight > 0.0 {
+            // Frames outside every line window are filler (refine: by the given line times;
+            // full: by the line pass).
+            let mut labels = vec![Some(0u8); n];
+            let first = WordPassInput {
+                em: &emissions,
+                onset: &onset,
+                adapt: None,
+            };
+            self.word_pass(&first, &items, &windows, Some(&mut labels), &mut out)?;
+            let _span = tracing::debug_span!("lyrics_adapt").entered();
+            SongAdaptation::fit(features, &labels)
+        } else {
+            None
+        };
+        let input = WordPassInput {
+            em: &emissions,
+            onset: &onset,
+            adapt: adapt.as_ref(),
+        };
+        self.word_pass(&input, &items, &windows, None, &mut out)?;
+        finish_times(&mut out, duration, self.options.mode);
+        Ok(out)
+    }
+
+    /// The word pass: words inside each line window, written into `out`. With `labels`, each
+    /// frame a line's path covers gets its state's adaptation group.
+    fn word_pass(
+        &self,
+        input: &WordPassInput,
+        items: &[Item],
+        windows: &[Option<(usize, usize, bool)>],
+        mut labels: Option<&mut Vec<Option<u8>>>,
+        out: &mut Lyrics,
+    ) -> Result<()> {
+        let n = input.em.n_frames();
+        let fr = input.em.frame_rate;
         let mut floor = 0usize;
         for (li, win) in windows.iter().enumerate() {
             let line_items: Vec<&Item> = items.iter().filter(|it| it.line == li).collect();
@@ -239,12 +324,12 @@ impl<M: AcousticModel> Aligner<M> {
                 continue;
             }
             let times = self.fine_line(
-                &emissions,
+                input,
                 &line_items,
                 (lo, hi.max(lo)),
                 core,
                 anchored,
-                &onset,
+                labels.as_deref_mut().map(|l| l.as_mut_slice()),
             )?;
             for (it, (s, e, c)) in line_items.iter().zip(times) {
                 let w = &mut out.lines[li].words[it.index];
@@ -254,8 +339,7 @@ impl<M: AcousticModel> Aligner<M> {
                 floor = floor.max(e);
             }
         }
-        finish_times(&mut out, duration, self.options.mode);
-        Ok(out)
+        Ok(())
     }
 
     fn unit_states(
@@ -281,6 +365,7 @@ impl<M: AcousticModel> Aligner<M> {
                     word: Some(word),
                     skippable: false,
                     enter: 0.0,
+                    group: group_of(Some(p.class)),
                 });
             }
         }
@@ -292,6 +377,7 @@ impl<M: AcousticModel> Aligner<M> {
                 word: Some(word),
                 skippable: false,
                 enter: 0.0,
+                group: group_of(Some(p.class)),
             });
         }
     }
@@ -310,6 +396,7 @@ impl<M: AcousticModel> Aligner<M> {
             word: None,
             skippable: true,
             enter: 0.0,
+            group: 0,
         }];
         for (k, it) in items.iter().enumerate() {
             if k > 0 && items[k - 1].line != it.line {
@@ -318,6 +405,7 @@ impl<M: AcousticModel> Aligner<M> {
                     word: None,
                     skippable: true,
                     enter: self.options.filler_cost,
+                    group: 0,
                 });
             }
             self.unit_states(
@@ -333,6 +421,7 @@ impl<M: AcousticModel> Aligner<M> {
             word: None,
             skippable: true,
             enter: 0.0,
+            group: 0,
         });
         let factor = line_pass_factor(
             em.n_frames(),
@@ -382,13 +471,14 @@ impl<M: AcousticModel> Aligner<M> {
     /// the window `lo..hi` may be wider. `onset` is the song's [`onset_cue`] (empty: no cue).
     fn fine_line(
         &self,
-        em: &Emissions,
+        input: &WordPassInput,
         items: &[&Item],
         (lo, hi): (usize, usize),
         core: (usize, usize),
         anchored: bool,
-        onset: &[f32],
+        labels: Option<&mut [Option<u8>]>,
     ) -> Result<Vec<(usize, usize, f32)>> {
+        let WordPassInput { em, onset, adapt } = *input;
         let filler = self.model.filler_class();
         let build = |vowel_states: usize| {
             let mut states = Vec::new();
@@ -398,6 +488,7 @@ impl<M: AcousticModel> Aligner<M> {
                     word: None,
                     skippable: true,
                     enter: 0.0,
+                    group: 0,
                 });
             }
             for (k, it) in items.iter().enumerate() {
@@ -407,6 +498,7 @@ impl<M: AcousticModel> Aligner<M> {
                         word: None,
                         skippable: true,
                         enter: self.options.pause_cost,
+                        group: 0,
                     });
                 }
                 self.unit_states(&it.phones, k, false, vowel_states, &mut states);
@@ -416,6 +508,7 @@ impl<M: AcousticModel> Aligner<M> {
                 word: None,
                 skippable: true,
                 enter: 0.0,
+                group: 0,
             });
             states
         };
@@ -442,10 +535,14 @@ impl<M: AcousticModel> Aligner<M> {
             let w = self.options.position_weight_fine / em.frame_rate as f32;
             let starts = word_onset_states(&states, |c| self.model.is_vowel_class(c));
             let ow = self.options.onset_weight;
+            let aw = self.options.adapt_weight;
             viterbi_with_entry(
                 &states,
                 t,
-                |f, s| em.at(lo + f, states[s].class) - w * distance(f, expected[s]),
+                |f, s| {
+                    let adapted = adapt.map_or(0.0, |a| aw * a.at(lo + f, states[s].group));
+                    em.at(lo + f, states[s].class) + adapted - w * distance(f, expected[s])
+                },
                 |f, s| {
                     if starts[s] {
                         ow * onset.get(lo + f).copied().unwrap_or(0.0)
@@ -468,6 +565,13 @@ impl<M: AcousticModel> Aligner<M> {
                 })
                 .collect());
         };
+        if let Some(labels) = labels {
+            for (f, &s) in path.iter().enumerate() {
+                if let Some(l) = labels.get_mut(lo + f) {
+                    *l = Some(states[s].group);
+                }
+            }
+        }
         let mut spans: Vec<Option<(usize, usize, f64, usize)>> = vec![None; items.len()];
         for (f, &s) in path.iter().enumerate() {
             let st = states[s];
@@ -744,6 +848,7 @@ mod tests {
             word,
             skippable,
             enter: 0.0,
+            group: 0,
         }
     }
 

@@ -30,9 +30,11 @@
 //! ```
 
 mod acoustic;
+mod adapt;
 mod align;
 mod dict;
 mod doc;
+mod ensemble;
 mod error;
 mod eval;
 mod formats;
@@ -49,6 +51,7 @@ pub use acoustic::{AcousticModel, BroadClassModel, Emissions};
 pub use align::{AlignOptions, Aligner, Mode};
 pub use dict::PronunciationDict;
 pub use doc::{Line, Lyrics, Word};
+pub use ensemble::{MEDIAN_ADAPT_WEIGHT, MedianAligner};
 pub use error::{Error, Result};
 pub use eval::{OnsetMetrics, average, evaluate};
 pub use formats::{

@@ -303,6 +303,7 @@ fn prepare(song: &TrainSong) -> Prepared {
 /// Flat start: each word's span shared out among its phones (vowels weigh three times more).
 fn flat_labels(p: &Prepared) -> Vec<u8> {
     let mut labels = p.base.clone();
+    // States' `group` is for the aligner's per-song adaptation; training does not use it.
     for (a, b, targets) in &p.words {
         let weights: Vec<f64> = targets
             .iter()
@@ -340,6 +341,7 @@ fn realign(p: &Prepared, scores: &[f32]) -> Vec<u8> {
             word: None,
             skippable: true,
             enter: 0.0,
+            group: 0,
         }];
         for (k, (t, _)) in targets.iter().enumerate() {
             states.push(State {
@@ -347,6 +349,7 @@ fn realign(p: &Prepared, scores: &[f32]) -> Vec<u8> {
                 word: Some(k),
                 skippable: false,
                 enter: 0.0,
+                group: 0,
             });
         }
         states.push(State {
@@ -354,6 +357,7 @@ fn realign(p: &Prepared, scores: &[f32]) -> Vec<u8> {
             word: None,
             skippable: true,
             enter: 0.0,
+            group: 0,
         });
         let t_n = b - a;
         if t_n < targets.len() {

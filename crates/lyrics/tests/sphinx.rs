@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use encore_audio::AudioBuffer;
 use encore_lyrics::{
-    AlignOptions, Aligner, HybridModel, Language, Line, Lyrics, Mode, SphinxHybridModel,
-    SphinxModel, evaluate, extract_features,
+    AlignOptions, Aligner, HybridModel, Language, Line, Lyrics, MedianAligner, Mode,
+    SphinxHybridModel, SphinxModel, evaluate, extract_features,
 };
 
 const SR: u32 = 22_050;
@@ -28,7 +28,11 @@ fn sphinx() -> Option<Arc<SphinxModel>> {
 
 /// One line of words spoken back to back (no pause between them), with their true onsets.
 fn run_together(words: &[&str]) -> Option<(AudioBuffer, Vec<f64>)> {
-    let dir = std::env::temp_dir().join(format!("encore-sphinx-test-{}", std::process::id()));
+    // One folder per call: tests run in parallel and each removes its own.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir =
+        std::env::temp_dir().join(format!("encore-sphinx-test-{}-{call}", std::process::id()));
     std::fs::create_dir_all(&dir).ok()?;
     let mut voice = vec![0.0f32; SR as usize];
     let mut starts = Vec::new();
@@ -109,4 +113,50 @@ fn sphinx_scores_alone_find_words_in_continuous_speech() {
     );
     assert!(with_phones < 0.06, "sphinx alone: {with_phones}");
     assert!(without > 2.0 * with_phones, "no scores: {without}");
+}
+
+#[test]
+fn the_median_of_three_finds_the_words_and_one_aligner_is_itself() {
+    let Some(sphinx) = sphinx() else { return };
+    let words = ["morning", "light", "across", "the", "silver", "water"];
+    let Some((audio, truth)) = run_together(&words) else {
+        println!("SKIP: espeak-ng not installed");
+        return;
+    };
+    let lyrics = Lyrics {
+        meta: Vec::new(),
+        lines: vec![Line {
+            text: words.join(" "),
+            start_s: Some(truth[0]),
+            end_s: Some(audio.duration_s() - 1.0),
+            words: Vec::new(),
+        }],
+    };
+    let options = AlignOptions {
+        mode: Mode::Refine,
+        language: Some(Language::from_code("en")),
+        ..AlignOptions::default()
+    };
+    let hybrid = HybridModel::default_model().unwrap();
+    let median = MedianAligner::of_three(hybrid.clone(), sphinx.clone(), options.clone());
+    assert!(median.name().starts_with("median("), "{}", median.name());
+    let features = extract_features(&audio).unwrap();
+    let onsets = |l: &Lyrics| -> Vec<f64> {
+        l.lines[0]
+            .words
+            .iter()
+            .map(|w| w.start_s.unwrap())
+            .collect()
+    };
+    let got = median.align_features(&features, &lyrics).unwrap();
+    let aae = evaluate(&onsets(&got), &truth).unwrap().aae_s;
+    println!("median of three on continuous speech: AAE {aae:.3} s");
+    assert!(aae < 0.15, "AAE {aae}");
+    // A median over one aligner is that aligner's alignment.
+    let single = Aligner::recommended(hybrid, Some(sphinx), options);
+    let alone = single.align_features(&features, &lyrics).unwrap();
+    let wrapped = MedianAligner::new(vec![single])
+        .align_features(&features, &lyrics)
+        .unwrap();
+    assert_eq!(onsets(&alone), onsets(&wrapped));
 }

@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use encore_lyrics::{
     AcousticModel, AlignOptions, Aligner, BroadClassModel, Format, HybridModel, Language, Lyrics,
-    Mode, OnsetMetrics, PronunciationDict, SphinxHybridModel, SphinxModel,
+    MedianAligner, Mode, OnsetMetrics, PronunciationDict, SphinxHybridModel, SphinxModel,
 };
 
 /// Arguments of `encore lyrics`.
@@ -94,6 +94,11 @@ pub struct AlignArgs {
     /// Debian's model in refine mode when it is installed (better there), none in full mode.
     #[arg(long)]
     pub phones: Option<PathBuf>,
+    /// Each word's median time over three aligners (the hybrid model with the Sphinx phones,
+    /// the hybrid model alone, the broad-class model); needs the phones. Better on synthetic
+    /// songs, equal on jamendo-dev, about 1.3 times the CPU time (docs/readme/lyrics.md).
+    #[arg(long)]
+    pub median: bool,
     /// Write to this file instead of stdout.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
@@ -145,6 +150,12 @@ pub struct EvalArgs {
     /// Tuning: weight of the voiced-onset cue at word starts in the word pass (0: off).
     #[arg(long)]
     pub onset_weight: Option<f32>,
+    /// Tuning: weight of the per-song adaptation in a second word pass (0: one word pass).
+    #[arg(long)]
+    pub adapt_weight: Option<f32>,
+    /// Each word's median time over three aligners (as `align --median`); needs the phones.
+    #[arg(long)]
+    pub median: bool,
     /// Acoustic model: a model file, `broad`, or (default) the shipped hybrid model.
     #[arg(long)]
     pub model: Option<PathBuf>,
@@ -230,42 +241,24 @@ fn read_lyrics(path: &Path) -> anyhow::Result<Lyrics> {
     encore_lyrics::parse(&text, format).with_context(|| format!("{}", path.display()))
 }
 
-/// The acoustic model named on the command line: `broad`, a model file, or the shipped default;
-/// with phone identity from `phones` when given; with the line-pass weight the model file
-/// suggests.
-fn load_model_with_hint(
-    spec: Option<&Path>,
-    phones: Option<Arc<SphinxModel>>,
-) -> anyhow::Result<(Box<dyn AcousticModel>, Option<f32>)> {
-    let hybrid = match spec {
-        Some(p) if p.as_os_str() == "broad" => {
-            if phones.is_some() {
-                bail!("--phones needs a hybrid model (not --model broad)");
-            }
-            return Ok((Box::new(BroadClassModel::default()), None));
-        }
+/// The hybrid model named on the command line: a model file or the shipped default; `None` for
+/// `broad` (the broad-class model).
+fn load_hybrid(spec: Option<&Path>) -> anyhow::Result<Option<HybridModel>> {
+    Ok(Some(match spec {
+        Some(p) if p.as_os_str() == "broad" => return Ok(None),
         Some(p) => {
             HybridModel::load(p).with_context(|| format!("loading model {}", p.display()))?
         }
         None => HybridModel::default_model().context("the shipped default model")?,
-    };
-    let hint = hybrid.header.coarse_weight;
-    Ok(match phones {
-        Some(s) => (
-            Box::new(SphinxHybridModel::new(
-                hybrid,
-                s,
-                encore_lyrics::DEFAULT_PHONE_WEIGHT,
-            )),
-            hint,
-        ),
-        None => (Box::new(hybrid), hint),
-    })
+    }))
 }
 
-/// The acoustic model named on the command line (see [`load_model_with_hint`]).
+/// The acoustic model named on the command line (see [`load_hybrid`]).
 fn load_model(spec: Option<&Path>) -> anyhow::Result<Box<dyn AcousticModel>> {
-    Ok(load_model_with_hint(spec, None)?.0)
+    Ok(match load_hybrid(spec)? {
+        Some(h) => Box::new(h),
+        None => Box::new(BroadClassModel::default()),
+    })
 }
 
 /// The `--phones` argument: `sphinx` (Debian's pocketsphinx-en-us model), a Sphinx model
@@ -312,28 +305,6 @@ fn load_dictionary(spec: Option<&Path>) -> anyhow::Result<Option<Arc<Pronunciati
     }
 }
 
-fn aligner(
-    mode: Mode,
-    lang: Option<Language>,
-    (espeak, dictionary): (bool, Option<Arc<PronunciationDict>>),
-    (model, hint): (Box<dyn AcousticModel>, Option<f32>),
-    phones: bool,
-) -> Aligner<Box<dyn AcousticModel>> {
-    let mut options = AlignOptions {
-        mode,
-        language: lang,
-        espeak,
-        dictionary,
-        ..AlignOptions::default()
-    };
-    if let Some(w) = hint {
-        options.position_weight_coarse = w;
-    }
-    // The phone model was chosen with consonant states in the line pass.
-    options.coarse_consonants = phones;
-    Aligner::new(model, options)
-}
-
 fn contract_json(lyrics: &Lyrics) -> serde_json::Value {
     let lines: Vec<serde_json::Value> = lyrics
         .lines
@@ -373,18 +344,36 @@ fn align(args: AlignArgs) -> anyhow::Result<ExitCode> {
         mode,
         is_broad(args.model.as_deref()),
     )?;
-    let with_phones = phones.is_some();
-    let model = load_model_with_hint(args.model.as_deref(), phones)?;
-    let dictionary = load_dictionary(args.dict.as_deref())?;
-    let aligned = aligner(mode, lang, (args.espeak, dictionary), model, with_phones)
-        .align_audio(&audio, &lyrics)
-        .with_context(|| {
-            format!(
-                "aligning {} to {}",
-                args.lyrics.display(),
-                args.audio.display()
-            )
-        })?;
+    let options = AlignOptions {
+        mode,
+        language: lang,
+        espeak: args.espeak,
+        dictionary: load_dictionary(args.dict.as_deref())?,
+        ..AlignOptions::default()
+    };
+    // A median over one aligner is that aligner's alignment.
+    let aligner = match (load_hybrid(args.model.as_deref())?, phones) {
+        (Some(hybrid), Some(phones)) if args.median => {
+            MedianAligner::of_three(hybrid, phones, options)
+        }
+        _ if args.median => bail!("--median needs a hybrid model and the Sphinx phones"),
+        (Some(hybrid), phones) => {
+            MedianAligner::new(vec![Aligner::recommended(hybrid, phones, options)])
+        }
+        (None, Some(_)) => bail!("--phones needs a hybrid model (not --model broad)"),
+        (None, None) => MedianAligner::new(vec![Aligner::new(
+            Box::new(BroadClassModel::default()),
+            options,
+        )]),
+    };
+    tracing::debug!(model = aligner.name(), "aligning");
+    let aligned = aligner.align_audio(&audio, &lyrics).with_context(|| {
+        format!(
+            "aligning {} to {}",
+            args.lyrics.display(),
+            args.audio.display()
+        )
+    })?;
     let format = match (args.format, args.json) {
         (Some(FormatArg::Lrc), _) => Some(Format::Lrc),
         (Some(FormatArg::Elrc), _) => Some(Format::Elrc),
@@ -659,6 +648,12 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
             if let Some(w) = args.onset_weight {
                 options.onset_weight = w;
             }
+            // `--median` runs as `MedianAligner::of_three`: every member adapts to the song.
+            options.adapt_weight = match args.adapt_weight {
+                Some(w) => w,
+                None if args.median => encore_lyrics::MEDIAN_ADAPT_WEIGHT,
+                None => options.adapt_weight,
+            };
             if let Some(k) = args.coarse_states {
                 options.coarse_syllable_states = k;
             }
@@ -670,40 +665,48 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
             if let Some(k) = args.coarse_factor {
                 options.coarse_factor = k;
             }
-            let model: Box<dyn AcousticModel> = match args.model.as_deref() {
-                Some(p) if p.as_os_str() == "broad" => {
-                    let mut model = BroadClassModel::default();
-                    if let Some(t) = args.threshold {
-                        model.threshold = t;
-                    }
-                    if let Some(k) = args.slope {
-                        model.slope = k;
-                    }
-                    Box::new(model)
+            let broad_model = || {
+                let mut model = BroadClassModel::default();
+                if let Some(t) = args.threshold {
+                    model.threshold = t;
                 }
-                _ => {
-                    let mut m = match &hybrid {
-                        Some(m) => m.clone(),
-                        None => bail!("no hybrid model"),
-                    };
+                if let Some(k) = args.slope {
+                    model.slope = k;
+                }
+                model
+            };
+            // As `encore lyrics align` (`Aligner::recommended`, `MedianAligner::of_three` with
+            // `--median`), here with the tuning flags applied.
+            let aligner = match &hybrid {
+                None => MedianAligner::new(vec![Aligner::new(Box::new(broad_model()), options)]),
+                Some(h) => {
+                    let mut m = h.clone();
                     if let Some(s) = args.scale {
                         m.header.scale = s;
                     }
                     match &phones {
-                        Some(p) => Box::new(
-                            SphinxHybridModel::new(
-                                m,
-                                p.clone(),
-                                args.phone_weight
-                                    .unwrap_or(encore_lyrics::DEFAULT_PHONE_WEIGHT),
-                            )
-                            .with_nearest_phones(args.nearest_phones),
-                        ),
-                        None => Box::new(m),
+                        Some(p) => {
+                            let with_phones: Box<dyn AcousticModel> = Box::new(
+                                SphinxHybridModel::new(
+                                    m.clone(),
+                                    p.clone(),
+                                    args.phone_weight
+                                        .unwrap_or(encore_lyrics::DEFAULT_PHONE_WEIGHT),
+                                )
+                                .with_nearest_phones(args.nearest_phones),
+                            );
+                            let mut members = vec![Aligner::new(with_phones, options.clone())];
+                            if args.median {
+                                members.push(Aligner::new(Box::new(m), options.clone()));
+                                members.push(Aligner::new(Box::new(broad_model()), options));
+                            }
+                            MedianAligner::new(members)
+                        }
+                        None => MedianAligner::new(vec![Aligner::new(Box::new(m), options)]),
                     }
                 }
             };
-            let aligned = Aligner::new(model, options)
+            let aligned = aligner
                 .align_features(&features, &input)
                 .with_context(|| format!("aligning {}", song.name))?;
             song_compute += t1.elapsed().as_secs_f64();

@@ -190,15 +190,7 @@ impl SphinxModel {
     /// Per frame and CI phone, the log-likelihood of the phone's best emitting state
     /// (`phones().len()` values per frame), from the front end's Sphinx filter energies.
     pub fn log_likelihoods(&self, features: &Features) -> Vec<f32> {
-        // Filter energies are floored 50 dB below the song's loudest, as a noise floor: digital
-        // silence would otherwise give cepstra far outside anything the model was trained on.
-        let mut mel = features.sphinx_mel.clone();
-        let peak = mel.iter().copied().fold(f32::MIN, f32::max);
-        let floor = peak - FLOOR_DB * std::f32::consts::LN_10 / 10.0;
-        mel.iter_mut().for_each(|v| *v = v.max(floor));
-        let mut cep = mfcc::cepstra(&mel);
-        mfcc::cmn(&mut cep);
-        let feats = mfcc::c_d_dd(&cep);
+        let feats = cepstral_features(features);
         let nd = self.n_densities;
         let n_ci = self.ci_phones.len();
         let dims: usize = self.veclen.iter().sum();
@@ -249,6 +241,23 @@ impl SphinxModel {
         out
     }
 }
+
+/// The Sphinx front end's `1s_c_d_dd` vectors ([`SPHINX_FEATURE_DIMS`] per frame) from the
+/// front end's Sphinx filter energies. Filter energies are floored 50 dB below the song's
+/// loudest, as a noise floor: digital silence would otherwise give cepstra far outside anything
+/// the model was trained on.
+pub(crate) fn cepstral_features(features: &Features) -> Vec<f32> {
+    let mut mel = features.sphinx_mel.clone();
+    let peak = mel.iter().copied().fold(f32::MIN, f32::max);
+    let floor = peak - FLOOR_DB * std::f32::consts::LN_10 / 10.0;
+    mel.iter_mut().for_each(|v| *v = v.max(floor));
+    let mut cep = mfcc::cepstra(&mel);
+    mfcc::cmn(&mut cep);
+    mfcc::c_d_dd(&cep)
+}
+
+/// Values per frame of [`cepstral_features`].
+pub(crate) const SPHINX_FEATURE_DIMS: usize = 3 * mfcc::SPHINX_NCEP;
 
 /// `ln(sum(exp(x)))`; `f32::MIN` for no values.
 fn log_sum_exp(x: impl Iterator<Item = f32> + Clone) -> f32 {

@@ -6,8 +6,8 @@ use bytes::Bytes;
 use std::sync::{Arc, OnceLock};
 
 use encore_lyrics::{
-    AcousticModel, AlignOptions, Aligner, Format, HybridModel, Language, Lyrics, Mode,
-    PronunciationDict, SphinxHybridModel, SphinxModel,
+    AlignOptions, Aligner, Format, HybridModel, Language, Lyrics, Mode, PronunciationDict,
+    SphinxModel,
 };
 use serde_json::{Value, json};
 use sqlx::Row;
@@ -151,31 +151,18 @@ impl Step for LyricsStep {
                 });
             }
             let features = encore_lyrics::from_mid_side(&mid, &side);
-            let mut options = AlignOptions {
+            let options = AlignOptions {
                 mode,
                 language: language.as_deref().map(Language::from_code),
                 dictionary: dictionary(),
                 ..AlignOptions::default()
             };
-            // The line-pass weight the model was validated with, as `encore lyrics align` uses.
-            if let Some(w) = model.header.coarse_weight {
-                options.position_weight_coarse = w;
-            }
             // As `encore lyrics align` by default: the Sphinx phones in refine mode, where they
             // were measured better on real songs; the shipped model alone in full mode.
-            let acoustic: Box<dyn AcousticModel> = match sphinx().filter(|_| mode == Mode::Refine) {
-                Some(s) => {
-                    options.coarse_consonants = true;
-                    Box::new(SphinxHybridModel::new(
-                        model.clone(),
-                        s,
-                        encore_lyrics::DEFAULT_PHONE_WEIGHT,
-                    ))
-                }
-                None => Box::new(model),
-            };
-            let name = acoustic.name().to_string();
-            Aligner::new(acoustic, options)
+            let phones = sphinx().filter(|_| mode == Mode::Refine);
+            let aligner = Aligner::recommended(model.clone(), phones, options);
+            let name = aligner.model().name().to_string();
+            aligner
                 .align_features(&features, &lyrics)
                 .map(|a| (a, name))
         })

@@ -1,0 +1,203 @@
+//! Several aligners over the same front-end features; each word's times are the median of
+//! theirs. Acoustic models with different evidence (phone identity, broad classes learned from
+//! synthetic songs, hand-set vocal activity) rarely misplace the same word the same way, and the
+//! median keeps the two that agree.
+
+use std::sync::Arc;
+
+use encore_audio::AudioBuffer;
+
+use crate::acoustic::{AcousticModel, BroadClassModel};
+use crate::align::{AlignOptions, Aligner};
+use crate::doc::Lyrics;
+use crate::error::{Error, Result};
+use crate::frontend::{self, Features};
+use crate::hybrid::HybridModel;
+use crate::sphinx::SphinxModel;
+
+/// Weight of the per-song adaptation in [`MedianAligner::of_three`], chosen with it on synthetic
+/// songs (0.5 and 1 were equal; 0.5 better on more sets).
+pub const MEDIAN_ADAPT_WEIGHT: f32 = 0.5;
+
+/// Aligns with every member and takes each word's median start, end and confidence.
+pub struct MedianAligner {
+    members: Vec<Aligner<Box<dyn AcousticModel>>>,
+    name: String,
+}
+
+impl std::fmt::Debug for MedianAligner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MedianAligner")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MedianAligner {
+    /// A median over `members` (one member: its alignment as it is).
+    pub fn new(members: Vec<Aligner<Box<dyn AcousticModel>>>) -> Self {
+        let names: Vec<&str> = members.iter().map(|a| a.model().name()).collect();
+        let name = match names.as_slice() {
+            [one] => (*one).to_string(),
+            _ => format!("median({})", names.join(", ")),
+        };
+        Self { members, name }
+    }
+
+    /// The median of three models, each with `options` and per-song adaptation
+    /// ([`AlignOptions::adapt_weight`] [`MEDIAN_ADAPT_WEIGHT`]): `hybrid` with the Sphinx phones
+    /// of `phones`, `hybrid` alone and the broad-class model (`encore lyrics align --median`).
+    /// Better than the first alone on synthetic songs in refine mode, equal on jamendo-dev, and
+    /// about 1.3 times the work (docs/readme/lyrics.md), so it is not the default.
+    pub fn of_three(
+        hybrid: HybridModel,
+        phones: Arc<SphinxModel>,
+        mut options: AlignOptions,
+    ) -> Self {
+        options.adapt_weight = MEDIAN_ADAPT_WEIGHT;
+        let with_phones = Aligner::recommended(hybrid.clone(), Some(phones), options.clone());
+        let options = with_phones.options().clone();
+        Self::new(vec![
+            with_phones,
+            Aligner::new(Box::new(hybrid), options.clone()),
+            Aligner::new(Box::new(BroadClassModel::default()), options),
+        ])
+    }
+
+    /// The members' names: `median(a, b, c)`, or the one member's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Runs the front end on `audio`, then aligns.
+    pub fn align_audio(&self, audio: &AudioBuffer, lyrics: &Lyrics) -> Result<Lyrics> {
+        let features = frontend::extract(audio)?;
+        self.align_features(&features, lyrics)
+    }
+
+    /// Aligns with every member, then takes the median per word (and per line in full mode).
+    pub fn align_features(&self, features: &Features, lyrics: &Lyrics) -> Result<Lyrics> {
+        let _span =
+            tracing::info_span!("lyrics_median_align", members = self.members.len()).entered();
+        let runs = self
+            .members
+            .iter()
+            .map(|a| a.align_features(features, lyrics))
+            .collect::<Result<Vec<_>>>()?;
+        median_alignment(runs)
+    }
+}
+
+/// Median of a value over the runs that have it.
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    Some(if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        0.5 * (v[m - 1] + v[m])
+    })
+}
+
+/// Each word's and line's times and confidence as the median over `runs`, which must have the
+/// same lines and words. The median keeps every order the runs share: if every run has
+/// `end(k) <= start(k + 1)`, so does the median.
+pub(crate) fn median_alignment(mut runs: Vec<Lyrics>) -> Result<Lyrics> {
+    if runs.len() <= 1 {
+        return runs
+            .pop()
+            .ok_or_else(|| Error::Invalid("no alignments to combine".into()));
+    }
+    let shape = |l: &Lyrics| l.lines.iter().map(|x| x.words.len()).collect::<Vec<_>>();
+    let first = shape(&runs[0]);
+    if runs.iter().any(|r| shape(r) != first) {
+        return Err(Error::Invalid(
+            "alignments to combine differ in lines or words".into(),
+        ));
+    }
+    let mut out = runs[0].clone();
+    for (li, line) in out.lines.iter_mut().enumerate() {
+        let pick = |f: &dyn Fn(&Lyrics) -> Option<f64>| median(runs.iter().filter_map(f).collect());
+        line.start_s = pick(&|r| r.lines[li].start_s);
+        line.end_s = pick(&|r| r.lines[li].end_s);
+        for (wi, word) in line.words.iter_mut().enumerate() {
+            word.start_s = pick(&|r| r.lines[li].words[wi].start_s);
+            word.end_s = pick(&|r| r.lines[li].words[wi].end_s);
+            word.confidence = pick(&|r| r.lines[li].words[wi].confidence);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::doc::{Line, Word};
+    use proptest::prelude::*;
+
+    fn run(times: &[(f64, f64)]) -> Lyrics {
+        let mut line = Line::new("a b c");
+        line.start_s = Some(times[0].0);
+        line.end_s = Some(times[times.len() - 1].1);
+        for (i, &(s, e)) in times.iter().enumerate() {
+            let mut w = Word::new(format!("w{i}"));
+            w.start_s = Some(s);
+            w.end_s = Some(e);
+            w.confidence = Some(0.5);
+            line.words.push(w);
+        }
+        Lyrics {
+            meta: Vec::new(),
+            lines: vec![line],
+        }
+    }
+
+    #[test]
+    fn the_two_runs_that_agree_win() {
+        let good = run(&[(1.0, 1.5), (2.0, 2.5)]);
+        let near = run(&[(1.1, 1.6), (2.1, 2.4)]);
+        let lost = run(&[(1.0, 2.0), (2.0, 4.0)]);
+        let m = median_alignment(vec![good, lost, near]).unwrap();
+        let w = &m.lines[0].words;
+        assert_eq!((w[0].start_s, w[0].end_s), (Some(1.0), Some(1.6)));
+        assert_eq!((w[1].start_s, w[1].end_s), (Some(2.0), Some(2.5)));
+    }
+
+    #[test]
+    fn runs_of_different_shapes_are_refused() {
+        let a = run(&[(1.0, 1.5), (2.0, 2.5)]);
+        let b = run(&[(1.0, 1.5)]);
+        assert!(median_alignment(vec![a, b]).is_err());
+        assert!(median_alignment(Vec::new()).is_err());
+    }
+
+    proptest! {
+        /// Ordered runs give an ordered median: starts and ends never go back, no word ends
+        /// after the next one starts.
+        #[test]
+        fn ordered_runs_give_an_ordered_median(
+            steps in prop::collection::vec(prop::collection::vec(0.0f64..2.0, 8), 1..6)
+        ) {
+            let runs: Vec<Lyrics> = steps
+                .iter()
+                .map(|s| {
+                    let mut t = 0.0;
+                    let bounds: Vec<f64> = s.iter().map(|d| { t += d; t }).collect();
+                    let pairs: Vec<(f64, f64)> = bounds.chunks(2).map(|c| (c[0], c[1])).collect();
+                    run(&pairs)
+                })
+                .collect();
+            let m = median_alignment(runs).unwrap();
+            let w = &m.lines[0].words;
+            for k in 0..w.len() {
+                prop_assert!(w[k].start_s <= w[k].end_s);
+                if k + 1 < w.len() {
+                    prop_assert!(w[k].end_s <= w[k + 1].start_s);
+                }
+            }
+        }
+    }
+}
