@@ -297,6 +297,24 @@ macro_rules! k_block {
     };
 }
 
+/// Defines `$load` (four `f64` into a register) and `$lanes` (a register back to four `f64`)
+/// inside a function compiled with AVX2.
+#[cfg(target_arch = "x86_64")]
+macro_rules! m256_lanes {
+    ($load:ident, $lanes:ident) => {
+        let $load = |v: &[f64; 4]| _mm256_setr_pd(v[0], v[1], v[2], v[3]);
+        let $lanes = |v: __m256d| {
+            let (lo, hi) = (_mm256_castpd256_pd128(v), _mm256_extractf128_pd::<1>(v));
+            [
+                _mm_cvtsd_f64(lo),
+                _mm_cvtsd_f64(_mm_unpackhi_pd(lo, lo)),
+                _mm_cvtsd_f64(hi),
+                _mm_cvtsd_f64(_mm_unpackhi_pd(hi, hi)),
+            ]
+        };
+    };
+}
+
 /// Defines the block form with AVX2 and FMA as a method `$name` compiled for `$features`, two
 /// channels interleaved so that their chains overlap.
 #[cfg(target_arch = "x86_64")]
@@ -307,16 +325,7 @@ macro_rules! blocks_simd {
             #[target_feature(enable = $features)]
             fn $name(&self, xa: &[f64], xb: &[f64], sa: &mut KState, sb: &mut KState) -> [f64; 2] {
         use std::arch::x86_64::*;
-        let load = |v: &[f64; 4]| _mm256_setr_pd(v[0], v[1], v[2], v[3]);
-        let lanes = |v: __m256d| {
-            let (lo, hi) = (_mm256_castpd256_pd128(v), _mm256_extractf128_pd::<1>(v));
-            [
-                _mm_cvtsd_f64(lo),
-                _mm_cvtsd_f64(_mm_unpackhi_pd(lo, lo)),
-                _mm_cvtsd_f64(hi),
-                _mm_cvtsd_f64(_mm_unpackhi_pd(hi, hi)),
-            ]
-        };
+        m256_lanes!(load, lanes);
         let gx: [__m256d; 8] = std::array::from_fn(|k| load(&self.gx[k]));
         let gz: [__m256d; 4] = std::array::from_fn(|j| load(&self.gz[j]));
         k_block!(block, gx, gz);
@@ -359,16 +368,7 @@ macro_rules! blocks_simd {
             #[target_feature(enable = $features)]
             fn $stereo(&self, frames: &[f32], sa: &mut KState, sb: &mut KState) -> [f64; 2] {
         use std::arch::x86_64::*;
-        let load = |v: &[f64; 4]| _mm256_setr_pd(v[0], v[1], v[2], v[3]);
-        let lanes = |v: __m256d| {
-            let (lo, hi) = (_mm256_castpd256_pd128(v), _mm256_extractf128_pd::<1>(v));
-            [
-                _mm_cvtsd_f64(lo),
-                _mm_cvtsd_f64(_mm_unpackhi_pd(lo, lo)),
-                _mm_cvtsd_f64(hi),
-                _mm_cvtsd_f64(_mm_unpackhi_pd(hi, hi)),
-            ]
-        };
+        m256_lanes!(load, lanes);
         let gx: [__m256d; 8] = std::array::from_fn(|k| load(&self.gx[k]));
         let gz: [__m256d; 4] = std::array::from_fn(|j| load(&self.gz[j]));
         k_block!(block, gx, gz);

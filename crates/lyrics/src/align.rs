@@ -279,7 +279,7 @@ impl<M: AcousticModel> Aligner<M> {
                 onset: &onset,
                 adapt: None,
             };
-            self.word_pass(&first, &items, &windows, Some(&mut labels), &mut out)?;
+            self.word_pass(&first, &items, &windows, Some(&mut labels[..]), &mut out)?;
             let _span = tracing::debug_span!("lyrics_adapt").entered();
             SongAdaptation::fit(features, &labels)
         } else {
@@ -302,7 +302,7 @@ impl<M: AcousticModel> Aligner<M> {
         input: &WordPassInput,
         items: &[Item],
         windows: &[Option<(usize, usize, bool)>],
-        mut labels: Option<&mut Vec<Option<u8>>>,
+        mut labels: Option<&mut [Option<u8>]>,
         out: &mut Lyrics,
     ) -> Result<()> {
         let n = input.em.n_frames();
@@ -329,7 +329,7 @@ impl<M: AcousticModel> Aligner<M> {
                 (lo, hi.max(lo)),
                 core,
                 anchored,
-                labels.as_deref_mut().map(|l| l.as_mut_slice()),
+                labels.as_deref_mut(),
             )?;
             for (it, (s, e, c)) in line_items.iter().zip(times) {
                 let w = &mut out.lines[li].words[it.index];
@@ -468,7 +468,8 @@ impl<M: AcousticModel> Aligner<M> {
 
     /// Fine pass over one line: returns (start frame, end frame, confidence) per item.
     /// Words are expected inside `core` (the line's span from the line pass, or its given times);
-    /// the window `lo..hi` may be wider. `onset` is the song's [`onset_cue`] (empty: no cue).
+    /// the window `lo..hi` may be wider. `input.onset` is the song's [`onset_cue`] (empty: no
+    /// cue). With `labels`, each frame of the window gets its state's adaptation group.
     fn fine_line(
         &self,
         input: &WordPassInput,

@@ -582,10 +582,12 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
             .as_ref()
             .map_or("broad-class-v1".to_string(), |m| m.header.name.clone());
         for (mode, phones) in &phones_by_mode {
-            let extra = if phones.is_some() {
-                " + sphinx CI phones"
-            } else {
-                ""
+            let extra = match (phones.is_some(), args.median) {
+                (true, true) => {
+                    " + sphinx CI phones, median with the model alone and broad-class-v1"
+                }
+                (true, false) => " + sphinx CI phones",
+                _ => "",
             };
             let name = if *mode == Mode::Refine {
                 "refine"
