@@ -76,16 +76,13 @@ pub fn analyze_decoder(mut decoder: Decoder, opts: &AnalyzeOptions) -> Result<An
     let mut resampler = Resampler::for_analysis(sample_rate, ANALYSIS_SAMPLE_RATE)?;
     let mut meter: Option<LoudnessMeter> = None;
     let mut features = FeatureStream::new(ANALYSIS_SAMPLE_RATE, &opts.onset);
-    let mut resampled = Vec::new();
     while let Some(chunk) = decoder.next_chunk()? {
         meter
             .get_or_insert_with(|| LoudnessMeter::new(sample_rate, chunk.channels))
             .push(chunk.samples);
         features.push_with(|buf| resampler.push_interleaved(chunk.samples, chunk.channels, buf));
     }
-    resampled.clear();
-    resampler.finish(&mut resampled);
-    features.push(&resampled);
+    features.push_with(|buf| resampler.finish(buf));
     let info = decoder.info();
     let frames = decoder.frames_decoded();
     check_not_truncated(info, frames)?;

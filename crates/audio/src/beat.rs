@@ -332,7 +332,7 @@ pub fn local_tempo(tg: &Tempogram, n_frames: usize, params: &TempoParams) -> Opt
     let (mut spare_b, mut spare_a) = (vec![0.0f64; s], vec![0u64; s]);
     for j in 1..t {
         let row = &tg.frames[j];
-        best_predecessors(
+        Viterbi.step(
             &score,
             &trans,
             &mut next,
@@ -379,23 +379,13 @@ pub fn local_tempo(tg: &Tempogram, n_frames: usize, params: &TempoParams) -> Opt
     Some(per_frame)
 }
 
-/// One Viterbi step: for every state `k`, the best `score[p] + trans[p * s + k]` over
-/// predecessors `p` into `best[k]` and that `p` into `arg[k]` (ties keep the first `p`).
+/// One Viterbi step, `Viterbi.step` (AVX2 when the CPU has it): for every state `k`, the best
+/// `score[p] + trans[p * s + k]` over predecessors `p` into `best[k]` and that `p` into `arg[k]`
+/// (ties keep the first `p`).
 /// Predecessors outermost, so that the inner loop runs over independent states and vectorises.
 /// Each predecessor reads one pair of buffers and writes the other (`spare` is the second
 /// pair): updating in place, the compiler turns the conditional update into masked stores,
 /// which are microcoded (slow) on AMD CPUs.
-fn best_predecessors(
-    score: &[f64],
-    trans: &[f64],
-    best: &mut [f64],
-    arg: &mut [u64],
-    spare: (&mut [f64], &mut [u64]),
-) {
-    Viterbi.step(score, trans, best, arg, spare);
-}
-
-/// Receiver of the dispatched Viterbi step.
 struct Viterbi;
 
 impl Viterbi {

@@ -66,13 +66,8 @@ fn median_of(buf: &mut [f32]) -> f32 {
 /// folded into left and right).
 pub fn extract(audio: &AudioBuffer) -> Result<Features> {
     let dur = audio.duration_s();
-    if dur > MAX_AUDIO_S {
-        return Err(Error::Limit {
-            what: "audio duration (s)",
-            got: dur as u64,
-            limit: MAX_AUDIO_S as u64,
-        });
-    }
+    // Before resampling, the costly part for a hostile length.
+    check_duration(dur)?;
     let _span = tracing::info_span!("lyrics_frontend", duration_s = dur).entered();
     let (left, right) = match audio.channels {
         1 => {
@@ -94,11 +89,33 @@ pub fn extract(audio: &AudioBuffer) -> Result<Features> {
         .map(|(l, r)| 0.5 * (l - r))
         .collect();
     drop((left, right));
-    Ok(from_mid_side(&mid, &side))
+    from_mid_side(&mid, &side)
 }
 
-/// The front end on mid and side signals at [`FRONTEND_SAMPLE_RATE`].
-pub fn from_mid_side(mid: &[f32], side: &[f32]) -> Features {
+/// [`Error::Limit`] for audio longer than [`MAX_AUDIO_S`].
+fn check_duration(seconds: f64) -> Result<()> {
+    if seconds > MAX_AUDIO_S {
+        return Err(Error::Limit {
+            what: "audio duration (s)",
+            got: seconds as u64,
+            limit: MAX_AUDIO_S as u64,
+        });
+    }
+    Ok(())
+}
+
+/// The front end on mid and side signals at [`FRONTEND_SAMPLE_RATE`]. Where `side` is shorter
+/// than `mid` it is taken as silent (an empty `side`: a one-channel original). Audio longer
+/// than [`MAX_AUDIO_S`] is an [`Error::Limit`].
+pub fn from_mid_side(mid: &[f32], side: &[f32]) -> Result<Features> {
+    check_duration(mid.len() as f64 / f64::from(FRONTEND_SAMPLE_RATE))?;
+    let padded;
+    let side = if side.len() < mid.len() {
+        padded = [side, &vec![0.0; mid.len() - side.len()]].concat();
+        &padded[..]
+    } else {
+        side
+    };
     let stft = Stft::new(N_FFT, HOP);
     let sr = f64::from(FRONTEND_SAMPLE_RATE);
     let bin = |hz: f64| ((hz * N_FFT as f64 / sr).round() as usize).min(N_FFT / 2);
@@ -225,7 +242,7 @@ pub fn from_mid_side(mid: &[f32], side: &[f32]) -> Features {
             );
         }
     }
-    feats
+    Ok(feats)
 }
 
 #[cfg(test)]
@@ -290,5 +307,22 @@ mod tests {
     fn overlong_audio_is_a_limit_error() {
         let audio = AudioBuffer::mono(1000, vec![0.0; (MAX_AUDIO_S as usize + 60) * 1000]);
         assert!(matches!(extract(&audio), Err(Error::Limit { .. })));
+        let sr = FRONTEND_SAMPLE_RATE as usize;
+        let mid = vec![0.0; (MAX_AUDIO_S as usize + 1) * sr];
+        assert!(matches!(from_mid_side(&mid, &[]), Err(Error::Limit { .. })));
+    }
+
+    #[test]
+    fn a_short_or_missing_side_signal_is_silence() {
+        let sr = FRONTEND_SAMPLE_RATE as usize;
+        let mid: Vec<f32> = (0..sr)
+            .map(|i| (0.3 * (i as f64 * 0.06).sin()) as f32)
+            .collect();
+        let zeros = from_mid_side(&mid, &vec![0.0; sr]).unwrap();
+        for side in [&[][..], &vec![0.0; sr / 2][..]] {
+            let got = from_mid_side(&mid, side).unwrap();
+            assert_eq!(got.len(), zeros.len());
+            assert_eq!(got.log_mel, zeros.log_mel);
+        }
     }
 }

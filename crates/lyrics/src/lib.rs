@@ -15,7 +15,9 @@
 //!   versioned model file and a default model ([`HybridModel::default_model`]).
 //! - **Phone identity** ([`SphinxModel`], [`SphinxHybridModel`]): readers for a CMU Sphinx PTM
 //!   model (Debian's `pocketsphinx-en-us`) and a scorer of its context-independent phones, added
-//!   to the hybrid model's broad classes (opt-in).
+//!   to the hybrid model's broad classes ([`Aligner::recommended`]: the default in refine mode).
+//! - **Opt-in refinements**: per-song adaptation ([`AlignOptions::adapt_weight`]) and
+//!   [`MedianAligner`] (each word's median time over several models).
 //! - **Evaluation** ([`evaluate`]): word-onset errors against a reference.
 //!
 //! ```

@@ -303,7 +303,6 @@ fn prepare(song: &TrainSong) -> Prepared {
 /// Flat start: each word's span shared out among its phones (vowels weigh three times more).
 fn flat_labels(p: &Prepared) -> Vec<u8> {
     let mut labels = p.base.clone();
-    // States' `group` is for the aligner's per-song adaptation; training does not use it.
     for (a, b, targets) in &p.words {
         let weights: Vec<f64> = targets
             .iter()
@@ -328,6 +327,7 @@ fn flat_labels(p: &Prepared) -> Vec<u8> {
 /// given per-frame target scores (`N_TARGETS` per frame).
 fn realign(p: &Prepared, scores: &[f32]) -> Vec<u8> {
     let mut labels = p.base.clone();
+    // States' `group` is for the aligner's per-song adaptation; training does not use it.
     for (a, b, targets) in &p.words {
         let filler_at = |t: usize| {
             if p.base[t] == T_IGNORE {

@@ -244,8 +244,10 @@ fn read_lyrics(path: &Path) -> anyhow::Result<Lyrics> {
 /// The hybrid model named on the command line: a model file or the shipped default; `None` for
 /// `broad` (the broad-class model).
 fn load_hybrid(spec: Option<&Path>) -> anyhow::Result<Option<HybridModel>> {
+    if is_broad(spec) {
+        return Ok(None);
+    }
     Ok(Some(match spec {
-        Some(p) if p.as_os_str() == "broad" => return Ok(None),
         Some(p) => {
             HybridModel::load(p).with_context(|| format!("loading model {}", p.display()))?
         }
@@ -570,13 +572,7 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|&m| Ok((m, load_phones(args.phones.as_deref(), m, broad)?)))
         .collect::<anyhow::Result<_>>()?;
-    let hybrid = match args.model.as_deref() {
-        Some(p) if p.as_os_str() == "broad" => None,
-        Some(p) => {
-            Some(HybridModel::load(p).with_context(|| format!("loading model {}", p.display()))?)
-        }
-        None => Some(HybridModel::default_model().context("the shipped default model")?),
-    };
+    let hybrid = load_hybrid(args.model.as_deref())?;
     if !args.json {
         let base = hybrid
             .as_ref()

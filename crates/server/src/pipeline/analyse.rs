@@ -281,7 +281,7 @@ mod tests {
         assert!((rms(&side[1_000..20_000]) - expected).abs() < 0.01);
         // The lyrics step's front end on mid and side sees what `encore lyrics align` sees on
         // the stereo file (resampling is linear, so mid/side before or after it agree).
-        let stored = encore_lyrics::from_mid_side(&decoded.mono, &side);
+        let stored = encore_lyrics::from_mid_side(&decoded.mono, &side).unwrap();
         let direct = encore_lyrics::extract_features(&stereo).unwrap();
         assert_eq!(stored.len(), direct.len());
         // Up to float rounding, which the median filters of the separation can move a little

@@ -140,17 +140,7 @@ impl Step for LyricsStep {
             // The analysis PCM is the mid signal; with the side signal of a stereo original the
             // front end can pull the centre (where the voice usually is) out of the mix. A
             // one-channel original gets no side signal.
-            let mut side = side.unwrap_or_default();
-            side.resize(mid.len(), 0.0);
-            let seconds = mid.len() as f64 / f64::from(encore_lyrics::FRONTEND_SAMPLE_RATE);
-            if seconds > encore_lyrics::MAX_AUDIO_S {
-                return Err(encore_lyrics::Error::Limit {
-                    what: "audio duration (s)",
-                    got: seconds as u64,
-                    limit: encore_lyrics::MAX_AUDIO_S as u64,
-                });
-            }
-            let features = encore_lyrics::from_mid_side(&mid, &side);
+            let features = encore_lyrics::from_mid_side(&mid, &side.unwrap_or_default())?;
             let options = AlignOptions {
                 mode,
                 language: language.as_deref().map(Language::from_code),
