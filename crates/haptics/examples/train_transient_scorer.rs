@@ -57,6 +57,29 @@ struct File {
 
 /// One-to-one labels: 1 for a candidate the F-measure's sweep matches (inputs sorted).
 fn labels(reference: &[f64], times: &[f64]) -> Vec<f64> {
+    if std::env::var("SCORER_LABEL").is_ok_and(|v| v == "nearest") {
+        // Each designer point labels its nearest candidate within the window (closest first).
+        let mut pairs: Vec<(f64, usize, usize)> = Vec::new();
+        for (i, &r) in reference.iter().enumerate() {
+            let j = times.partition_point(|&t| t < r);
+            for k in [j.wrapping_sub(1), j, j + 1, j.wrapping_sub(2)] {
+                if let Some(&t) = times.get(k) {
+                    if (t - r).abs() <= WINDOW_S {
+                        pairs.push(((t - r).abs(), i, k));
+                    }
+                }
+            }
+        }
+        pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let (mut used_r, mut y) = (vec![false; reference.len()], vec![0.0; times.len()]);
+        for (_, i, k) in pairs {
+            if !used_r[i] && y[k] == 0.0 {
+                used_r[i] = true;
+                y[k] = 1.0;
+            }
+        }
+        return y;
+    }
     matched_estimates(reference, times, WINDOW_S)
         .into_iter()
         .map(|m| if m { 1.0 } else { 0.0 })
@@ -261,6 +284,22 @@ fn main() {
             continue;
         };
         let mut reference: Vec<f64> = designer.transients().map(|t| t.time).collect();
+        // Experiment: the designer's breakpoints (or their local maxima) as the reference.
+        let a = &designer.amplitude;
+        match std::env::var("SCORER_REF").as_deref() {
+            Ok("breakpoints") => reference = a.iter().map(|p| p.time).collect(),
+            Ok("maxima") => {
+                reference = (0..a.len())
+                    .filter(|&i| {
+                        let v = a[i].amplitude;
+                        (i == 0 || v >= a[i - 1].amplitude)
+                            && a.get(i + 1).is_none_or(|q| v >= q.amplitude)
+                    })
+                    .map(|i| a[i].time)
+                    .collect()
+            }
+            _ => {}
+        }
         reference.sort_by(f64::total_cmp);
         let cands = candidate_features(&audio.samples, audio.sample_rate);
         let times: Vec<f64> = cands.iter().map(|c| c.0).collect();
@@ -324,6 +363,11 @@ fn main() {
         r[12] > 0.5
     });
     let oracle = pooled_f(&files, |fi, j| files[fi].y[j] > 0.5);
+    let everything = pooled_f(&files, |_, _| true);
+    eprintln!(
+        "all candidates on tune: F {:.3} P {:.3} R {:.3}",
+        everything.0, everything.1, everything.2
+    );
     eprintln!(
         "current detector on tune: F {:.3} P {:.3} R {:.3}",
         base.0, base.1, base.2
@@ -344,6 +388,83 @@ fn main() {
                     oof[i][j] = score(&w, r);
                 }
             }
+        }
+    }
+    if let Ok(grid) = std::env::var("SCORER_SMOOTH_GRID") {
+        // Region smoothing of the out-of-fold logits: (1 - lam) * own + lam * mean within +-r s.
+        let _ = grid;
+        for r in [0.1, 0.25, 0.5, 1.0, 2.0, 100.0] {
+            for lam in [0.0, 0.25, 0.5, 0.75, 1.0] {
+                let sm = smooth(&files, &oof, lam, r);
+                let b = best_threshold(&files, &sm);
+                eprintln!("smooth r {r} lam {lam}: F {:.4} th {:.1}", b.0, b.1);
+            }
+        }
+    }
+    if let Ok(v) = std::env::var("SCORER_SMOOTH") {
+        let p: Vec<f64> = v.split(',').filter_map(|x| x.parse().ok()).collect();
+        oof = smooth(&files, &oof, p[0], p[1]);
+    }
+    if std::env::var_os("SCORER_ORACLE_FILE").is_some() {
+        // Upper bound: each file picks its own threshold (a perfect file-level decision).
+        let mut total = encore_haptics::FMeasure::default();
+        for (fi, f) in files.iter().enumerate() {
+            let mut best: Option<encore_haptics::FMeasure> = None;
+            for k in -40..=41 {
+                let th = if k == 41 {
+                    f64::MAX
+                } else {
+                    f64::from(k) * 0.1
+                };
+                let est: Vec<f64> = (0..f.times.len())
+                    .filter(|&j| oof[fi][j] >= th)
+                    .map(|j| f.times[j])
+                    .collect();
+                let m = transient_f_measure(&f.reference, &est, WINDOW_S);
+                // Pooled F gains from hits and loses from misses and false alarms equally.
+                let gain = |m: &encore_haptics::FMeasure| {
+                    2.0 * m.hits as f64 - 0.7 * (m.reference + m.estimated) as f64
+                };
+                if best.as_ref().is_none_or(|b| gain(&m) > gain(b)) {
+                    best = Some(m);
+                }
+            }
+            if let Some(b) = best {
+                total.add(b);
+            }
+        }
+        eprintln!(
+            "file-level oracle threshold: F {:.3} P {:.3} R {:.3}",
+            total.f(),
+            total.precision(),
+            total.recall()
+        );
+    }
+    if std::env::var_os("SCORER_MIDPOINTS").is_some() {
+        // Experiment: also emit the midpoint between consecutive kept candidates closer than
+        // `g` seconds (a stand-in for the trough breakpoint between two peaks).
+        let th = best_threshold(&files, &oof).1;
+        for g in [0.0, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.15] {
+            let mut total = encore_haptics::FMeasure::default();
+            for (fi, f) in files.iter().enumerate() {
+                let kept: Vec<f64> = (0..f.times.len())
+                    .filter(|&j| oof[fi][j] >= th)
+                    .map(|j| f.times[j])
+                    .collect();
+                let mut est = kept.clone();
+                est.extend(
+                    kept.windows(2)
+                        .filter(|w| w[1] - w[0] < g)
+                        .map(|w| 0.5 * (w[0] + w[1])),
+                );
+                total.add(transient_f_measure(&f.reference, &est, WINDOW_S));
+            }
+            eprintln!(
+                "midpoints below {g} s: F {:.4} P {:.3} R {:.3}",
+                total.f(),
+                total.precision(),
+                total.recall()
+            );
         }
     }
     let best = best_threshold(&files, &oof);
@@ -654,4 +775,26 @@ fn gbt_cv(files: &[File]) {
         "GBT ({rounds} rounds, depth {depth}, rate {rate}, leaf {min_leaf}) cross-validated on tune: threshold {:.1}: F {:.3} P {:.3} R {:.3}",
         best.1, best.2.0, best.2.1, best.2.2
     );
+}
+
+/// Mixes each candidate's logit with the mean logit of its file's candidates within +-`r` s.
+fn smooth(files: &[File], logits: &[Vec<f64>], lam: f64, r: f64) -> Vec<Vec<f64>> {
+    files
+        .iter()
+        .zip(logits)
+        .map(|(f, l)| {
+            let mut prefix = vec![0.0];
+            for v in l {
+                prefix.push(prefix.last().copied().unwrap_or(0.0) + v);
+            }
+            (0..l.len())
+                .map(|j| {
+                    let lo = f.times.partition_point(|&t| t < f.times[j] - r);
+                    let hi = f.times.partition_point(|&t| t <= f.times[j] + r);
+                    let mean = (prefix[hi] - prefix[lo]) / (hi - lo).max(1) as f64;
+                    (1.0 - lam) * l[j] + lam * mean
+                })
+                .collect()
+        })
+        .collect()
 }
