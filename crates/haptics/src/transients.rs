@@ -59,8 +59,6 @@ pub(crate) struct Level {
     pub db: Vec<f32>,
     /// Share of each frame's power above 2 kHz, in dB (at most 0).
     pub high_db: Vec<f32>,
-    /// Spectral flatness of each frame (geometric over arithmetic mean power), in dB.
-    pub flat_db: Vec<f32>,
 }
 
 /// Computes the short-hop level of `mono` at `sample_rate`.
@@ -73,25 +71,10 @@ pub(crate) fn level(mono: &[f32], sample_rate: u32) -> Level {
     let norm = 2.0 / (n_fft as f64 * 3.0 * n_fft as f64 / 8.0);
     let mut db = Vec::with_capacity(stft.n_frames(mono.len()));
     let mut high_db = Vec::with_capacity(stft.n_frames(mono.len()));
-    let mut flat_db = Vec::with_capacity(stft.n_frames(mono.len()));
     let k_high = ((HIGH_HZ * n_fft as f64 / sr).ceil() as usize).max(1);
     stft.for_each_power_frame(mono, |_, power| {
         let sum = |p: &[f32]| p.iter().map(|&x| f64::from(x)).sum::<f64>();
         let all = sum(power);
-        let bins = power.get(1..).unwrap_or(&[]);
-        let geo = bins
-            .iter()
-            .map(|&x| (f64::from(x) + 1e-12).ln())
-            .sum::<f64>()
-            / bins.len().max(1) as f64;
-        let arith =
-            bins.iter().map(|&x| f64::from(x) + 1e-12).sum::<f64>() / bins.len().max(1) as f64;
-        let fl = 10.0 * (geo.exp() / arith).log10();
-        flat_db.push(if fl.is_finite() {
-            fl.clamp(-60.0, 0.0) as f32
-        } else {
-            -60.0
-        });
         let high = sum(power.get(k_high..).unwrap_or(&[]));
         let v = 10.0 * (all * norm).max(POWER_FLOOR).log10();
         db.push(if v.is_finite() { v as f32 } else { -100.0 });
@@ -106,7 +89,6 @@ pub(crate) fn level(mono: &[f32], sample_rate: u32) -> Level {
         frame_rate: sr / hop as f64,
         db,
         high_db,
-        flat_db,
     }
 }
 
@@ -205,12 +187,12 @@ pub(crate) fn score(x: &[f32; N_FEATURES]) -> f32 {
 //       ../shared/data/haptics/lofelt-pairs
 // and paste its output here.
 pub(crate) const SCORER_WEIGHTS: [f32; N_FEATURES] = [
-    0.008219, 0.045129, -0.013640, 0.029556, 0.039648, 0.020809, -0.051810, 0.445232, -0.145797,
-    -0.008497, -0.013866, 0.156242, 0.367541, 0.042152, -1.048773, 2.254883, -0.041480, 0.0, 0.0,
-    0.0, 0.0, 0.0, 0.0, 0.0,
+    0.010322, 0.035397, -0.002134, 0.018762, 0.039995, 0.021794, -0.218105, 0.447032, -0.085143,
+    -0.005898, -0.010817, 0.166616, 0.289449, 0.027405, -1.111355, 1.238199, -0.041788, 0.031201,
+    0.103901, -0.013008, 0.038172, 0.909060, -0.555996,
 ];
-pub(crate) const SCORER_BIAS: f32 = 4.394635;
-pub(crate) const SCORER_THRESHOLD: f32 = -1.0;
+pub(crate) const SCORER_BIAS: f32 = 5.584930;
+pub(crate) const SCORER_THRESHOLD: f32 = -0.8;
 
 /// Loose picking for the learned scorer: a 1 dB rise, a 40 dB gate and no masking.
 pub(crate) const CANDIDATES: FineParams = FineParams {
@@ -224,7 +206,7 @@ pub(crate) const CANDIDATES: FineParams = FineParams {
 };
 
 /// Number of features per candidate.
-pub const N_FEATURES: usize = 24;
+pub const N_FEATURES: usize = 23;
 
 /// Candidate transients (loose picking) with their features, in time order: `(time_s, features)`.
 ///
@@ -250,86 +232,7 @@ pub(crate) fn candidates(level: &Level) -> Vec<(f64, [f32; N_FEATURES])> {
     for &h in &level.high_db {
         high_prefix.push(high_prefix.last().copied().unwrap_or(0.0) + f64::from(h));
     }
-    let fall = CANDIDATES.decay_db_s / rate as f32;
-    let mut hold_at = Vec::with_capacity(n);
-    {
-        let mut hold = f32::MIN;
-        for &v in &env {
-            hold_at.push(if hold == f32::MIN { 100.0 } else { v - hold });
-            hold = (hold - fall).max(v);
-        }
-    }
-    let back = (CANDIDATES.rise_s * rate).round().max(1.0) as usize;
-    let peak_at = |t: usize| {
-        let v = env[t];
-        let start = if t < back { -100.0 } else { v };
-        let valley = env[t.saturating_sub(back)..t]
-            .iter()
-            .copied()
-            .fold(start, f32::min);
-        Peak {
-            frame: t,
-            rise_db: v - valley,
-            hold_margin_db: hold_at[t],
-        }
-    };
-    let cands: Vec<Peak> = match std::env::var("ENCORE_HAPTICS_SIMPLIFY")
-        .ok()
-        .and_then(|v| v.parse::<f32>().ok())
-    {
-        Some(tol) => {
-            // Local maxima of the simplified linear-amplitude envelope (experiment).
-            let amp: Vec<f32> = env
-                .iter()
-                .map(|&d| 10f32.powf((d - loudest) / 20.0))
-                .collect();
-            let times: Vec<f64> = (0..n).map(|t| t as f64 / rate).collect();
-            let kept = crate::simplify::simplify(&times, &amp, tol, |_| false);
-            let mode = std::env::var("ENCORE_HAPTICS_SIMPLIFY_MODE").unwrap_or_default();
-            let mut out = Vec::new();
-            for (k, &t) in kept.iter().enumerate() {
-                let prev = if k > 0 { amp[kept[k - 1]] } else { 0.0 };
-                let next = kept.get(k + 1).map_or(0.0, |&u| amp[u]);
-                let is_max = amp[t] >= prev && amp[t] >= next;
-                let keep = match mode.as_str() {
-                    "all" => true,
-                    "rising" => amp[t] >= prev,
-                    _ => is_max,
-                };
-                if keep && env[t] >= loudest - CANDIDATES.gate_db {
-                    out.push(peak_at(t));
-                }
-            }
-            out
-        }
-        None => cands,
-    };
     let frames: Vec<usize> = cands.iter().map(|c| c.frame).collect();
-    // Troughs: the lowest frame between consecutive peaks (experiment).
-    let with_troughs = std::env::var_os("ENCORE_HAPTICS_TROUGHS").is_some();
-    let mut all: Vec<(Peak, bool)> = cands.iter().map(|&c| (c, false)).collect();
-    if with_troughs && cands.len() >= 2 {
-        for w in cands.windows(2) {
-            let (a, b) = (w[0].frame, w[1].frame);
-            if b <= a + 1 {
-                continue;
-            }
-            let (k, v) = env[a + 1..b]
-                .iter()
-                .enumerate()
-                .fold((0, f32::MAX), |m, (k, &u)| if u < m.1 { (k, u) } else { m });
-            let t = a + 1 + k;
-            all.push((
-                Peak {
-                    frame: t,
-                    rise_db: env[a].min(env[b]) - v,
-                    hold_margin_db: hold_at[t],
-                },
-                true,
-            ));
-        }
-        all.sort_by_key(|c| c.0.frame);
-    }
     let mut scratch = Vec::new();
     // File-level context: candidates per second, the share the hand-tuned detector keeps and
     // the median rise.
@@ -347,23 +250,11 @@ pub(crate) fn candidates(level: &Level) -> Vec<(f64, [f32; N_FEATURES])> {
     } else {
         *rises.select_nth_unstable_by(mid, f32::total_cmp).1
     };
-    let _flat_median = {
-        let mut v: Vec<f32> = cands
-            .iter()
-            .map(|c| level.flat_db.get(c.frame).copied().unwrap_or(-60.0))
-            .collect();
-        let mid = v.len() / 2;
-        if v.is_empty() {
-            -60.0
-        } else {
-            *v.select_nth_unstable_by(mid, f32::total_cmp).1
-        }
-    };
-    let mut out: Vec<(f64, [f32; N_FEATURES])> = all
+    let mut out: Vec<(f64, [f32; N_FEATURES])> = cands
         .iter()
-        .map(|(c, trough)| {
+        .enumerate()
+        .map(|(i, c)| {
             let t = c.frame;
-            let i = frames.partition_point(|&f| f < t);
             let v = env[t];
             let (lo, hi) = (t.saturating_sub(half), (t + half + 1).min(n));
             scratch.clear();
@@ -384,9 +275,7 @@ pub(crate) fn candidates(level: &Level) -> Vec<(f64, [f32; N_FEATURES])> {
             } else {
                 2f32.ln()
             };
-            let after = if *trough { i } else { i + 1 };
-            let next = frames.get(after).map_or(2f32.ln(), |&f| gap(t, f));
-            let tr = f32::from(u8::from(*trough));
+            let next = frames.get(i + 1).map_or(2f32.ln(), |&f| gap(t, f));
             let (mlo, mhi) = (t.saturating_sub(modw), (t + modw + 1).min(n));
             let (mn, mx) = env[mlo..mhi]
                 .iter()
@@ -409,49 +298,71 @@ pub(crate) fn candidates(level: &Level) -> Vec<(f64, [f32; N_FEATURES])> {
                     (v - before).clamp(-10.0, 40.0),
                     ((time + 0.01) as f32).ln(),
                     // The hand-tuned detector's decision (`FULL`) and its mask margin, hinged.
-                    f32::from(u8::from(!*trough && fires(c, v, loudest))),
+                    f32::from(u8::from(fires(c, v, loudest))),
                     c.hold_margin_db.clamp(-FULL.mask_db, 0.0),
                     per_s,
                     full_share,
                     median_rise,
-                    tr,
-                    tr * per_s,
-                    tr * full_share,
-                    tr * ((count + 1) as f32).ln(),
-                    tr * c.rise_db.clamp(0.0, 40.0),
-                    {
-                        // Regional context: the share of the candidates within +-0.5 s that
-                        // the hand-tuned rules keep (experiment).
-                        let (a, b) = (
-                            cands.partition_point(|q| q.frame < lo),
-                            cands.partition_point(|q| q.frame < hi),
-                        );
-                        let kept = cands[a..b]
-                            .iter()
-                            .filter(|q| fires(q, env[q.frame], loudest))
-                            .count();
-                        kept as f32 / (b - a).max(1) as f32
-                    },
-                    {
-                        let (a, b) = (
-                            cands.partition_point(|q| q.frame < lo),
-                            cands.partition_point(|q| q.frame < hi),
-                        );
-                        let mut r: Vec<f32> =
-                            cands[a..b].iter().map(|q| q.rise_db.min(40.0)).collect();
-                        let m = r.len() / 2;
-                        if r.is_empty() {
-                            0.0
-                        } else {
-                            *r.select_nth_unstable_by(m, f32::total_cmp).1
-                        }
-                    },
+                    // Run features, filled in below.
+                    0.0,
+                    0.0,
+                    0.0,
+                    0.0,
+                    0.0,
+                    0.0,
                 ],
             )
         })
         .collect();
+    run_features(&mut out);
     out.shrink_to_fit();
     out
+}
+
+/// Candidates closer than this (seconds) belong to the same run.
+const RUN_GAP_S: f64 = 0.1;
+
+/// First of the run features in a candidate's feature vector.
+const RUN_FEATURES: usize = 17;
+
+/// Fills in the run features: the candidates are split into runs wherever the gap to the next
+/// exceeds [`RUN_GAP_S`], and each candidate gets its run's log count, log duration, median
+/// rise, median level against the loudest frame, the share the hand-tuned rules keep, and its
+/// position within the run (0 at the first candidate, 1 at the last).
+fn run_features(c: &mut [(f64, [f32; N_FEATURES])]) {
+    let n = c.len();
+    let mut start = 0;
+    let mut scratch: Vec<f32> = Vec::new();
+    for i in 1..=n {
+        if i < n && c[i].0 - c[i - 1].0 <= RUN_GAP_S {
+            continue;
+        }
+        let run = start..i;
+        let mut median = |k: usize| {
+            scratch.clear();
+            scratch.extend(c[run.clone()].iter().map(|x| x.1[k]));
+            let mid = scratch.len() / 2;
+            *scratch.select_nth_unstable_by(mid, f32::total_cmp).1
+        };
+        let (rise, level) = (median(0), median(1));
+        let count = (i - start) as f32;
+        let duration = (c[i - 1].0 - c[start].0) as f32;
+        let kept = c[run.clone()].iter().map(|x| x.1[12]).sum::<f32>() / count;
+        for j in run {
+            let x = &mut c[j].1;
+            x[RUN_FEATURES] = (count + 1.0).ln();
+            x[RUN_FEATURES + 1] = (duration + 0.01).ln();
+            x[RUN_FEATURES + 2] = rise;
+            x[RUN_FEATURES + 3] = level;
+            x[RUN_FEATURES + 4] = kept;
+            x[RUN_FEATURES + 5] = if count > 1.0 {
+                (j - start) as f32 / (count - 1.0)
+            } else {
+                0.0
+            };
+        }
+        start = i;
+    }
 }
 
 /// Whether the hand-tuned detector (`FULL`) keeps candidate `c` of level `v`.
