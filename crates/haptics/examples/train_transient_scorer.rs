@@ -19,8 +19,21 @@
 //! `SCORER_PERFILE=1` prints out-of-fold counts per file, `SCORER_DUMP=PATH` writes the
 //! designer points and candidate features of the tune half as text.
 //!
+//! Diagnostics added later the same day (print only; with any of them set, do not paste the
+//! printed constants): `SCORER_LABEL=nearest` labels each designer point's nearest candidate
+//! instead of the F-measure's sweep, `SCORER_SMOOTH_GRID=1` scores region smoothing of the
+//! out-of-fold logits (`SCORER_SMOOTH=LAM,R` applies one), `SCORER_ORACLE_FILE=1` prints the
+//! upper bound of a perfect per-file threshold, `SCORER_MIDPOINTS=1` also emits the midpoint of
+//! close kept candidates (a stand-in for the trough breakpoint between two peaks), and
+//! `SCORER_REF=breakpoints|maxima` replaces the designer's emphasis points by all of the
+//! designer's amplitude breakpoints or by their local maxima (to compare candidate placement
+//! with Lofelt Studio's breakpoints; the "all candidates" line is the figure to read).
+//!
 //! The frame-level model tried on 2026-11-24 (and not adopted) is in commit 559fdc3 of this
-//! example and of `src/transients.rs`; see docs/readme/haptics.md.
+//! example and of `src/transients.rs`; the trough, simplified-envelope, flatness and regional
+//! candidate features tried afterwards are in commit e75944a (environment knobs
+//! `ENCORE_HAPTICS_TROUGHS`, `ENCORE_HAPTICS_SIMPLIFY=TOL`, `ENCORE_HAPTICS_SIMPLIFY_MODE`);
+//! see docs/readme/haptics.md.
 
 use std::path::Path;
 
@@ -63,10 +76,10 @@ fn labels(reference: &[f64], times: &[f64]) -> Vec<f64> {
         for (i, &r) in reference.iter().enumerate() {
             let j = times.partition_point(|&t| t < r);
             for k in [j.wrapping_sub(1), j, j + 1, j.wrapping_sub(2)] {
-                if let Some(&t) = times.get(k) {
-                    if (t - r).abs() <= WINDOW_S {
-                        pairs.push(((t - r).abs(), i, k));
-                    }
+                if let Some(&t) = times.get(k)
+                    && (t - r).abs() <= WINDOW_S
+                {
+                    pairs.push(((t - r).abs(), i, k));
                 }
             }
         }

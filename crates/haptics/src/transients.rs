@@ -187,12 +187,11 @@ pub(crate) fn score(x: &[f32; N_FEATURES]) -> f32 {
 //       ../shared/data/haptics/lofelt-pairs
 // and paste its output here.
 pub(crate) const SCORER_WEIGHTS: [f32; N_FEATURES] = [
-    0.010322, 0.035397, -0.002134, 0.018762, 0.039995, 0.021794, -0.218105, 0.447032, -0.085143,
-    -0.005898, -0.010817, 0.166616, 0.289449, 0.027405, -1.111355, 1.238199, -0.041788, 0.031201,
-    0.103901, -0.013008, 0.038172, 0.909060, -0.555996,
+    0.008219, 0.045129, -0.013640, 0.029556, 0.039648, 0.020809, -0.051810, 0.445232, -0.145797,
+    -0.008497, -0.013866, 0.156242, 0.367541, 0.042152, -1.048773, 2.254883, -0.041480,
 ];
-pub(crate) const SCORER_BIAS: f32 = 5.584930;
-pub(crate) const SCORER_THRESHOLD: f32 = -0.8;
+pub(crate) const SCORER_BIAS: f32 = 4.394635;
+pub(crate) const SCORER_THRESHOLD: f32 = -1.0;
 
 /// Loose picking for the learned scorer: a 1 dB rise, a 40 dB gate and no masking.
 pub(crate) const CANDIDATES: FineParams = FineParams {
@@ -206,7 +205,7 @@ pub(crate) const CANDIDATES: FineParams = FineParams {
 };
 
 /// Number of features per candidate.
-pub const N_FEATURES: usize = 23;
+pub const N_FEATURES: usize = 17;
 
 /// Candidate transients (loose picking) with their features, in time order: `(time_s, features)`.
 ///
@@ -303,66 +302,12 @@ pub(crate) fn candidates(level: &Level) -> Vec<(f64, [f32; N_FEATURES])> {
                     per_s,
                     full_share,
                     median_rise,
-                    // Run features, filled in below.
-                    0.0,
-                    0.0,
-                    0.0,
-                    0.0,
-                    0.0,
-                    0.0,
                 ],
             )
         })
         .collect();
-    run_features(&mut out);
     out.shrink_to_fit();
     out
-}
-
-/// Candidates closer than this (seconds) belong to the same run.
-const RUN_GAP_S: f64 = 0.1;
-
-/// First of the run features in a candidate's feature vector.
-const RUN_FEATURES: usize = 17;
-
-/// Fills in the run features: the candidates are split into runs wherever the gap to the next
-/// exceeds [`RUN_GAP_S`], and each candidate gets its run's log count, log duration, median
-/// rise, median level against the loudest frame, the share the hand-tuned rules keep, and its
-/// position within the run (0 at the first candidate, 1 at the last).
-fn run_features(c: &mut [(f64, [f32; N_FEATURES])]) {
-    let n = c.len();
-    let mut start = 0;
-    let mut scratch: Vec<f32> = Vec::new();
-    for i in 1..=n {
-        if i < n && c[i].0 - c[i - 1].0 <= RUN_GAP_S {
-            continue;
-        }
-        let run = start..i;
-        let mut median = |k: usize| {
-            scratch.clear();
-            scratch.extend(c[run.clone()].iter().map(|x| x.1[k]));
-            let mid = scratch.len() / 2;
-            *scratch.select_nth_unstable_by(mid, f32::total_cmp).1
-        };
-        let (rise, level) = (median(0), median(1));
-        let count = (i - start) as f32;
-        let duration = (c[i - 1].0 - c[start].0) as f32;
-        let kept = c[run.clone()].iter().map(|x| x.1[12]).sum::<f32>() / count;
-        for j in run {
-            let x = &mut c[j].1;
-            x[RUN_FEATURES] = (count + 1.0).ln();
-            x[RUN_FEATURES + 1] = (duration + 0.01).ln();
-            x[RUN_FEATURES + 2] = rise;
-            x[RUN_FEATURES + 3] = level;
-            x[RUN_FEATURES + 4] = kept;
-            x[RUN_FEATURES + 5] = if count > 1.0 {
-                (j - start) as f32 / (count - 1.0)
-            } else {
-                0.0
-            };
-        }
-        start = i;
-    }
 }
 
 /// Whether the hand-tuned detector (`FULL`) keeps candidate `c` of level `v`.
