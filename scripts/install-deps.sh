@@ -7,6 +7,8 @@ APT_PACKAGES=(
   build-essential pkg-config cmake libopus-dev   # native parts of the audio decoders
   ffmpeg sox libsox-fmt-all opus-tools            # test fixtures in every format, transcoding
   espeak-ng fluidsynth fluid-soundfont-gm         # synthetic speech and music with known timing
+  festival festvox-kallpc16k festvox-kdlpc16k     # voices from recordings of real speakers
+  festvox-us-slt-hts festvox-italp16k festvox-itapc16k  # for the synthetic lyric songs
   pocketsphinx-en-us                              # CMUdict: the English pronunciation dictionary
   golang-go golang-golang-x-mod-dev               # independent verifier for the rights registry
   openssl sqlite3 python3                         # RFC 3161 timestamps, database fixtures, tools

@@ -195,3 +195,96 @@ fn eval_on_shared_jamendo_dev() {
     let even = first["even_baseline"]["aae_s"].as_f64().unwrap();
     assert!(aae < 1.0 && aae <= even, "refine AAE {aae} vs even {even}");
 }
+
+/// True when `program` runs (`--version`).
+fn runs(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn synth_with_festival_voices_places_words_at_their_annotated_times() {
+    let voice = Path::new("/usr/share/festival/voices/english/kal_diphone");
+    if !runs("festival") || !voice.is_dir() || !runs("espeak-ng") || !runs("fluidsynth") {
+        eprintln!(
+            "SKIP synth_with_festival_voices: needs festival, festvox-kallpc16k, espeak-ng and \
+             fluidsynth (scripts/install-deps.sh installs them)"
+        );
+        return;
+    }
+    let dir = tmp("synth-festival");
+    let synth = |out: &Path, share: &str| {
+        let o = encore()
+            .args(["lyrics", "synth"])
+            .arg(out)
+            .args(["--langs", "en", "--songs", "1", "--seed", "3", "--sung"])
+            .args(["--a-cappella", "1", "--festival", share])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    synth(&dir.join("a"), "1");
+    let song = dir.join("a/audio/synth_en_00.wav");
+    let text = std::fs::read_to_string(dir.join("a/lyrics/synth_en_00.txt")).unwrap();
+    let csv = std::fs::read_to_string(dir.join("a/annotations/words/synth_en_00.csv")).unwrap();
+    let spans: Vec<(f64, f64)> = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let mut f = l.split(',').map(|x| x.parse::<f64>().unwrap_or(f64::NAN));
+            (f.next().unwrap(), f.next().unwrap())
+        })
+        .collect();
+    assert_eq!(spans.len(), text.split_whitespace().count());
+    assert!(
+        spans
+            .windows(2)
+            .all(|w| w[0].0 < w[0].1 && w[0].1 <= w[1].0),
+        "words in order and apart: {spans:?}"
+    );
+    // Voice only (a cappella): the sound is inside the annotated words and nowhere else.
+    let audio = encore_audio::decode_file(&song).unwrap();
+    let left = audio.channel(0);
+    let sr = f64::from(audio.sample_rate);
+    let (mut inside, mut outside, mut n_in, mut n_out) = (0.0f64, 0.0f64, 0usize, 0usize);
+    for (i, x) in left.iter().enumerate() {
+        let t = i as f64 / sr;
+        let e = f64::from(*x) * f64::from(*x);
+        if spans.iter().any(|&(a, b)| t >= a && t < b) {
+            inside += e;
+            n_in += 1;
+        } else {
+            outside += e;
+            n_out += 1;
+        }
+    }
+    let (inside, outside) = (inside / n_in as f64, outside / n_out.max(1) as f64);
+    assert!(inside > 1e-4, "words are audible: mean power {inside}");
+    assert!(
+        outside < inside * 1e-4,
+        "silence between words: {outside} vs {inside}"
+    );
+    // Deterministic: the same seed gives the same song.
+    synth(&dir.join("b"), "1");
+    assert_eq!(
+        std::fs::read(&song).unwrap(),
+        std::fs::read(dir.join("b/audio/synth_en_00.wav")).unwrap()
+    );
+    // Refused: a share outside 0..1, and languages Festival has no voice for here.
+    for args in [
+        ["--langs", "en", "--festival", "1.5"],
+        ["--langs", "cmn", "--festival", "1"],
+    ] {
+        let o = encore()
+            .args(["lyrics", "synth"])
+            .arg(dir.join("bad"))
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains("--festival"), "{err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -76,6 +76,16 @@ impl Pronouncer {
         &self.lang
     }
 
+    /// Whether eSpeak-NG pronounces whole lines.
+    pub(crate) fn uses_espeak(&self) -> bool {
+        self.espeak
+    }
+
+    /// The English dictionary, when one is given.
+    pub(crate) fn dictionary(&self) -> Option<Arc<PronunciationDict>> {
+        self.dict.clone()
+    }
+
     /// Phones for each token of one line (an empty list for tokens with nothing sung).
     pub fn line(&self, tokens: &[Token]) -> Result<Vec<Vec<Phone>>> {
         if self.espeak && self.lang != Language::Zh {

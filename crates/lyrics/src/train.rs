@@ -23,7 +23,7 @@ use crate::hybrid::{
 };
 use crate::mlp::{Adam, Mlp, Rng};
 use crate::phones::{Phone, PhoneClass, Pronouncer};
-use crate::text::{Language, tokenize};
+use crate::text::tokenize;
 
 /// One word of a training song: its span in seconds and its phones.
 #[derive(Debug, Clone)]
@@ -49,27 +49,26 @@ pub struct TrainSong {
     pub ignore: Vec<(f64, f64)>,
 }
 
-fn words_of(lyrics: &Lyrics, lang: &Language, espeak: bool) -> Result<Vec<Vec<Vec<Phone>>>> {
-    let pron = Pronouncer::new(lang.clone()).with_espeak(espeak);
+fn words_of(lyrics: &Lyrics, pron: &Pronouncer) -> Result<Vec<Vec<Vec<Phone>>>> {
     lyrics
         .lines
         .iter()
-        .map(|l| pron.line(&tokenize(&l.text, lang)))
+        .map(|l| pron.line(&tokenize(&l.text, pron.language())))
         .collect()
 }
 
 impl TrainSong {
     /// A song whose words all have times (`lyrics` words with `start_s` and `end_s`). The words
-    /// must be the tokens of each line's text.
+    /// must be the tokens of each line's text; `pron` gives their phones (its language, its
+    /// dictionary for English, eSpeak-NG when it has it on), as the aligner would.
     pub fn from_timed(
         name: impl Into<String>,
         features: Features,
         lyrics: &Lyrics,
-        lang: &Language,
-        espeak: bool,
+        pron: &Pronouncer,
     ) -> Result<Self> {
         let name = name.into();
-        let phones = words_of(lyrics, lang, espeak)?;
+        let phones = words_of(lyrics, pron)?;
         let mut words = Vec::new();
         for (li, (line, ph)) in lyrics.lines.iter().zip(phones).enumerate() {
             if line.words.len() != ph.len() {
@@ -112,17 +111,19 @@ impl TrainSong {
         features: Features,
         lyrics: &Lyrics,
         model: M,
-        lang: &Language,
+        pron: &Pronouncer,
         min_confidence: f64,
     ) -> Result<(Self, f64)> {
         let name = name.into();
         let options = AlignOptions {
             mode: Mode::Refine,
-            language: Some(lang.clone()),
+            language: Some(pron.language().clone()),
+            espeak: pron.uses_espeak(),
+            dictionary: pron.dictionary(),
             ..AlignOptions::default()
         };
         let aligned = Aligner::new(model, options).align_features(&features, lyrics)?;
-        let phones = words_of(lyrics, lang, false)?;
+        let phones = words_of(lyrics, pron)?;
         let (mut words, mut ignore) = (Vec::new(), Vec::new());
         let (mut kept, mut total) = (0usize, 0usize);
         for (line, ph) in aligned.lines.iter().zip(phones) {

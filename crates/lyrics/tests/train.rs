@@ -3,10 +3,12 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use encore_audio::AudioBuffer;
 use encore_lyrics::{
     AcousticModel, AlignOptions, Aligner, BroadClassModel, HybridModel, Language, Lyrics, Mode,
-    TrainConfig, TrainSong, Word, evaluate, extract_features,
+    Pronouncer, PronunciationDict, TrainConfig, TrainSong, Word, evaluate, extract_features,
 };
 
 const SR: u32 = 22_050;
@@ -115,6 +117,30 @@ fn onsets(l: &Lyrics) -> Vec<f64> {
 }
 
 #[test]
+fn timed_english_words_are_pronounced_from_the_dictionary() {
+    let (audio, _) = tiny_song(1, 2);
+    let f = extract_features(&audio).unwrap();
+    let lyrics = timed(&[("colonel", 0.5, 1.0), ("tough", 1.2, 1.6)], 2);
+    let dict = PronunciationDict::parse("colonel K ER1 N AH0 L\ntough T AH1 F\n").unwrap();
+    let en = Language::from_code("en");
+    let phones = |pron: &Pronouncer| -> Vec<Vec<String>> {
+        let song = TrainSong::from_timed("en", f.clone(), &lyrics, pron).unwrap();
+        song.words
+            .iter()
+            .map(|w| w.phones.iter().map(|p| p.symbol.clone()).collect())
+            .collect()
+    };
+    let with_dict = phones(&Pronouncer::new(en.clone()).with_dictionary(Some(Arc::new(dict))));
+    assert_eq!(
+        with_dict,
+        vec![vec!["k", "er", "n", "ah", "l"], vec!["t", "ah", "f"]],
+        "training labels follow the dictionary, as alignment does"
+    );
+    let rules = phones(&Pronouncer::new(en));
+    assert_ne!(rules, with_dict, "letter rules cannot know these spellings");
+}
+
+#[test]
 fn tiny_training_run_learns_resumes_and_aligns() {
     let lang = Language::from_code("es");
     let mut songs = Vec::new();
@@ -122,7 +148,13 @@ fn tiny_training_run_learns_resumes_and_aligns() {
         let (audio, words) = tiny_song(seed, 10);
         let f = extract_features(&audio).unwrap();
         songs.push(
-            TrainSong::from_timed(format!("s{seed}"), f, &timed(&words, 5), &lang, false).unwrap(),
+            TrainSong::from_timed(
+                format!("s{seed}"),
+                f,
+                &timed(&words, 5),
+                &Pronouncer::new(lang.clone()),
+            )
+            .unwrap(),
         );
     }
     let dir = std::env::temp_dir().join(format!("encore-train-test-{}", std::process::id()));
@@ -252,7 +284,7 @@ fn line_timed_lyrics_become_weak_labels() {
         f,
         &lyrics,
         HybridModel::default_model().unwrap(),
-        &lang,
+        &Pronouncer::new(lang.clone()),
         0.5,
     )
     .unwrap();

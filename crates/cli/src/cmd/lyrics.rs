@@ -187,7 +187,7 @@ pub struct EvalArgs {
 pub struct SynthArgs {
     /// Output folder (JamendoLyrics layout; created).
     pub out: PathBuf,
-    /// Languages, as eSpeak-NG voices (comma-separated); `cmn` is Mandarin.
+    /// Languages, as eSpeak-NG voices (comma-separated): `cmn` (Mandarin), `en`, `fr`, `es`, `de`, `it`.
     #[arg(long, default_value = "cmn,en,fr,es,de")]
     pub langs: String,
     /// Songs per language.
@@ -218,6 +218,11 @@ pub struct SynthArgs {
     /// Share of songs with no accompaniment at all (voice only).
     #[arg(long, default_value_t = 0.0)]
     pub a_cappella: f64,
+    /// Share of lines (in `en` and `it`) spoken by Festival voices made from recordings of real
+    /// speakers (Debian's festvox-kallpc16k, -kdlpc16k, -us-slt-hts, -italp16k, -itapc16k)
+    /// instead of eSpeak-NG. 0 keeps every seed's earlier output.
+    #[arg(long, default_value_t = 0.0)]
+    pub festival: f64,
 }
 
 /// Runs `encore lyrics`.
@@ -785,6 +790,7 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+mod festival;
 mod synth;
 mod train;
 use synth::synth;

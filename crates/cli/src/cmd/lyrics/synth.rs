@@ -2,6 +2,8 @@
 //! on its own with eSpeak-NG (Mandarin as `cmn`, one Han character per word), trimmed, and placed
 //! at a known time over music rendered with FluidSynth from a MIDI file written here; the voice
 //! is centred, the accompaniment spread in stereo. The output has the JamendoLyrics layout.
+//! With `--festival SHARE`, that share of the lines in English and Italian is spoken by
+//! Festival's voices instead, which are built from recordings of real speakers.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -9,6 +11,7 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use encore_audio::AudioBuffer;
 
+use super::festival::{self, Festival, FestivalVoice};
 use super::{Command, ExitCode, SynthArgs};
 
 const SR: u32 = 22_050;
@@ -71,6 +74,14 @@ fn vocabulary(voice: &str) -> anyhow::Result<(&'static [&'static str], &'static 
             ],
             "German",
         ),
+        "it" => (
+            &[
+                "amore", "notte", "cuore", "sogno", "luce", "fuoco", "pioggia", "cielo", "ballare",
+                "sempre", "sentire", "tempo", "casa", "strada", "sole", "luna", "stella", "mondo",
+                "insieme", "solo", "dolce", "mattina", "canzone", "vita",
+            ],
+            "Italian",
+        ),
         "cmn" => (
             &[
                 "我", "你", "爱", "心", "梦", "光", "火", "雨", "天", "夜", "风", "花", "月", "星",
@@ -79,7 +90,7 @@ fn vocabulary(voice: &str) -> anyhow::Result<(&'static [&'static str], &'static 
             ],
             "Mandarin",
         ),
-        other => bail!("no synthetic vocabulary for {other:?} (have cmn, en, fr, es, de)"),
+        other => bail!("no synthetic vocabulary for {other:?} (have cmn, en, fr, es, de, it)"),
     })
 }
 
@@ -104,7 +115,27 @@ fn speak(word: &str, voice: &str, pitch: u32, speed: u32, tmp: &Path) -> anyhow:
     if !status.success() {
         bail!("espeak-ng failed on {word:?}");
     }
-    let buf = encore_audio::load_mono(&wav, SR)?;
+    trimmed(&wav)
+}
+
+/// Festival's version of [`speak`]: `semitones` above the voice's usual pitch, `stretch` times
+/// its usual duration.
+fn speak_festival(
+    festival: &mut Festival,
+    word: &str,
+    voice: FestivalVoice,
+    semitones: f64,
+    stretch: f64,
+    tmp: &Path,
+) -> anyhow::Result<Vec<f32>> {
+    let wav = tmp.join("word.wav");
+    festival.say(word, voice, semitones, stretch, &wav)?;
+    trimmed(&wav)
+}
+
+/// A synthesised word's samples at [`SR`] without leading and trailing silence.
+fn trimmed(wav: &Path) -> anyhow::Result<Vec<f32>> {
+    let buf = encore_audio::load_mono(wav, SR)?;
     let s = buf.samples;
     let frame = 220;
     let loud: Vec<bool> = s
@@ -113,11 +144,20 @@ fn speak(word: &str, voice: &str, pitch: u32, speed: u32, tmp: &Path) -> anyhow:
         .collect();
     let first = loud.iter().position(|&l| l).unwrap_or(0) * frame;
     let last = (loud.iter().rposition(|&l| l).map_or(loud.len(), |i| i + 1) * frame).min(s.len());
-    Ok(s[first..last.max(first)].to_vec())
+    let mut word = s[first..last.max(first)].to_vec();
+    // 3 ms fades: the cut is not a click.
+    let fade = (0.003 * f64::from(SR)) as usize;
+    let n = word.len();
+    for i in 0..fade.min(n / 2) {
+        let g = (0.5 - 0.5 * (std::f64::consts::PI * i as f64 / fade as f64).cos()) as f32;
+        word[i] *= g;
+        word[n - 1 - i] *= g;
+    }
+    Ok(word)
 }
 
 /// Makes a spoken word sung: the steadiest loud stretch (the vowel) is held for `hold_s` more
-/// by repeating whole pitch periods, then vibrato (`depth` relative pitch deviation at `rate`
+/// by overlap-adding pitch-period grains, then vibrato (`depth` relative pitch deviation at `rate`
 /// Hz) is applied by a modulated delay.
 fn sing(clip: &[f32], hold_s: f64, depth: f64, rate: f64) -> Vec<f32> {
     let sr = f64::from(SR);
@@ -149,13 +189,29 @@ fn sing(clip: &[f32], hold_s: f64, depth: f64, rate: f64) -> Vec<f32> {
                 period = lag;
             }
         }
-        let reps = ((hold_s * sr) as usize) / period.max(1);
-        let cycle = &clip[best..best + period];
-        let mut held = Vec::with_capacity(clip.len() + reps * period);
+        // The hold: two-period grains around `best`, Hann-windowed and overlap-added one period
+        // apart (the windows sum to one), so the note has no click at each period; it starts
+        // and ends on `clip[best]`, where the rest of the word joins it.
+        let period = period.max(1);
+        let reps = ((hold_s * sr) as usize) / period;
+        let hold_len = reps * period;
+        let mut held = Vec::with_capacity(clip.len() + hold_len);
         held.extend_from_slice(&clip[..best]);
-        for _ in 0..reps {
-            held.extend_from_slice(cycle);
+        let mut note = vec![0.0f32; hold_len];
+        for k in 0..=reps {
+            for j in 0..2 * period {
+                let Some(at) = (k * period + j).checked_sub(period) else {
+                    continue;
+                };
+                if at >= hold_len {
+                    break;
+                }
+                let phase = std::f64::consts::PI * (j as f64 - period as f64) / period as f64;
+                let w = 0.5 * (1.0 + phase.cos());
+                note[at] += w as f32 * clip[best + j - period];
+            }
         }
+        held.extend_from_slice(&note);
         held.extend_from_slice(&clip[best..]);
         out = held;
     }
@@ -289,6 +345,7 @@ fn song(
     index: usize,
     args: &SynthArgs,
     rng: &mut Rng,
+    festival: &mut Option<Festival>,
     out: &Path,
     tmp: &Path,
 ) -> anyhow::Result<(String, &'static str)> {
@@ -301,6 +358,14 @@ fn song(
     let n_lines = 8 + (rng.next() % 3) as usize;
     let han = voice == "cmn";
     const VARIANTS: [&str; 8] = ["", "+m3", "+f2", "+f4", "+m7", "+f1", "+klatt2", "+m1"];
+    // Pentatonic scale degrees in semitones (Festival melodies; eSpeak's are in its own units).
+    const SCALE: [f64; 10] = [0.0, 2.0, 4.0, 7.0, 9.0, 12.0, 14.0, 16.0, 19.0, 21.0];
+    // No draw unless asked for, so that `--festival 0` keeps every earlier seed's output.
+    let festival_voices = if args.festival > 0.0 {
+        festival::voices_for(voice)
+    } else {
+        Vec::new()
+    };
     for li in 0..n_lines {
         let pitch = rng.range(30.0, 70.0) as u32;
         let speed = rng.range(100.0, 150.0) as u32;
@@ -312,6 +377,13 @@ fn song(
         } else {
             voice.to_string()
         };
+        let line_festival = if !festival_voices.is_empty() && rng.unit() < args.festival {
+            Some(festival_voices[(rng.next() % festival_voices.len() as u64) as usize])
+        } else {
+            None
+        };
+        // The line's register for Festival, from eSpeak's pitch (30-70): -4..+4 semitones.
+        let register = (f64::from(pitch) - 50.0) / 5.0;
         // A melody: a random walk over a pentatonic scale, one note per word.
         let mut degree = (rng.next() % 5) as i32;
         let n_words = if han {
@@ -327,7 +399,14 @@ fn song(
                 let step = [0, 4, 8, 14, 18, 24, 28, 32, 38, 42][degree as usize];
                 let note_pitch = (pitch as i32 - 16 + step).clamp(5, 95) as u32;
                 let slow = (f64::from(speed) * rng.range(0.6, 0.9)) as u32;
-                let spoken = speak(w, &voice_name, note_pitch, slow, tmp)?;
+                let spoken = match line_festival {
+                    Some(v) => {
+                        let semitones = register + SCALE[degree as usize] - 9.0;
+                        let stretch = 160.0 / f64::from(slow.max(1));
+                        speak_festival(festival_process(festival)?, w, v, semitones, stretch, tmp)?
+                    }
+                    None => speak(w, &voice_name, note_pitch, slow, tmp)?,
+                };
                 let hold = if rng.unit() < 0.5 {
                     rng.range(0.05, 0.3)
                 } else {
@@ -336,6 +415,9 @@ fn song(
                 let depth = rng.range(0.0, 0.025);
                 let rate = rng.range(4.5, 6.5);
                 sing(&spoken, hold, depth, rate)
+            } else if let Some(v) = line_festival {
+                let stretch = 160.0 / f64::from(speed.max(1));
+                speak_festival(festival_process(festival)?, w, v, register, stretch, tmp)?
             } else {
                 speak(w, &voice_name, pitch, speed, tmp)?
             };
@@ -483,9 +565,23 @@ fn song(
     Ok((name, language))
 }
 
+/// The Festival process, started on first use.
+fn festival_process(festival: &mut Option<Festival>) -> anyhow::Result<&mut Festival> {
+    if festival.is_none() {
+        *festival = Some(Festival::start()?);
+    }
+    Ok(festival.as_mut().expect("just started"))
+}
+
 /// Runs `encore lyrics synth`.
 pub fn synth(args: SynthArgs) -> anyhow::Result<ExitCode> {
     let out = &args.out;
+    if !(0.0..=1.0).contains(&args.festival) {
+        bail!(
+            "--festival: expected a share between 0 and 1, got {}",
+            args.festival
+        );
+    }
     for sub in ["audio", "lyrics", "annotations/words", "annotations/lines"] {
         std::fs::create_dir_all(out.join(sub))
             .with_context(|| format!("creating {}", out.join(sub).display()))?;
@@ -500,10 +596,32 @@ pub fn synth(args: SynthArgs) -> anyhow::Result<ExitCode> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .collect();
+    if args.festival > 0.0 {
+        let covered: Vec<&str> = voices
+            .iter()
+            .copied()
+            .filter(|v| ["en", "it"].contains(v))
+            .collect();
+        for lang in &covered {
+            if festival::voices_for(lang).is_empty() {
+                bail!(
+                    "--festival: no Festival voice for {lang:?} is installed (Debian packages: {})",
+                    festival::packages_for(lang)
+                );
+            }
+        }
+        if covered.is_empty() {
+            bail!(
+                "--festival: Festival voices exist here for en and it only, not for {}",
+                args.langs
+            );
+        }
+    }
+    let mut festival = None;
     let bar = crate::output::progress_bar((voices.len() * args.songs) as u64, "synthesising");
     for voice in &voices {
         for i in 0..args.songs {
-            let (name, language) = song(voice, i, &args, &mut rng, out, &tmp)?;
+            let (name, language) = song(voice, i, &args, &mut rng, &mut festival, out, &tmp)?;
             let _ = writeln!(meta, "{name}.wav,{language}");
             println!(
                 "{}",

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use encore_lyrics::{
-    AcousticModel, Language, Line, Lyrics, TrainConfig, TrainSong, Word, tokenize,
+    AcousticModel, Language, Line, Lyrics, Pronouncer, TrainConfig, TrainSong, Word, tokenize,
 };
 
-use super::{ExitCode, csv_column, find_songs, load_model, read_lyrics};
+use super::{ExitCode, csv_column, find_songs, load_dictionary, load_model, read_lyrics};
 
 /// Arguments of `encore lyrics train`.
 #[derive(Debug, clap::Args)]
@@ -34,6 +34,11 @@ pub struct TrainArgs {
     /// Pronounce with eSpeak-NG instead of the built-in rules.
     #[arg(long)]
     pub espeak: bool,
+    /// English pronunciation dictionary (CMUdict format) looked up before the rules, as
+    /// `align` does; default: Debian's copy from `pocketsphinx-en-us` when installed; `none`
+    /// for rules only.
+    #[arg(long)]
+    pub dict: Option<PathBuf>,
     /// MLP epochs per round.
     #[arg(long)]
     pub epochs: Option<usize>,
@@ -217,6 +222,12 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         } else {
             None
         };
+    let dictionary = load_dictionary(args.dict.as_deref())?;
+    let pronouncer = |lang: &Language| {
+        Pronouncer::new(lang.clone())
+            .with_espeak(args.espeak)
+            .with_dictionary(dictionary.clone())
+    };
     let bar = crate::output::progress_bar(all.len() as u64, "reading songs");
     let mut songs = Vec::new();
     let (mut exact, mut weak, mut audio_s) = (0usize, 0usize, 0.0f64);
@@ -244,8 +255,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
                         name.clone(),
                         features,
                         &l,
-                        &lang,
-                        args.espeak,
+                        &pronouncer(&lang),
                     )?)
                 }) {
                     Ok(s) => {
@@ -281,7 +291,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
                     features,
                     &lyrics,
                     &**model,
-                    &lang,
+                    &pronouncer(&lang),
                     args.min_confidence,
                 )
                 .with_context(|| format!("weak labels for {name}"))?;
