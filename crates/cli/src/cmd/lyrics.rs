@@ -223,6 +223,14 @@ pub struct SynthArgs {
     /// instead of eSpeak-NG. 0 keeps every seed's earlier output.
     #[arg(long, default_value_t = 0.0)]
     pub festival: f64,
+    /// Share of lines (in `en`, `fr`, `es`, `de` and `it`; after the Festival share) spoken by
+    /// SVOX Pico voices, HMM voices trained on recordings of real speakers, through the PyPI
+    /// package `py-nanotts`. 0 keeps every seed's earlier output.
+    #[arg(long, default_value_t = 0.0)]
+    pub pico: f64,
+    /// Python interpreter that has `py-nanotts` installed (for `--pico`).
+    #[arg(long, default_value = "python3")]
+    pub pico_python: PathBuf,
 }
 
 /// Runs `encore lyrics`.
@@ -791,6 +799,7 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
 }
 
 mod festival;
+mod pico;
 mod synth;
 mod train;
 use synth::synth;

@@ -78,6 +78,13 @@ pub fn voices_for(lang: &str) -> Vec<FestivalVoice> {
         .collect()
 }
 
+/// The language codes some Festival voice here speaks, installed or not (`en`, `it`).
+pub fn languages() -> Vec<&'static str> {
+    let mut langs: Vec<&str> = VOICES.iter().map(|v| v.lang).collect();
+    langs.dedup();
+    langs
+}
+
 /// The Debian packages with Festival voices for a language code, for error messages.
 pub fn packages_for(lang: &str) -> &'static str {
     match lang {

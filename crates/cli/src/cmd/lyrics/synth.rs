@@ -3,15 +3,18 @@
 //! at a known time over music rendered with FluidSynth from a MIDI file written here; the voice
 //! is centred, the accompaniment spread in stereo. The output has the JamendoLyrics layout.
 //! With `--festival SHARE`, that share of the lines in English and Italian is spoken by
-//! Festival's voices instead, which are built from recordings of real speakers.
+//! Festival's voices instead, which are built from recordings of real speakers; with
+//! `--pico SHARE`, a share of the lines in English, French, Spanish, German and Italian by SVOX
+//! Pico's voices (HMM voices trained on real speakers).
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use encore_audio::AudioBuffer;
 
 use super::festival::{self, Festival, FestivalVoice};
+use super::pico::{self, Pico};
 use super::{Command, ExitCode, SynthArgs};
 
 const SR: u32 = 22_050;
@@ -118,19 +121,52 @@ fn speak(word: &str, voice: &str, pitch: u32, speed: u32, tmp: &Path) -> anyhow:
     trimmed(&wav)
 }
 
-/// Festival's version of [`speak`]: `semitones` above the voice's usual pitch, `stretch` times
-/// its usual duration.
-fn speak_festival(
-    festival: &mut Festival,
-    word: &str,
-    voice: FestivalVoice,
-    semitones: f64,
-    stretch: f64,
-    tmp: &Path,
-) -> anyhow::Result<Vec<f32>> {
-    let wav = tmp.join("word.wav");
-    festival.say(word, voice, semitones, stretch, &wav)?;
-    trimmed(&wav)
+/// A voice from recordings of real speakers, for one line.
+#[derive(Debug, Clone, Copy)]
+enum RealVoice {
+    Festival(FestivalVoice),
+    Pico(&'static str),
+}
+
+/// The Festival and Pico processes of a run, each started on first use.
+struct Engines {
+    festival: Option<Festival>,
+    pico: Option<Pico>,
+    python: PathBuf,
+}
+
+impl Engines {
+    /// [`speak`] with a voice of a real speaker: `semitones` above the voice's usual pitch,
+    /// `stretch` times its usual duration.
+    fn speak(
+        &mut self,
+        voice: RealVoice,
+        word: &str,
+        semitones: f64,
+        stretch: f64,
+        tmp: &Path,
+    ) -> anyhow::Result<Vec<f32>> {
+        let wav = tmp.join("word.wav");
+        match voice {
+            RealVoice::Festival(v) => {
+                if self.festival.is_none() {
+                    self.festival = Some(Festival::start()?);
+                }
+                if let Some(f) = self.festival.as_mut() {
+                    f.say(word, v, semitones, stretch, &wav)?;
+                }
+            }
+            RealVoice::Pico(v) => {
+                if self.pico.is_none() {
+                    self.pico = Some(Pico::start(&self.python)?);
+                }
+                if let Some(p) = self.pico.as_mut() {
+                    p.say(word, v, semitones, stretch, &wav)?;
+                }
+            }
+        }
+        trimmed(&wav)
+    }
 }
 
 /// A synthesised word's samples at [`SR`] without leading and trailing silence.
@@ -345,7 +381,7 @@ fn song(
     index: usize,
     args: &SynthArgs,
     rng: &mut Rng,
-    festival: &mut Option<Festival>,
+    engines: &mut Engines,
     out: &Path,
     tmp: &Path,
 ) -> anyhow::Result<(String, &'static str)> {
@@ -360,11 +396,17 @@ fn song(
     const VARIANTS: [&str; 8] = ["", "+m3", "+f2", "+f4", "+m7", "+f1", "+klatt2", "+m1"];
     // Pentatonic scale degrees in semitones (Festival melodies; eSpeak's are in its own units).
     const SCALE: [f64; 10] = [0.0, 2.0, 4.0, 7.0, 9.0, 12.0, 14.0, 16.0, 19.0, 21.0];
-    // No draw unless asked for, so that `--festival 0` keeps every earlier seed's output.
+    // No draw unless asked for, so that `--festival 0` draws the random numbers it drew before
+    // the option existed.
     let festival_voices = if args.festival > 0.0 {
         festival::voices_for(voice)
     } else {
         Vec::new()
+    };
+    let pico_voices = if args.pico > 0.0 {
+        pico::voices_for(voice)
+    } else {
+        &[]
     };
     for li in 0..n_lines {
         let pitch = rng.range(30.0, 70.0) as u32;
@@ -377,12 +419,16 @@ fn song(
         } else {
             voice.to_string()
         };
-        let line_festival = if !festival_voices.is_empty() && rng.unit() < args.festival {
-            Some(festival_voices[(rng.next() % festival_voices.len() as u64) as usize])
+        let real_voice = if !festival_voices.is_empty() && rng.unit() < args.festival {
+            let v = festival_voices[(rng.next() % festival_voices.len() as u64) as usize];
+            Some(RealVoice::Festival(v))
+        } else if !pico_voices.is_empty() && rng.unit() < args.pico {
+            let v = pico_voices[(rng.next() % pico_voices.len() as u64) as usize];
+            Some(RealVoice::Pico(v))
         } else {
             None
         };
-        // The line's register for Festival, from eSpeak's pitch (30-70): -4..+4 semitones.
+        // The line's register for Festival and Pico, from eSpeak's pitch (30-70): -4..+4 semitones.
         let register = (f64::from(pitch) - 50.0) / 5.0;
         // A melody: a random walk over a pentatonic scale, one note per word.
         let mut degree = (rng.next() % 5) as i32;
@@ -399,11 +445,11 @@ fn song(
                 let step = [0, 4, 8, 14, 18, 24, 28, 32, 38, 42][degree as usize];
                 let note_pitch = (pitch as i32 - 16 + step).clamp(5, 95) as u32;
                 let slow = (f64::from(speed) * rng.range(0.6, 0.9)) as u32;
-                let spoken = match line_festival {
+                let spoken = match real_voice {
                     Some(v) => {
                         let semitones = register + SCALE[degree as usize] - 9.0;
                         let stretch = 160.0 / f64::from(slow.max(1));
-                        speak_festival(festival_process(festival)?, w, v, semitones, stretch, tmp)?
+                        engines.speak(v, w, semitones, stretch, tmp)?
                     }
                     None => speak(w, &voice_name, note_pitch, slow, tmp)?,
                 };
@@ -415,9 +461,9 @@ fn song(
                 let depth = rng.range(0.0, 0.025);
                 let rate = rng.range(4.5, 6.5);
                 sing(&spoken, hold, depth, rate)
-            } else if let Some(v) = line_festival {
+            } else if let Some(v) = real_voice {
                 let stretch = 160.0 / f64::from(speed.max(1));
-                speak_festival(festival_process(festival)?, w, v, register, stretch, tmp)?
+                engines.speak(v, w, register, stretch, tmp)?
             } else {
                 speak(w, &voice_name, pitch, speed, tmp)?
             };
@@ -565,22 +611,13 @@ fn song(
     Ok((name, language))
 }
 
-/// The Festival process, started on first use.
-fn festival_process(festival: &mut Option<Festival>) -> anyhow::Result<&mut Festival> {
-    if festival.is_none() {
-        *festival = Some(Festival::start()?);
-    }
-    Ok(festival.as_mut().expect("just started"))
-}
-
 /// Runs `encore lyrics synth`.
 pub fn synth(args: SynthArgs) -> anyhow::Result<ExitCode> {
     let out = &args.out;
-    if !(0.0..=1.0).contains(&args.festival) {
-        bail!(
-            "--festival: expected a share between 0 and 1, got {}",
-            args.festival
-        );
+    for (flag, share) in [("--festival", args.festival), ("--pico", args.pico)] {
+        if !(0.0..=1.0).contains(&share) {
+            bail!("{flag}: expected a share between 0 and 1, got {share}");
+        }
     }
     for sub in ["audio", "lyrics", "annotations/words", "annotations/lines"] {
         std::fs::create_dir_all(out.join(sub))
@@ -597,10 +634,11 @@ pub fn synth(args: SynthArgs) -> anyhow::Result<ExitCode> {
         .filter(|s| !s.is_empty())
         .collect();
     if args.festival > 0.0 {
+        let known = festival::languages();
         let covered: Vec<&str> = voices
             .iter()
             .copied()
-            .filter(|v| ["en", "it"].contains(v))
+            .filter(|v| known.contains(v))
             .collect();
         for lang in &covered {
             if festival::voices_for(lang).is_empty() {
@@ -612,16 +650,27 @@ pub fn synth(args: SynthArgs) -> anyhow::Result<ExitCode> {
         }
         if covered.is_empty() {
             bail!(
-                "--festival: Festival voices exist here for en and it only, not for {}",
+                "--festival: Festival voices exist here for {} only, not for {}",
+                known.join(", "),
                 args.langs
             );
         }
     }
-    let mut festival = None;
+    if args.pico > 0.0 && voices.iter().all(|v| pico::voices_for(v).is_empty()) {
+        bail!(
+            "--pico: Pico voices exist for en, fr, es, de and it only, not for {}",
+            args.langs
+        );
+    }
+    let mut engines = Engines {
+        festival: None,
+        pico: None,
+        python: args.pico_python.clone(),
+    };
     let bar = crate::output::progress_bar((voices.len() * args.songs) as u64, "synthesising");
     for voice in &voices {
         for i in 0..args.songs {
-            let (name, language) = song(voice, i, &args, &mut rng, &mut festival, out, &tmp)?;
+            let (name, language) = song(voice, i, &args, &mut rng, &mut engines, out, &tmp)?;
             let _ = writeln!(meta, "{name}.wav,{language}");
             println!(
                 "{}",
