@@ -27,7 +27,8 @@ pub enum Sub {
     Align(AlignArgs),
     /// Evaluate alignment on a JamendoLyrics-layout folder (mp3/, lyrics/, annotations/).
     Eval(EvalArgs),
-    /// Generate a synthetic benchmark (eSpeak-NG words at known times over FluidSynth music).
+    /// Generate a synthetic benchmark (eSpeak-NG, Festival or Pico words at known times over
+    /// FluidSynth music).
     Synth(SynthArgs),
     /// Train a hybrid acoustic model (GMM-HMM flat start, then an MLP) on folders of songs.
     Train(TrainArgs),
@@ -220,12 +221,13 @@ pub struct SynthArgs {
     pub a_cappella: f64,
     /// Share of lines (in `en` and `it`) spoken by Festival voices made from recordings of real
     /// speakers (Debian's festvox-kallpc16k, -kdlpc16k, -us-slt-hts, -italp16k, -itapc16k)
-    /// instead of eSpeak-NG. 0 keeps every seed's earlier output.
+    /// instead of eSpeak-NG. At 0 no random number is drawn for it, so the rest of a seed's
+    /// songs stay as they are.
     #[arg(long, default_value_t = 0.0)]
     pub festival: f64,
     /// Share of lines (in `en`, `fr`, `es`, `de` and `it`; after the Festival share) spoken by
     /// SVOX Pico voices, HMM voices trained on recordings of real speakers, through the PyPI
-    /// package `py-nanotts`. 0 keeps every seed's earlier output.
+    /// package `py-nanotts`. At 0 no random number is drawn for it.
     #[arg(long, default_value_t = 0.0)]
     pub pico: f64,
     /// Python interpreter that has `py-nanotts` installed (for `--pico`).
