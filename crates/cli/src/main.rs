@@ -16,12 +16,19 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "encore", version, about, long_about = None, propagate_version = true)]
 struct Cli {
-    /// Log more: -v for debug, -vv for trace (or set RUST_LOG).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
-    verbose: u8,
+    #[command(flatten)]
+    global: Global,
 
     #[command(subcommand)]
     command: Command,
+}
+
+/// Options every subcommand takes (also built alone by the fast `analyze` parser in [`parse`]).
+#[derive(Debug, clap::Args)]
+struct Global {
+    /// Log more: -v for debug, -vv for trace (or set RUST_LOG).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
 }
 
 /// One variant per subcommand; each lives in its own module under `cmd/`.
@@ -84,14 +91,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 fn parse() -> Cli {
     use clap::{Args, FromArgMatches};
     if std::env::args_os().nth(1).is_some_and(|a| a == "analyze") {
-        let verbose = clap::Arg::new("verbose")
-            .short('v')
-            .long("verbose")
-            .global(true)
-            .action(clap::ArgAction::Count);
         let analyze = cmd::analyze::Args::augment_args(clap::Command::new("analyze"));
-        let fast = clap::Command::new("encore")
-            .arg(verbose)
+        let fast = Global::augment_args(clap::Command::new("encore"))
             .subcommand(analyze)
             .try_get_matches()
             .ok()
@@ -105,7 +106,7 @@ fn parse() -> Cli {
 
 fn main() -> ExitCode {
     let cli = parse();
-    output::init_tracing(cli.verbose);
+    output::init_tracing(cli.global.verbose);
     match run(cli) {
         Ok(code) => code,
         Err(err) if output::is_broken_pipe(&err) => ExitCode::SUCCESS,
