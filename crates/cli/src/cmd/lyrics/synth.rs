@@ -149,20 +149,18 @@ impl Engines {
         let wav = tmp.join("word.wav");
         match voice {
             RealVoice::Festival(v) => {
-                if self.festival.is_none() {
-                    self.festival = Some(Festival::start()?);
-                }
-                if let Some(f) = self.festival.as_mut() {
-                    f.say(word, v, semitones, stretch, &wav)?;
-                }
+                let festival = match &mut self.festival {
+                    Some(f) => f,
+                    none => none.insert(Festival::start()?),
+                };
+                festival.say(word, v, semitones, stretch, &wav)?;
             }
             RealVoice::Pico(v) => {
-                if self.pico.is_none() {
-                    self.pico = Some(Pico::start(&self.python)?);
-                }
-                if let Some(p) = self.pico.as_mut() {
-                    p.say(word, v, semitones, stretch, &wav)?;
-                }
+                let pico = match &mut self.pico {
+                    Some(p) => p,
+                    none => none.insert(Pico::start(&self.python)?),
+                };
+                pico.say(word, v, semitones, stretch, &wav)?;
             }
         }
         trimmed(&wav)
