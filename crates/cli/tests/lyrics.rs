@@ -360,3 +360,95 @@ fn synth_with_festival_voices_places_words_at_their_annotated_times() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `~/.cache/encore` (or `$ENCORE_CACHE`), where scripts/install-deps.sh puts venvs and models.
+fn encore_cache() -> Option<PathBuf> {
+    std::env::var_os("ENCORE_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/encore")))
+}
+
+#[test]
+fn whisper_needs_its_model_and_refine_mode() {
+    let dir = tmp("whisper-errors");
+    let audio = dir.join("song.wav");
+    write_song(&audio, &[(1.0, 1.8), (2.0, 2.9)], 4.0);
+    let lrc = dir.join("song.lrc");
+    std::fs::write(&lrc, "[00:00.90]la lo\n[00:03.00]\n").unwrap();
+    let o = encore()
+        .args(["lyrics", "align"])
+        .arg(&audio)
+        .arg(&lrc)
+        .args(["--whisper", "--whisper-model"])
+        .arg(dir.join("no-such-model"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("no-such-model") && err.contains("no Whisper model"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn whisper_as_third_opinion_aligns_a_spoken_song_in_refine_mode() {
+    let cache = encore_cache();
+    let python = cache.as_ref().map(|c| c.join("venv-whisper/bin/python"));
+    let model = cache.as_ref().map(|c| c.join("whisper-base"));
+    let ready = python.as_ref().is_some_and(|p| {
+        Command::new(p)
+            .args(["-c", "import faster_whisper"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }) && model
+        .as_ref()
+        .is_some_and(|m| m.join("model.bin").is_file());
+    if !ready || !runs("espeak-ng") {
+        eprintln!(
+            "SKIP whisper_as_third_opinion: needs faster-whisper in ~/.cache/encore/venv-whisper, \
+             the model in ~/.cache/encore/whisper-base and espeak-ng (scripts/install-deps.sh)"
+        );
+        return;
+    }
+    let dir = tmp("whisper");
+    let o = encore()
+        .args(["lyrics", "synth"])
+        .arg(dir.join("a"))
+        .args(["--langs", "en", "--songs", "1", "--seed", "5"])
+        .args(["--a-cappella", "1"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = encore()
+        .args(["lyrics", "eval"])
+        .arg(dir.join("a"))
+        .args(["--mode", "refine", "--json", "--whisper"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mean: serde_json::Value = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["song"] == "MEAN")
+        .expect("a MEAN line");
+    let aae = mean["metrics"]["aae_s"].as_f64().unwrap();
+    assert!(aae < 0.3, "refine AAE with Whisper {aae}");
+    // Whisper only knows refine mode.
+    let song = dir.join("a/audio/synth_en_00.wav");
+    let text = dir.join("a/lyrics/synth_en_00.txt");
+    let o = encore()
+        .args(["lyrics", "align"])
+        .arg(&song)
+        .arg(&text)
+        .args(["--whisper", "--mode", "full"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("refine mode only"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -64,6 +64,15 @@ impl MedianAligner {
         ])
     }
 
+    /// The hybrid model with the Sphinx phones of `phones` and the hybrid model alone, each with
+    /// `options`: the two members for a median with a third aligner's word starts
+    /// ([`median_with_starts`], `encore lyrics align --whisper`).
+    pub fn of_two(hybrid: HybridModel, phones: Arc<SphinxModel>, options: AlignOptions) -> Self {
+        let with_phones = Aligner::recommended(hybrid.clone(), Some(phones), options);
+        let options = with_phones.options().clone();
+        Self::new(vec![with_phones, Aligner::new(Box::new(hybrid), options)])
+    }
+
     /// The members' names: `median(a, b, c)`, or the one member's name.
     pub fn name(&self) -> &str {
         &self.name
@@ -77,15 +86,83 @@ impl MedianAligner {
 
     /// Aligns with every member, then takes the median per word (and per line in full mode).
     pub fn align_features(&self, features: &Features, lyrics: &Lyrics) -> Result<Lyrics> {
+        median_alignment(self.align_runs(features, lyrics)?)
+    }
+
+    /// Every member's alignment, in the order of the members.
+    pub fn align_runs(&self, features: &Features, lyrics: &Lyrics) -> Result<Vec<Lyrics>> {
         let _span =
             tracing::info_span!("lyrics_median_align", members = self.members.len()).entered();
-        let runs = self
-            .members
+        self.members
             .iter()
             .map(|a| a.align_features(features, lyrics))
-            .collect::<Result<Vec<_>>>()?;
-        median_alignment(runs)
+            .collect()
     }
+}
+
+/// The median per word of `runs` (from [`MedianAligner::align_runs`]) and one more run made
+/// from `starts`, one start per word of the first run in order, found by another aligner
+/// (Whisper's attention in `encore lyrics align --whisper`). The outside starts are first
+/// shifted by their median offset from the first run's, so that a constant lag of the other
+/// aligner (Whisper's starts are early on sung words) does not count, and kept inside their
+/// line and in order; each outside word ends where the next one starts.
+pub fn median_with_starts(mut runs: Vec<Lyrics>, starts: &[f64]) -> Result<Lyrics> {
+    let first = runs
+        .first()
+        .ok_or_else(|| Error::Invalid("no alignments to combine".into()))?;
+    let outside = outside_run(first, starts)?;
+    runs.push(outside);
+    median_alignment(runs)
+}
+
+/// A copy of `first` with the word starts `starts`, shifted by their median offset from
+/// `first`'s and kept inside each line.
+fn outside_run(first: &Lyrics, starts: &[f64]) -> Result<Lyrics> {
+    let words = first.lines.iter().map(|l| l.words.len()).sum::<usize>();
+    if starts.len() != words {
+        return Err(Error::Invalid(format!(
+            "{} outside word starts for {words} words",
+            starts.len()
+        )));
+    }
+    if starts.iter().any(|t| !t.is_finite()) {
+        return Err(Error::Invalid("an outside word start is not finite".into()));
+    }
+    let offsets = first
+        .lines
+        .iter()
+        .flat_map(|l| l.words.iter())
+        .zip(starts)
+        .filter_map(|(w, t)| w.start_s.map(|s| s - t))
+        .collect();
+    let shift = median(offsets).unwrap_or(0.0);
+    let mut run = first.clone();
+    let mut next = starts.iter();
+    for line in &mut run.lines {
+        let lo = line.start_s.unwrap_or(f64::NEG_INFINITY);
+        let hi = line.end_s.unwrap_or(f64::INFINITY).max(lo);
+        let mut t: Vec<f64> = line
+            .words
+            .iter()
+            .zip(&mut next)
+            .map(|(_, s)| (s + shift).clamp(lo, hi))
+            .collect();
+        // Starts in order, whatever the other aligner gave.
+        for k in 1..t.len() {
+            t[k] = t[k].max(t[k - 1]);
+        }
+        for (k, word) in line.words.iter_mut().enumerate() {
+            word.start_s = Some(t[k]);
+            // The last word ends with its line (or where the first run ended it, untimed).
+            let line_end = if hi.is_finite() {
+                hi
+            } else {
+                word.end_s.unwrap_or(t[k]).max(t[k])
+            };
+            word.end_s = Some(t.get(k + 1).copied().unwrap_or(line_end));
+        }
+    }
+    Ok(run)
 }
 
 /// Median of a value over the runs that have it.
@@ -164,6 +241,25 @@ mod tests {
         let w = &m.lines[0].words;
         assert_eq!((w[0].start_s, w[0].end_s), (Some(1.0), Some(1.6)));
         assert_eq!((w[1].start_s, w[1].end_s), (Some(2.0), Some(2.5)));
+    }
+
+    #[test]
+    fn outside_starts_are_shifted_by_their_median_lag_and_kept_in_the_line() {
+        let a = run(&[(1.0, 1.5), (2.0, 2.5), (3.0, 3.5)]);
+        let mut timed = a.clone();
+        timed.lines[0].start_s = Some(1.0);
+        timed.lines[0].end_s = Some(4.0);
+        // Early by 0.3 s everywhere, the last word once more by 2 s.
+        let out = outside_run(&timed, &[0.7, 1.7, 0.5]).unwrap();
+        let w = &out.lines[0].words;
+        assert_eq!(w[0].start_s, Some(1.0));
+        assert_eq!(w[1].start_s, Some(2.0));
+        // 0.5 + 0.3 = 0.8, before the line and the word before it: kept in order.
+        assert_eq!(w[2].start_s, Some(2.0));
+        assert_eq!(w[0].end_s, w[1].start_s);
+        assert_eq!(w[2].end_s, Some(4.0));
+        assert!(outside_run(&timed, &[1.0]).is_err());
+        assert!(outside_run(&timed, &[1.0, f64::NAN, 2.0]).is_err());
     }
 
     #[test]

@@ -17,7 +17,8 @@
 //!   model (Debian's `pocketsphinx-en-us`) and a scorer of its context-independent phones, added
 //!   to the hybrid model's broad classes ([`Aligner::recommended`]: the default in refine mode).
 //! - **Opt-in refinements**: per-song adaptation ([`AlignOptions::adapt_weight`]) and
-//!   [`MedianAligner`] (each word's median time over several models).
+//!   [`MedianAligner`] (each word's median time over several models), and
+//!   [`median_with_starts`] (a third opinion from another aligner's word starts).
 //! - **Evaluation** ([`evaluate`]): word-onset errors against a reference.
 //!
 //! ```
@@ -53,7 +54,7 @@ pub use acoustic::{AcousticModel, BroadClassModel, Emissions};
 pub use align::{AlignOptions, Aligner, Mode};
 pub use dict::PronunciationDict;
 pub use doc::{Line, Lyrics, Word};
-pub use ensemble::{MEDIAN_ADAPT_WEIGHT, MedianAligner};
+pub use ensemble::{MEDIAN_ADAPT_WEIGHT, MedianAligner, median_with_starts};
 pub use error::{Error, Result};
 pub use eval::{OnsetMetrics, average, evaluate};
 pub use formats::{

@@ -20,7 +20,8 @@ pub enum Language {
 
 impl Language {
     /// Parses `en`, `fr`, `es`, `de`, `zh`/`cmn` or an English language name (`French`);
-    /// anything else becomes [`Language::Other`].
+    /// anything else becomes [`Language::Other`], with the ISO 639-1 code for a few more names
+    /// (`Italian` is `it`, as eSpeak-NG and Whisper call it).
     pub fn from_code(code: &str) -> Self {
         let c = code.trim().to_ascii_lowercase();
         let primary = c.split(['-', '_']).next().unwrap_or("");
@@ -30,6 +31,14 @@ impl Language {
             "es" | "spa" | "spanish" => Self::Es,
             "de" | "deu" | "ger" | "german" => Self::De,
             "zh" | "cmn" | "zho" | "chi" | "chinese" | "mandarin" => Self::Zh,
+            "italian" => Self::Other("it".into()),
+            "portuguese" => Self::Other("pt".into()),
+            "dutch" => Self::Other("nl".into()),
+            "russian" => Self::Other("ru".into()),
+            "polish" => Self::Other("pl".into()),
+            "swedish" => Self::Other("sv".into()),
+            "japanese" => Self::Other("ja".into()),
+            "korean" => Self::Other("ko".into()),
             _ => Self::Other(primary.to_string()),
         }
     }
@@ -587,5 +596,16 @@ mod tests {
             Language::De
         );
         assert_eq!(Language::guess("我爱你"), Language::Zh);
+    }
+
+    #[test]
+    fn language_names_become_codes() {
+        assert_eq!(Language::from_code("French"), Language::Fr);
+        assert_eq!(Language::from_code("Italian"), Language::Other("it".into()));
+        assert_eq!(Language::from_code("pt-BR"), Language::Other("pt".into()));
+        assert_eq!(
+            Language::from_code("Klingon"),
+            Language::Other("klingon".into())
+        );
     }
 }

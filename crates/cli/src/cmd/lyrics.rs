@@ -100,9 +100,69 @@ pub struct AlignArgs {
     /// songs, equal on jamendo-dev, about 1.3 times the CPU time (docs/readme/lyrics.md).
     #[arg(long)]
     pub median: bool,
+    #[command(flatten)]
+    pub whisper: WhisperArgs,
     /// Write to this file instead of stdout.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+}
+
+/// Whisper as a third opinion in refine mode (`--whisper`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct WhisperArgs {
+    /// Refine mode: each word's median start over the hybrid model with the Sphinx phones, the
+    /// hybrid model alone, and OpenAI Whisper base's attention (faster-whisper from PyPI, which
+    /// scripts/install-deps.sh installs with the model); about 0.6 times the speed.
+    #[arg(long)]
+    pub whisper: bool,
+    /// Python with faster-whisper; default: ~/.cache/encore/venv-whisper/bin/python.
+    #[arg(long, value_name = "PYTHON")]
+    pub whisper_python: Option<PathBuf>,
+    /// Folder of a CTranslate2 Whisper model; default: ~/.cache/encore/whisper-base.
+    #[arg(long, value_name = "DIR")]
+    pub whisper_model: Option<PathBuf>,
+}
+
+impl WhisperArgs {
+    /// The Whisper server when `--whisper` is given.
+    fn start(&self) -> anyhow::Result<Option<whisper::Whisper>> {
+        if !self.whisper {
+            return Ok(None);
+        }
+        let (python, model) = whisper::default_paths();
+        let python = self.whisper_python.clone().unwrap_or(python);
+        let model = self.whisper_model.clone().unwrap_or(model);
+        whisper::Whisper::start(&python, &model).map(Some)
+    }
+}
+
+/// Refine mode with Whisper as a third opinion: the hybrid model with and without the Sphinx
+/// phones, and Whisper's word starts, median per word ([`encore_lyrics::median_with_starts`]).
+fn align_with_whisper(
+    whisper: &mut whisper::Whisper,
+    hybrid: HybridModel,
+    phones: Arc<SphinxModel>,
+    options: AlignOptions,
+    audio: &encore_audio::AudioBuffer,
+    features: &encore_lyrics::Features,
+    lyrics: &Lyrics,
+) -> anyhow::Result<Lyrics> {
+    if options.mode != Mode::Refine {
+        bail!("--whisper works in refine mode only (line-timed lyrics)");
+    }
+    let lang = options.language.clone().unwrap_or_else(|| {
+        lyrics
+            .meta("lang")
+            .map(Language::from_code)
+            .unwrap_or_else(|| {
+                let text: Vec<&str> = lyrics.lines.iter().map(|l| l.text.as_str()).collect();
+                Language::guess(&text.join("\n"))
+            })
+    });
+    let runs = MedianAligner::of_two(hybrid, phones, options).align_runs(features, lyrics)?;
+    let first = runs.first().context("no alignment")?;
+    let starts = whisper.word_starts(audio, first, &lang)?;
+    Ok(encore_lyrics::median_with_starts(runs, &starts)?)
 }
 
 /// Arguments of `encore lyrics eval`.
@@ -157,6 +217,8 @@ pub struct EvalArgs {
     /// Each word's median time over three aligners (as `align --median`); needs the phones.
     #[arg(long)]
     pub median: bool,
+    #[command(flatten)]
+    pub whisper: WhisperArgs,
     /// Acoustic model: a model file, `broad`, or (default) the shipped hybrid model.
     #[arg(long)]
     pub model: Option<PathBuf>,
@@ -368,6 +430,36 @@ fn align(args: AlignArgs) -> anyhow::Result<ExitCode> {
         dictionary: load_dictionary(args.dict.as_deref())?,
         ..AlignOptions::default()
     };
+    if args.whisper.whisper && mode != Mode::Refine {
+        bail!("--whisper works in refine mode only (line-timed lyrics)");
+    }
+    if let Some(mut whisper) = args.whisper.start()? {
+        if args.median {
+            bail!("--whisper and --median are two different medians; choose one");
+        }
+        let (Some(hybrid), Some(phones)) = (load_hybrid(args.model.as_deref())?, phones) else {
+            bail!("--whisper needs a hybrid model and the Sphinx phones (pocketsphinx-en-us)");
+        };
+        let features = encore_lyrics::extract_features(&audio)
+            .with_context(|| format!("{}", args.audio.display()))?;
+        let aligned = align_with_whisper(
+            &mut whisper,
+            hybrid,
+            phones,
+            options,
+            &audio,
+            &features,
+            &lyrics,
+        )
+        .with_context(|| {
+            format!(
+                "aligning {} to {}",
+                args.lyrics.display(),
+                args.audio.display()
+            )
+        })?;
+        return write_aligned(&aligned, args.format, args.json, args.output.as_deref());
+    }
     // A median over one aligner is that aligner's alignment.
     let aligner = match (load_hybrid(args.model.as_deref())?, phones) {
         (Some(hybrid), Some(phones)) if args.median => {
@@ -391,7 +483,17 @@ fn align(args: AlignArgs) -> anyhow::Result<ExitCode> {
             args.audio.display()
         )
     })?;
-    let format = match (args.format, args.json) {
+    write_aligned(&aligned, args.format, args.json, args.output.as_deref())
+}
+
+/// Writes an alignment in the asked format (JSON by default) to `output` or stdout.
+fn write_aligned(
+    aligned: &Lyrics,
+    format: Option<FormatArg>,
+    json: bool,
+    output: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let format = match (format, json) {
         (Some(FormatArg::Lrc), _) => Some(Format::Lrc),
         (Some(FormatArg::Elrc), _) => Some(Format::Elrc),
         (Some(FormatArg::Ttml), _) => Some(Format::Ttml),
@@ -400,12 +502,12 @@ fn align(args: AlignArgs) -> anyhow::Result<ExitCode> {
         (Some(FormatArg::Json), _) | (None, _) => None,
     };
     let text = match format {
-        Some(f) => encore_lyrics::write(&aligned, f),
-        None => serde_json::to_string(&contract_json(&aligned))? + "\n",
+        Some(f) => encore_lyrics::write(aligned, f),
+        None => serde_json::to_string(&contract_json(aligned))? + "\n",
     };
-    match args.output {
+    match output {
         Some(path) => {
-            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
         }
         None => {
             use std::io::Write;
@@ -588,6 +690,16 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
         .map(|&m| Ok((m, load_phones(args.phones.as_deref(), m, broad)?)))
         .collect::<anyhow::Result<_>>()?;
     let hybrid = load_hybrid(args.model.as_deref())?;
+    let mut whisper = args.whisper.start()?;
+    if whisper.is_some()
+        && (args.median
+            || hybrid.is_none()
+            || phones_by_mode
+                .iter()
+                .any(|(m, p)| *m == Mode::Refine && p.is_none()))
+    {
+        bail!("--whisper needs a hybrid model, the Sphinx phones in refine mode, and no --median");
+    }
     if !args.json {
         let base = hybrid
             .as_ref()
@@ -596,6 +708,9 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
             let extra = match (phones.is_some(), args.median) {
                 (true, true) => {
                     " + sphinx CI phones, median with the model alone and broad-class-v1"
+                }
+                (true, false) if whisper.is_some() && *mode == Mode::Refine => {
+                    " + sphinx CI phones, median with the model alone and Whisper base"
                 }
                 (true, false) => " + sphinx CI phones",
                 _ => "",
@@ -678,6 +793,7 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
             if let Some(k) = args.coarse_factor {
                 options.coarse_factor = k;
             }
+            let options_for_whisper = options.clone();
             let broad_model = || {
                 let mut model = BroadClassModel::default();
                 if let Some(t) = args.threshold {
@@ -719,9 +835,21 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
                     }
                 }
             };
-            let aligned = aligner
-                .align_features(&features, &input)
-                .with_context(|| format!("aligning {}", song.name))?;
+            let aligned = match (&mut whisper, &hybrid, &phones) {
+                (Some(w), Some(h), Some(p)) if *mode == Mode::Refine => align_with_whisper(
+                    w,
+                    h.clone(),
+                    p.clone(),
+                    options_for_whisper.clone(),
+                    &audio,
+                    &features,
+                    &input,
+                ),
+                _ => aligner
+                    .align_features(&features, &input)
+                    .map_err(Into::into),
+            }
+            .with_context(|| format!("aligning {}", song.name))?;
             song_compute += t1.elapsed().as_secs_f64();
             let m = encore_lyrics::evaluate(&onsets(&aligned), &reference)
                 .with_context(|| song.name.clone())?;
@@ -804,6 +932,7 @@ mod festival;
 mod pico;
 mod synth;
 mod train;
+mod whisper;
 use synth::synth;
 pub use train::TrainArgs;
 

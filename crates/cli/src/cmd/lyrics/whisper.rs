@@ -1,0 +1,305 @@
+//! Word starts inside known lines from OpenAI's Whisper (base, MIT): the cross-attention of its
+//! alignment heads, aligned to the lyric's tokens by dynamic time warping (CTranslate2's
+//! `Whisper.align`), through the PyPI packages `faster-whisper` and `ctranslate2`, with the
+//! model that `scripts/install-deps.sh` joins from two PyPI packages. One Python process serves
+//! a run: one JSON request per song, one JSON answer.
+//!
+//! Whisper's starts are a third opinion for refine mode: they rarely fail where the hybrid
+//! model does, but sit about 0.3 s early on sung words, so [`encore_lyrics::median_with_starts`]
+//! shifts them by their median offset before taking each word's median.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
+use anyhow::{Context, bail};
+use encore_audio::AudioBuffer;
+use encore_lyrics::{Language, Lyrics};
+
+/// Whisper's sample rate.
+const RATE: u32 = 16_000;
+/// Whisper's window: its encoder always sees 30 s.
+const WINDOW_S: f64 = 30.0;
+/// Lines are packed into windows up to this long, with this much audio after the last line.
+const PACK_S: f64 = 29.5;
+const TAIL_S: f64 = 0.5;
+
+/// Where `scripts/install-deps.sh` puts the interpreter and the model.
+pub fn default_paths() -> (PathBuf, PathBuf) {
+    let cache = std::env::var_os("ENCORE_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/encore")))
+        .unwrap_or_else(|| PathBuf::from(".cache/encore"));
+    (
+        cache.join("venv-whisper/bin/python"),
+        cache.join("whisper-base"),
+    )
+}
+
+/// The server loop run by Python: `argv[1]` is the model folder.
+const SCRIPT: &str = r#"
+import json, sys
+import numpy as np
+from faster_whisper import WhisperModel
+from faster_whisper.audio import pad_or_trim
+from faster_whisper.tokenizer import Tokenizer, _LANGUAGE_CODES
+model = WhisperModel(sys.argv[1], device="cpu", compute_type="int8", cpu_threads=1)
+print("READY", flush=True)
+for line in sys.stdin:
+    try:
+        r = json.loads(line)
+        if r["lang"] not in _LANGUAGE_CODES:
+            raise ValueError("Whisper has no language " + r["lang"])
+        audio = np.fromfile(r["audio"], dtype="<f4")
+        tok = Tokenizer(model.hf_tokenizer, True, task="transcribe", language=r["lang"])
+        answer = []
+        for w in r["windows"]:
+            a = audio[int(w["start"] * 16000):int(w["end"] * 16000)]
+            feats = model.feature_extractor(a)
+            frames = min(feats.shape[-1], 3000)
+            tokens, firsts = [], []
+            for word in w["words"]:
+                firsts.append(len(tokens))
+                tokens += tok.encode(word)
+            if not tokens:
+                answer.append([0.0] * len(firsts))
+                continue
+            enc = model.encode(pad_or_trim(feats))
+            res = model.model.align(enc, tok.sot_sequence, [tokens], frames, median_filter_width=7)[0]
+            reached = {}
+            for ti, fi in res.alignments:
+                reached.setdefault(ti, fi)
+            last = max(reached.values()) if reached else 0
+            answer.append([reached.get(i, last) / 50.0 for i in firsts])
+        print(json.dumps({"starts": answer}), flush=True)
+    except Exception as e:
+        print(json.dumps({"error": str(e).replace("\n", " ")}), flush=True)
+"#;
+
+/// A running Whisper server.
+pub struct Whisper {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+/// Lines packed into one Whisper window: `[start_s, end_s)` and the lines' indices.
+#[derive(Debug, Clone, PartialEq)]
+struct Window {
+    start_s: f64,
+    end_s: f64,
+    lines: std::ops::Range<usize>,
+}
+
+/// Packs consecutive timed lines into windows that start at a line's start and reach at most
+/// [`PACK_S`] past it (a longer line gets a window of its own, cut at [`WINDOW_S`]).
+fn windows(spans: &[(f64, f64)]) -> Vec<Window> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < spans.len() {
+        let start = spans[i].0;
+        let mut j = i;
+        while j + 1 < spans.len() && spans[j + 1].1 + TAIL_S - start <= PACK_S {
+            j += 1;
+        }
+        out.push(Window {
+            start_s: start,
+            end_s: (spans[j].1 + TAIL_S).min(start + WINDOW_S),
+            lines: i..j + 1,
+        });
+        i = j + 1;
+    }
+    out
+}
+
+/// Whisper's code for a lyric language.
+fn whisper_language(lang: &Language) -> String {
+    match lang {
+        Language::Zh => "zh".to_string(),
+        other => other.espeak_voice().to_string(),
+    }
+}
+
+impl Whisper {
+    /// Starts `python` (an interpreter with `faster-whisper`) on the model folder `model`.
+    pub fn start(python: &Path, model: &Path) -> anyhow::Result<Self> {
+        if !model.join("model.bin").is_file() {
+            bail!(
+                "{}: no Whisper model (model.bin); scripts/install-deps.sh installs it",
+                model.display()
+            );
+        }
+        let mut child = Command::new(python)
+            .arg("-c")
+            .arg(SCRIPT)
+            .arg(model)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("running {}", python.display()))?;
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            bail!("whisper: no pipes");
+        };
+        let mut whisper = Self {
+            child,
+            stdin,
+            stdout: BufReader::new(stdout),
+        };
+        let first = whisper.reply().with_context(|| {
+            format!(
+                "{} could not load faster-whisper or the model in {} (scripts/install-deps.sh \
+                 installs both; or pass --whisper-python and --whisper-model)",
+                python.display(),
+                model.display()
+            )
+        })?;
+        if first != "READY" {
+            bail!("whisper: unexpected first line {first:?}");
+        }
+        Ok(whisper)
+    }
+
+    fn reply(&mut self) -> anyhow::Result<String> {
+        let mut line = String::new();
+        if self.stdout.read_line(&mut line)? == 0 {
+            bail!("whisper: the Python process exited");
+        }
+        Ok(line.trim_end().to_string())
+    }
+
+    /// Every word's start in `lyrics` (an alignment: lines with start times, ends from the line
+    /// or its last word), in order of the words; each start stays inside its line.
+    pub fn word_starts(
+        &mut self,
+        audio: &AudioBuffer,
+        lyrics: &Lyrics,
+        lang: &Language,
+    ) -> anyhow::Result<Vec<f64>> {
+        let lines: Vec<_> = lyrics
+            .lines
+            .iter()
+            .filter(|l| !l.words.is_empty())
+            .collect();
+        let spans = lines
+            .iter()
+            .enumerate()
+            .map(
+                |(i, l)| match (l.start_s, l.end_s.or(l.words.last().and_then(|w| w.end_s))) {
+                    (Some(s), Some(e)) if e >= s => Ok((s, e)),
+                    _ => bail!(
+                        "whisper: line {} ({:?}) has no start and end time",
+                        i + 1,
+                        l.text
+                    ),
+                },
+            )
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mono = encore_audio::resample(&audio.to_mono(), audio.sample_rate, RATE)
+            .context("whisper: resampling to 16 kHz")?;
+        let mut file = tempfile::Builder::new()
+            .prefix("encore-whisper-")
+            .suffix(".f32")
+            .tempfile()
+            .context("whisper: creating a temporary file")?;
+        let bytes: Vec<u8> = mono.iter().flat_map(|s| s.to_le_bytes()).collect();
+        file.write_all(&bytes)
+            .and_then(|()| file.flush())
+            .context("whisper: writing the audio")?;
+        let spaced = !matches!(lang, Language::Zh);
+        let windows = windows(&spans);
+        let request = serde_json::json!({
+            "audio": file.path().to_str().context("whisper: temporary path is not UTF-8")?,
+            "lang": whisper_language(lang),
+            "windows": windows.iter().map(|w| serde_json::json!({
+                "start": w.start_s,
+                "end": w.end_s,
+                "words": lines[w.lines.clone()].iter().flat_map(|l| l.words.iter()).map(|word| {
+                    if spaced { format!(" {}", word.text) } else { word.text.clone() }
+                }).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        });
+        writeln!(self.stdin, "{request}")
+            .and_then(|()| self.stdin.flush())
+            .context("whisper: writing a request (did Python exit?)")?;
+        let answer: serde_json::Value =
+            serde_json::from_str(&self.reply()?).context("whisper: answer is not JSON")?;
+        if let Some(e) = answer.get("error").and_then(|e| e.as_str()) {
+            bail!("whisper: {e}");
+        }
+        let per_window = answer
+            .get("starts")
+            .and_then(|s| s.as_array())
+            .filter(|s| s.len() == windows.len())
+            .context("whisper: answer has no starts for every window")?;
+        let mut starts = Vec::new();
+        for (w, got) in windows.iter().zip(per_window) {
+            let got = got.as_array().context("whisper: starts are not a list")?;
+            let mut k = 0;
+            for li in w.lines.clone() {
+                let (s, e) = spans[li];
+                for _ in &lines[li].words {
+                    let t = got
+                        .get(k)
+                        .and_then(|v| v.as_f64())
+                        .context("whisper: fewer starts than words")?;
+                    starts.push((w.start_s + t).clamp(s, e));
+                    k += 1;
+                }
+            }
+        }
+        Ok(starts)
+    }
+}
+
+impl Drop for Whisper {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_packed_into_windows_of_at_most_30_s() {
+        let spans = [
+            (1.0, 4.0),
+            (5.0, 9.0),
+            (20.0, 30.5),
+            (31.0, 35.0),
+            (40.0, 80.0),
+        ];
+        let w = windows(&spans);
+        assert_eq!(
+            w,
+            vec![
+                Window {
+                    start_s: 1.0,
+                    end_s: 9.5,
+                    lines: 0..2
+                },
+                Window {
+                    start_s: 20.0,
+                    end_s: 35.5,
+                    lines: 2..4
+                },
+                Window {
+                    start_s: 40.0,
+                    end_s: 70.0,
+                    lines: 4..5
+                },
+            ]
+        );
+        assert!(windows(&[]).is_empty());
+    }
+
+    #[test]
+    fn languages_get_whisper_codes() {
+        assert_eq!(whisper_language(&Language::Zh), "zh");
+        assert_eq!(whisper_language(&Language::Fr), "fr");
+        assert_eq!(whisper_language(&Language::from_code("it")), "it");
+    }
+}
