@@ -238,10 +238,7 @@ fn power_inside_outside(song: &Path, spans: &[(f64, f64)]) -> (f64, f64) {
 
 #[test]
 fn synth_with_pico_voices_places_words_at_their_annotated_times() {
-    let cache = std::env::var_os("ENCORE_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/encore")));
-    let python = cache.map(|c| c.join("venv-tts/bin/python"));
+    let python = encore_cache().map(|c| c.join("venv-tts/bin/python"));
     let has_pico = python.as_ref().is_some_and(|p| {
         Command::new(p)
             .args(["-c", "import py_nanotts"])

@@ -930,6 +930,7 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
 
 mod festival;
 mod pico;
+mod python;
 mod synth;
 mod train;
 mod whisper;

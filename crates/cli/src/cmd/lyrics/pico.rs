@@ -3,11 +3,11 @@
 //! HMM voices trained on recordings of real speakers). One Python process serves a whole run:
 //! it reads one JSON request per line and answers `DONE` or `ERR message` per request.
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use anyhow::{Context, bail};
+
+use super::python::PythonServer;
 
 /// The Pico voices for a synthesiser language code (empty when Pico has none).
 pub fn voices_for(lang: &str) -> &'static [&'static str] {
@@ -45,48 +45,21 @@ for line in sys.stdin:
 
 /// A running Pico server.
 pub struct Pico {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
+    server: PythonServer,
 }
 
 impl Pico {
     /// Starts `python` (an interpreter that has `py-nanotts` installed) with the server loop.
     pub fn start(python: &Path) -> anyhow::Result<Self> {
-        let mut child = Command::new(python)
-            .args(["-c", SCRIPT])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("running {}", python.display()))?;
-        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-            bail!("pico: no pipes");
-        };
-        let mut pico = Self {
-            child,
-            stdin,
-            stdout: BufReader::new(stdout),
-        };
-        let first = pico.reply().with_context(|| {
-            format!(
-                "{} could not load py_nanotts (pip install py-nanotts, then pass that \
-                 interpreter as --pico-python)",
-                python.display()
-            )
-        })?;
-        if first != "READY" {
-            bail!("pico: unexpected first line {first:?}");
-        }
-        Ok(pico)
-    }
-
-    fn reply(&mut self) -> anyhow::Result<String> {
-        let mut line = String::new();
-        if self.stdout.read_line(&mut line)? == 0 {
-            bail!("pico: the Python process exited");
-        }
-        Ok(line.trim_end().to_string())
+        let server = PythonServer::start(
+            "pico",
+            python,
+            SCRIPT,
+            std::iter::empty::<&str>(),
+            "py_nanotts did not load (pip install py-nanotts, then pass that interpreter as \
+             --pico-python)",
+        )?;
+        Ok(Self { server })
     }
 
     /// Says `word` with `voice` into the WAV file `out`: `semitones` above the voice's usual
@@ -108,10 +81,7 @@ impl Pico {
             "speed": (1.0 / stretch).clamp(0.2, 5.0),
             "out": path,
         });
-        writeln!(self.stdin, "{request}")
-            .and_then(|()| self.stdin.flush())
-            .context("pico: writing a request (did Python exit?)")?;
-        let answer = self.reply()?;
+        let answer = self.server.ask(&request.to_string())?;
         if answer != "DONE" {
             bail!("pico failed on {word:?} with {voice}: {answer}");
         }
@@ -119,12 +89,5 @@ impl Pico {
             bail!("pico wrote no audio for {word:?} with {voice}");
         }
         Ok(())
-    }
-}
-
-impl Drop for Pico {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

@@ -8,13 +8,14 @@
 //! model does, but sit about 0.3 s early on sung words, so [`encore_lyrics::median_with_starts`]
 //! shifts them by their median offset before taking each word's median.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use anyhow::{Context, bail};
 use encore_audio::AudioBuffer;
 use encore_lyrics::{Language, Lyrics};
+
+use super::python::PythonServer;
 
 /// Whisper's sample rate.
 const RATE: u32 = 16_000;
@@ -78,9 +79,7 @@ for line in sys.stdin:
 
 /// A running Whisper server.
 pub struct Whisper {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
+    server: PythonServer,
 }
 
 /// Lines packed into one Whisper window: `[start_s, end_s)` and the lines' indices.
@@ -129,43 +128,18 @@ impl Whisper {
                 model.display()
             );
         }
-        let mut child = Command::new(python)
-            .arg("-c")
-            .arg(SCRIPT)
-            .arg(model)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("running {}", python.display()))?;
-        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-            bail!("whisper: no pipes");
-        };
-        let mut whisper = Self {
-            child,
-            stdin,
-            stdout: BufReader::new(stdout),
-        };
-        let first = whisper.reply().with_context(|| {
-            format!(
-                "{} could not load faster-whisper or the model in {} (scripts/install-deps.sh \
+        let server = PythonServer::start(
+            "whisper",
+            python,
+            SCRIPT,
+            [model],
+            &format!(
+                "faster-whisper or the model in {} did not load (scripts/install-deps.sh \
                  installs both; or pass --whisper-python and --whisper-model)",
-                python.display(),
                 model.display()
-            )
-        })?;
-        if first != "READY" {
-            bail!("whisper: unexpected first line {first:?}");
-        }
-        Ok(whisper)
-    }
-
-    fn reply(&mut self) -> anyhow::Result<String> {
-        let mut line = String::new();
-        if self.stdout.read_line(&mut line)? == 0 {
-            bail!("whisper: the Python process exited");
-        }
-        Ok(line.trim_end().to_string())
+            ),
+        )?;
+        Ok(Self { server })
     }
 
     /// Every word's start in `lyrics` (an alignment: lines with start times, ends from the line
@@ -219,11 +193,9 @@ impl Whisper {
                 }).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
         });
-        writeln!(self.stdin, "{request}")
-            .and_then(|()| self.stdin.flush())
-            .context("whisper: writing a request (did Python exit?)")?;
         let answer: serde_json::Value =
-            serde_json::from_str(&self.reply()?).context("whisper: answer is not JSON")?;
+            serde_json::from_str(&self.server.ask(&request.to_string())?)
+                .context("whisper: answer is not JSON")?;
         if let Some(e) = answer.get("error").and_then(|e| e.as_str()) {
             bail!("whisper: {e}");
         }
@@ -249,13 +221,6 @@ impl Whisper {
             }
         }
         Ok(starts)
-    }
-}
-
-impl Drop for Whisper {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
