@@ -182,6 +182,7 @@ impl Whisper {
             .context("whisper: writing the audio")?;
         let spaced = !matches!(lang, Language::Zh);
         let windows = windows(&spans);
+        let _span = tracing::info_span!("lyrics_whisper", windows = windows.len()).entered();
         let request = serde_json::json!({
             "audio": file.path().to_str().context("whisper: temporary path is not UTF-8")?,
             "lang": whisper_language(lang),
