@@ -700,6 +700,13 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
     {
         bail!("--whisper needs a hybrid model, the Sphinx phones in refine mode, and no --median");
     }
+    if whisper.is_some()
+        && (args.scale.is_some() || args.phone_weight.is_some() || args.nearest_phones)
+    {
+        bail!(
+            "--whisper uses the model's own scale and phone weight; drop --scale, --phone-weight and --nearest-phones"
+        );
+    }
     if !args.json {
         let base = hybrid
             .as_ref()
@@ -840,7 +847,7 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
                     w,
                     h.clone(),
                     p.clone(),
-                    options_for_whisper.clone(),
+                    options_for_whisper,
                     &audio,
                     &features,
                     &input,
