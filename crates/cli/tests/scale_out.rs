@@ -232,7 +232,15 @@ fn two_servers_two_workers_survive_a_killed_worker() {
                     .status()
                     .unwrap();
                 assert!(status.success());
-                break held;
+                // The job seen may have finished between the query and the kill; what the
+                // dead worker still holds now is what must run again (with two job slots it
+                // almost always holds one).
+                std::thread::sleep(Duration::from_millis(100));
+                let still = psql(&format!(
+                    "SELECT id FROM {schema}.jobs WHERE status = 'running' AND lease_owner LIKE '{victim}-%' LIMIT 1"
+                ))
+                .unwrap();
+                break (!still.is_empty()).then_some(still);
             }
             assert!(
                 Instant::now() < deadline,
@@ -275,13 +283,19 @@ fn two_servers_two_workers_survive_a_killed_worker() {
             q("SELECT COUNT(*) FROM S.works WHERE status = 'ready'"),
             n.to_string()
         );
-        let attempts = q(&format!(
-            "SELECT attempts FROM S.jobs WHERE id = '{killed_job}'"
-        ));
-        assert!(
-            attempts.parse::<i64>().unwrap() >= 2,
-            "the killed job ran again: {attempts}"
-        );
+        match &killed_job {
+            Some(job) => {
+                let attempts = q(&format!("SELECT attempts FROM S.jobs WHERE id = '{job}'"));
+                assert!(
+                    attempts.parse::<i64>().unwrap() >= 2,
+                    "the killed job ran again: {attempts}"
+                );
+            }
+            None => eprintln!(
+                "note: the killed worker had finished its jobs just before SIGKILL; \
+                 only completion is checked"
+            ),
+        }
         // One registry entry per work, all distinct.
         let indices =
             q("SELECT COUNT(DISTINCT result) FROM S.step_results WHERE step = 'register'");
