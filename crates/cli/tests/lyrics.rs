@@ -204,6 +204,14 @@ fn runs(program: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// True when the interpreter `python` can import `module`.
+fn imports(python: &Path, module: &str) -> bool {
+    Command::new(python)
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
 /// Reads `DIR/annotations/words/NAME.csv`: (start, end) per word.
 fn word_spans(dir: &Path, name: &str) -> Vec<(f64, f64)> {
     let csv = std::fs::read_to_string(dir.join(format!("annotations/words/{name}.csv"))).unwrap();
@@ -239,12 +247,7 @@ fn power_inside_outside(song: &Path, spans: &[(f64, f64)]) -> (f64, f64) {
 #[test]
 fn synth_with_pico_voices_places_words_at_their_annotated_times() {
     let python = encore_cache().map(|c| c.join("venv-tts/bin/python"));
-    let has_pico = python.as_ref().is_some_and(|p| {
-        Command::new(p)
-            .args(["-c", "import py_nanotts"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
+    let has_pico = python.as_ref().is_some_and(|p| imports(p, "py_nanotts"));
     if !has_pico || !runs("espeak-ng") || !runs("fluidsynth") {
         eprintln!(
             "SKIP synth_with_pico_voices: needs py-nanotts in ~/.cache/encore/venv-tts, espeak-ng \
@@ -393,14 +396,12 @@ fn whisper_as_third_opinion_aligns_a_spoken_song_in_refine_mode() {
     let cache = encore_cache();
     let python = cache.as_ref().map(|c| c.join("venv-whisper/bin/python"));
     let model = cache.as_ref().map(|c| c.join("whisper-base"));
-    let ready = python.as_ref().is_some_and(|p| {
-        Command::new(p)
-            .args(["-c", "import faster_whisper"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    }) && model
+    let ready = python
         .as_ref()
-        .is_some_and(|m| m.join("model.bin").is_file());
+        .is_some_and(|p| imports(p, "faster_whisper"))
+        && model
+            .as_ref()
+            .is_some_and(|m| m.join("model.bin").is_file());
     if !ready || !runs("espeak-ng") {
         eprintln!(
             "SKIP whisper_as_third_opinion: needs faster-whisper in ~/.cache/encore/venv-whisper, \

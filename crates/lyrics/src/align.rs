@@ -72,6 +72,22 @@ pub struct AlignOptions {
     pub max_cells: u64,
 }
 
+impl AlignOptions {
+    /// The language the aligner uses for `lyrics`: [`AlignOptions::language`], else the
+    /// lyrics' `lang` tag, else a guess from their text.
+    pub fn language_for(&self, lyrics: &Lyrics) -> Language {
+        self.language.clone().unwrap_or_else(|| {
+            lyrics
+                .meta("lang")
+                .map(Language::from_code)
+                .unwrap_or_else(|| {
+                    let text: Vec<&str> = lyrics.lines.iter().map(|l| l.text.as_str()).collect();
+                    Language::guess(&text.join("\n"))
+                })
+        })
+    }
+}
+
 impl Default for AlignOptions {
     fn default() -> Self {
         Self {
@@ -190,18 +206,7 @@ impl<M: AcousticModel> Aligner<M> {
         .entered();
         let emissions = self.model.score(features);
         let duration = features.len() as f64 / features.frame_rate;
-        let text: String = lyrics
-            .lines
-            .iter()
-            .map(|l| l.text.as_str())
-            .collect::<Vec<_>>()
-            .join("\n");
-        let lang = self
-            .options
-            .language
-            .clone()
-            .or_else(|| lyrics.meta("lang").map(Language::from_code))
-            .unwrap_or_else(|| Language::guess(&text));
+        let lang = self.options.language_for(lyrics);
         let pron = Pronouncer::new(lang.clone())
             .with_espeak(self.options.espeak)
             .with_dictionary(self.options.dictionary.clone());

@@ -55,13 +55,10 @@ impl MedianAligner {
         mut options: AlignOptions,
     ) -> Self {
         options.adapt_weight = MEDIAN_ADAPT_WEIGHT;
-        let with_phones = Aligner::recommended(hybrid.clone(), Some(phones), options.clone());
-        let options = with_phones.options().clone();
-        Self::new(vec![
-            with_phones,
-            Aligner::new(Box::new(hybrid), options.clone()),
-            Aligner::new(Box::new(BroadClassModel::default()), options),
-        ])
+        let mut members = Self::of_two(hybrid, phones, options).members;
+        let options = members[0].options().clone();
+        members.push(Aligner::new(Box::new(BroadClassModel::default()), options));
+        Self::new(members)
     }
 
     /// The hybrid model with the Sphinx phones of `phones` and the hybrid model alone, each with

@@ -147,18 +147,7 @@ fn align_with_whisper(
     features: &encore_lyrics::Features,
     lyrics: &Lyrics,
 ) -> anyhow::Result<Lyrics> {
-    if options.mode != Mode::Refine {
-        bail!("--whisper works in refine mode only (line-timed lyrics)");
-    }
-    let lang = options.language.clone().unwrap_or_else(|| {
-        lyrics
-            .meta("lang")
-            .map(Language::from_code)
-            .unwrap_or_else(|| {
-                let text: Vec<&str> = lyrics.lines.iter().map(|l| l.text.as_str()).collect();
-                Language::guess(&text.join("\n"))
-            })
-    });
+    let lang = options.language_for(lyrics);
     let runs = MedianAligner::of_two(hybrid, phones, options).align_runs(features, lyrics)?;
     let first = runs.first().context("no alignment")?;
     let starts = whisper.word_starts(audio, first, &lang)?;

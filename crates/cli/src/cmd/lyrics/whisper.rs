@@ -176,10 +176,12 @@ impl Whisper {
             .suffix(".f32")
             .tempfile()
             .context("whisper: creating a temporary file")?;
-        let bytes: Vec<u8> = mono.iter().flat_map(|s| s.to_le_bytes()).collect();
-        file.write_all(&bytes)
-            .and_then(|()| file.flush())
+        let mut out = std::io::BufWriter::new(file.as_file_mut());
+        mono.iter()
+            .try_for_each(|s| out.write_all(&s.to_le_bytes()))
+            .and_then(|()| out.flush())
             .context("whisper: writing the audio")?;
+        drop(out);
         let spaced = !matches!(lang, Language::Zh);
         let windows = windows(&spans);
         let _span = tracing::info_span!("lyrics_whisper", windows = windows.len()).entered();
