@@ -68,6 +68,11 @@ pub struct AlignOptions {
     /// mixtures per broad group fitted on the song's frames as the first pass labelled them).
     /// 0 turns adaptation off (one word pass). Needs the front end's Sphinx filter energies.
     pub adapt_weight: f32,
+    /// Line pass of full mode with hints ([`Aligner::align_features_with_hints`]): cost per
+    /// frame and per second of distance between a hinted word and its hint.
+    pub hint_weight: f32,
+    /// Seconds a hint is widened by on each side before distance counts.
+    pub hint_margin_s: f64,
     /// Most Viterbi cells (frames x states) one pass may use (one byte each).
     pub max_cells: u64,
 }
@@ -107,6 +112,8 @@ impl Default for AlignOptions {
             position_weight_coarse: 0.05,
             onset_weight: 2.0,
             adapt_weight: 0.0,
+            hint_weight: 3.0,
+            hint_margin_s: 0.5,
             max_cells: 200_000_000,
         }
     }
@@ -171,6 +178,8 @@ struct Item {
     line: usize,
     index: usize,
     phones: Vec<Phone>,
+    /// Where the word is sung, by another recogniser (seconds), in full mode.
+    hint: Option<(f64, f64)>,
 }
 
 impl<M: AcousticModel> Aligner<M> {
@@ -198,6 +207,21 @@ impl<M: AcousticModel> Aligner<M> {
     /// Aligns lyrics to front-end features. The result has one line per input line with text,
     /// times and word times; every word gets a confidence.
     pub fn align_features(&self, features: &Features, lyrics: &Lyrics) -> Result<Lyrics> {
+        self.align_features_with_hints(features, lyrics, &[])
+    }
+
+    /// [`Aligner::align_features`] with hints for full mode: per token of the lyrics (the order
+    /// of [`tokenize`] over all lines), a span in seconds where another recogniser heard the
+    /// word, or `None` (see [`crate::anchor_words`]). The line pass pays
+    /// [`AlignOptions::hint_weight`] per frame and second for placing a hinted word outside its
+    /// span (widened by [`AlignOptions::hint_margin_s`]), so wrong hints bend the path without
+    /// forcing it. Empty `hints`: none; refine mode ignores them.
+    pub fn align_features_with_hints(
+        &self,
+        features: &Features,
+        lyrics: &Lyrics,
+        hints: &[Option<(f64, f64)>],
+    ) -> Result<Lyrics> {
         let _span = tracing::info_span!(
             "lyrics_align",
             model = self.model.name(),
@@ -215,6 +239,7 @@ impl<M: AcousticModel> Aligner<M> {
             lines: Vec::with_capacity(lyrics.lines.len()),
         };
         let mut items: Vec<Item> = Vec::new();
+        let mut token = 0usize;
         for (li, line) in lyrics.lines.iter().enumerate() {
             let tokens: Vec<Token> = tokenize(&line.text, &lang);
             let phones = pron.line(&tokens)?;
@@ -228,8 +253,10 @@ impl<M: AcousticModel> Aligner<M> {
                         line: li,
                         index: wi,
                         phones: ph,
+                        hint: hints.get(token).copied().flatten(),
                     });
                 }
+                token += 1;
             }
             out.lines.push(l);
         }
@@ -237,6 +264,12 @@ impl<M: AcousticModel> Aligner<M> {
             return Err(Error::Invalid(
                 "the lyrics contain no words to align".into(),
             ));
+        }
+        if !hints.is_empty() && hints.len() != token {
+            return Err(Error::Invalid(format!(
+                "{} hints for {token} words",
+                hints.len()
+            )));
         }
         // Line windows in fine frames.
         let n = emissions.n_frames();
@@ -450,10 +483,25 @@ impl<M: AcousticModel> Aligner<M> {
             .collect();
         let expected = expected_spans(&states, &act);
         let w = self.options.position_weight_coarse / coarse.frame_rate as f32;
+        // Hinted words: their hint's span in coarse frames, widened by the margin.
+        let cfr = coarse.frame_rate;
+        let margin = self.options.hint_margin_s;
+        let hinted: Vec<Option<(f32, f32)>> = states
+            .iter()
+            .map(|st| {
+                let (a, b) = st.word.and_then(|k| items[k].hint)?;
+                Some((((a - margin) * cfr) as f32, ((b + margin) * cfr) as f32))
+            })
+            .collect();
+        let wh = self.options.hint_weight / cfr as f32;
         let path = viterbi(
             &states,
             t,
-            |f, s| coarse.at(f, states[s].class) - w * distance(f, expected[s]),
+            |f, s| {
+                coarse.at(f, states[s].class)
+                    - w * distance(f, expected[s])
+                    - hinted[s].map_or(0.0, |h| wh * distance(f, h))
+            },
             self.options.max_cells,
         )
         .or_else(|_| Ok::<_, Error>(even_path(&states, t)))?;

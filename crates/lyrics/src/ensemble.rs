@@ -83,16 +83,32 @@ impl MedianAligner {
 
     /// Aligns with every member, then takes the median per word (and per line in full mode).
     pub fn align_features(&self, features: &Features, lyrics: &Lyrics) -> Result<Lyrics> {
-        median_alignment(self.align_runs(features, lyrics)?)
+        self.align_features_with_hints(features, lyrics, &[])
     }
 
-    /// Every member's alignment, in the order of the members.
-    pub fn align_runs(&self, features: &Features, lyrics: &Lyrics) -> Result<Vec<Lyrics>> {
+    /// [`MedianAligner::align_features`] with full-mode hints for every member (see
+    /// [`Aligner::align_features_with_hints`]).
+    pub fn align_features_with_hints(
+        &self,
+        features: &Features,
+        lyrics: &Lyrics,
+        hints: &[Option<(f64, f64)>],
+    ) -> Result<Lyrics> {
+        median_alignment(self.align_runs(features, lyrics, hints)?)
+    }
+
+    /// Every member's alignment (with `hints`, empty for none), in the order of the members.
+    pub fn align_runs(
+        &self,
+        features: &Features,
+        lyrics: &Lyrics,
+        hints: &[Option<(f64, f64)>],
+    ) -> Result<Vec<Lyrics>> {
         let _span =
             tracing::info_span!("lyrics_median_align", members = self.members.len()).entered();
         self.members
             .iter()
-            .map(|a| a.align_features(features, lyrics))
+            .map(|a| a.align_features_with_hints(features, lyrics, hints))
             .collect()
     }
 }

@@ -19,6 +19,8 @@
 //! - **Opt-in refinements**: per-song adaptation ([`AlignOptions::adapt_weight`]) and
 //!   [`MedianAligner`] (each word's median time over several models), and
 //!   [`median_with_starts`] (a third opinion from another aligner's word starts).
+//! - **Hints from a transcript** ([`anchor_words`], [`Aligner::align_features_with_hints`]):
+//!   words another recogniser heard, matched to the lyrics in order, steer full mode's line pass.
 //! - **Evaluation** ([`evaluate`]): word-onset errors against a reference.
 //!
 //! ```
@@ -35,6 +37,7 @@
 mod acoustic;
 mod adapt;
 mod align;
+mod anchor;
 mod dict;
 mod doc;
 mod ensemble;
@@ -52,6 +55,7 @@ mod train;
 
 pub use acoustic::{AcousticModel, BroadClassModel, Emissions};
 pub use align::{AlignOptions, Aligner, Mode};
+pub use anchor::{HeardWord, anchor_words};
 pub use dict::PronunciationDict;
 pub use doc::{Line, Lyrics, Word};
 pub use ensemble::{MEDIAN_ADAPT_WEIGHT, MedianAligner, median_with_starts};

@@ -80,6 +80,44 @@ fn full_mode_finds_sung_words_among_accompaniment() {
 }
 
 #[test]
+fn hints_place_a_line_the_audio_alone_cannot() {
+    // Three sung phrases of the same length but only two lyric lines of the same shape: the
+    // audio cannot tell which phrase the second line is. A transcript heard it in the third.
+    let words = [
+        (2.0, 2.8),
+        (3.0, 3.8),
+        (8.0, 8.8),
+        (9.0, 9.8),
+        (14.0, 14.8),
+        (15.0, 15.8),
+    ];
+    let audio = song(&words, 18.0);
+    let lyrics = Lyrics::from_plain_text("la lo\nna no\n");
+    let options = AlignOptions {
+        mode: Mode::Full,
+        ..AlignOptions::default()
+    };
+    let aligner = Aligner::new(BroadClassModel::default(), options);
+    let features = encore_lyrics::extract_features(&audio).unwrap();
+    let hinted = |hints: &[Option<(f64, f64)>]| {
+        let out = aligner
+            .align_features_with_hints(&features, &lyrics, hints)
+            .unwrap();
+        out.lines[1].start_s.unwrap()
+    };
+    let third = hinted(&[None, None, Some((14.1, 14.7)), Some((15.0, 15.9))]);
+    assert!((third - 14.0).abs() < 0.3, "line 2 at {third}");
+    let second = hinted(&[None, None, Some((8.2, 8.6)), None]);
+    assert!((second - 8.0).abs() < 0.3, "line 2 at {second}");
+    // Hints must cover every word, or be empty.
+    let err = aligner.align_features_with_hints(&features, &lyrics, &[None]);
+    assert!(
+        matches!(err, Err(encore_lyrics::Error::Invalid(_))),
+        "{err:?}"
+    );
+}
+
+#[test]
 fn refine_mode_keeps_line_times_and_finds_words() {
     let words = [(2.0, 2.5), (3.5, 4.2), (4.4, 5.0), (8.0, 8.6), (9.5, 10.5)];
     let audio = song(&words, 12.0);

@@ -107,12 +107,13 @@ pub struct AlignArgs {
     pub output: Option<PathBuf>,
 }
 
-/// Whisper as a third opinion in refine mode (`--whisper`).
+/// OpenAI Whisper base (`--whisper`): a third opinion in refine mode, hints in full mode.
 #[derive(Debug, Clone, clap::Args)]
 pub struct WhisperArgs {
     /// Refine mode: each word's median start over the hybrid model with the Sphinx phones, the
-    /// hybrid model alone, and OpenAI Whisper base's attention (faster-whisper from PyPI, which
-    /// scripts/install-deps.sh installs with the model); about 0.6 times the speed.
+    /// hybrid model alone, and OpenAI Whisper base's attention. Full mode: what Whisper hears,
+    /// matched to the lyrics, steers the line pass. faster-whisper from PyPI, which
+    /// scripts/install-deps.sh installs with the model; about a third of the speed.
     #[arg(long)]
     pub whisper: bool,
     /// Python with faster-whisper; default: ~/.cache/encore/venv-whisper/bin/python.
@@ -148,10 +149,29 @@ fn align_with_whisper(
     lyrics: &Lyrics,
 ) -> anyhow::Result<Lyrics> {
     let lang = options.language_for(lyrics);
-    let runs = MedianAligner::of_two(hybrid, phones, options).align_runs(features, lyrics)?;
+    let runs = MedianAligner::of_two(hybrid, phones, options).align_runs(features, lyrics, &[])?;
     let first = runs.first().context("no alignment")?;
     let starts = whisper.word_starts(audio, first, &lang)?;
     Ok(encore_lyrics::median_with_starts(runs, &starts)?)
+}
+
+/// Full mode with Whisper: what Whisper hears in the song, matched to the lyrics' words
+/// ([`encore_lyrics::anchor_words`]), as hints for the line pass.
+fn hints_from_whisper(
+    whisper: &mut whisper::Whisper,
+    audio: &encore_audio::AudioBuffer,
+    lyrics: &Lyrics,
+    lang: &Language,
+) -> anyhow::Result<Vec<Option<(f64, f64)>>> {
+    let heard = whisper.heard_words(audio, lang)?;
+    let hints = encore_lyrics::anchor_words(lyrics, lang, &heard);
+    tracing::info!(
+        heard = heard.len(),
+        words = hints.len(),
+        anchored = hints.iter().flatten().count(),
+        "whisper hints"
+    );
+    Ok(hints)
 }
 
 /// Arguments of `encore lyrics eval`.
@@ -203,6 +223,13 @@ pub struct EvalArgs {
     /// Tuning: weight of the per-song adaptation in a second word pass (0: one word pass).
     #[arg(long)]
     pub adapt_weight: Option<f32>,
+    /// Tuning: full mode with --whisper, cost per frame and second of a hinted word away from
+    /// where Whisper heard it.
+    #[arg(long)]
+    pub hint_weight: Option<f32>,
+    /// Tuning: full mode with --whisper, seconds a heard word's span is widened by.
+    #[arg(long)]
+    pub hint_margin: Option<f64>,
     /// Each word's median time over three aligners (as `align --median`); needs the phones.
     #[arg(long)]
     pub median: bool,
@@ -419,36 +446,31 @@ fn align(args: AlignArgs) -> anyhow::Result<ExitCode> {
         dictionary: load_dictionary(args.dict.as_deref())?,
         ..AlignOptions::default()
     };
-    if args.whisper.whisper && mode != Mode::Refine {
-        bail!("--whisper works in refine mode only (line-timed lyrics)");
+    let context = || {
+        format!(
+            "aligning {} to {}",
+            args.lyrics.display(),
+            args.audio.display()
+        )
+    };
+    let mut whisper = args.whisper.start()?;
+    if whisper.is_some() && args.median {
+        bail!("--whisper and --median are two different medians; choose one");
     }
-    if let Some(mut whisper) = args.whisper.start()? {
-        if args.median {
-            bail!("--whisper and --median are two different medians; choose one");
-        }
+    if let (Some(whisper), Mode::Refine) = (&mut whisper, mode) {
         let (Some(hybrid), Some(phones)) = (load_hybrid(args.model.as_deref())?, phones) else {
-            bail!("--whisper needs a hybrid model and the Sphinx phones (pocketsphinx-en-us)");
+            bail!(
+                "--whisper in refine mode needs a hybrid model and the Sphinx phones (pocketsphinx-en-us)"
+            );
         };
         let features = encore_lyrics::extract_features(&audio)
             .with_context(|| format!("{}", args.audio.display()))?;
-        let aligned = align_with_whisper(
-            &mut whisper,
-            hybrid,
-            phones,
-            options,
-            &audio,
-            &features,
-            &lyrics,
-        )
-        .with_context(|| {
-            format!(
-                "aligning {} to {}",
-                args.lyrics.display(),
-                args.audio.display()
-            )
-        })?;
+        let aligned =
+            align_with_whisper(whisper, hybrid, phones, options, &audio, &features, &lyrics)
+                .with_context(context)?;
         return write_aligned(&aligned, args.format, args.json, args.output.as_deref());
     }
+    let lang = options.language_for(&lyrics);
     // A median over one aligner is that aligner's alignment.
     let aligner = match (load_hybrid(args.model.as_deref())?, phones) {
         (Some(hybrid), Some(phones)) if args.median => {
@@ -465,13 +487,17 @@ fn align(args: AlignArgs) -> anyhow::Result<ExitCode> {
         )]),
     };
     tracing::debug!(model = aligner.name(), "aligning");
-    let aligned = aligner.align_audio(&audio, &lyrics).with_context(|| {
-        format!(
-            "aligning {} to {}",
-            args.lyrics.display(),
-            args.audio.display()
-        )
-    })?;
+    let aligned = match &mut whisper {
+        // Full mode: what Whisper hears steers the line pass.
+        Some(whisper) => {
+            let features = encore_lyrics::extract_features(&audio)
+                .with_context(|| format!("{}", args.audio.display()))?;
+            let hints = hints_from_whisper(whisper, &audio, &lyrics, &lang)?;
+            aligner.align_features_with_hints(&features, &lyrics, &hints)
+        }
+        None => aligner.align_audio(&audio, &lyrics),
+    }
+    .with_context(context)?;
     write_aligned(&aligned, args.format, args.json, args.output.as_deref())
 }
 
@@ -772,6 +798,12 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
             if let Some(w) = args.onset_weight {
                 options.onset_weight = w;
             }
+            if let Some(w) = args.hint_weight {
+                options.hint_weight = w;
+            }
+            if let Some(m) = args.hint_margin {
+                options.hint_margin_s = m;
+            }
             // `--median` runs as `MedianAligner::of_three`: every member adapts to the song.
             options.adapt_weight = match args.adapt_weight {
                 Some(w) => w,
@@ -841,6 +873,11 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
                     &features,
                     &input,
                 ),
+                (Some(w), _, _) => hints_from_whisper(w, &audio, &input, &lang).and_then(|hints| {
+                    aligner
+                        .align_features_with_hints(&features, &input, &hints)
+                        .map_err(Into::into)
+                }),
                 _ => aligner
                     .align_features(&features, &input)
                     .map_err(Into::into),

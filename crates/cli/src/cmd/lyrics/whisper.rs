@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use encore_audio::AudioBuffer;
-use encore_lyrics::{Language, Lyrics};
+use encore_lyrics::{HeardWord, Language, Lyrics};
 
 use super::python::PythonServer;
 
@@ -52,6 +52,13 @@ for line in sys.stdin:
         if r["lang"] not in _LANGUAGE_CODES:
             raise ValueError("Whisper has no language " + r["lang"])
         audio = np.fromfile(r["audio"], dtype="<f4")
+        if r.get("op") == "transcribe":
+            segments, _ = model.transcribe(
+                audio, language=r["lang"], beam_size=1, temperature=0.0,
+                word_timestamps=True, condition_on_previous_text=False, vad_filter=False)
+            words = [[w.word, w.start, w.end] for s in segments for w in (s.words or [])]
+            print(json.dumps({"words": words}), flush=True)
+            continue
         tok = Tokenizer(model.hf_tokenizer, True, task="transcribe", language=r["lang"])
         answer = []
         for w in r["windows"]:
@@ -169,19 +176,7 @@ impl Whisper {
                 },
             )
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let mono = encore_audio::resample(&audio.to_mono(), audio.sample_rate, RATE)
-            .context("whisper: resampling to 16 kHz")?;
-        let mut file = tempfile::Builder::new()
-            .prefix("encore-whisper-")
-            .suffix(".f32")
-            .tempfile()
-            .context("whisper: creating a temporary file")?;
-        let mut out = std::io::BufWriter::new(file.as_file_mut());
-        mono.iter()
-            .try_for_each(|s| out.write_all(&s.to_le_bytes()))
-            .and_then(|()| out.flush())
-            .context("whisper: writing the audio")?;
-        drop(out);
+        let file = audio_file(audio)?;
         let spaced = !matches!(lang, Language::Zh);
         let windows = windows(&spans);
         let _span = tracing::info_span!("lyrics_whisper", windows = windows.len()).entered();
@@ -196,12 +191,7 @@ impl Whisper {
                 }).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
         });
-        let answer: serde_json::Value =
-            serde_json::from_str(&self.server.ask(&request.to_string())?)
-                .context("whisper: answer is not JSON")?;
-        if let Some(e) = answer.get("error").and_then(|e| e.as_str()) {
-            bail!("whisper: {e}");
-        }
+        let answer = self.ask(&request)?;
         let per_window = answer
             .get("starts")
             .and_then(|s| s.as_array())
@@ -225,6 +215,72 @@ impl Whisper {
         }
         Ok(starts)
     }
+}
+
+impl Whisper {
+    /// What Whisper hears in the whole song: a transcript in `lang` (greedy decoding, no
+    /// fallback to sampling, each 30 s window decoded without the previous one's text, no
+    /// lyrics given as earlier text: that made it repeat them over music), each word with its
+    /// start and end from the cross-attention.
+    pub fn heard_words(
+        &mut self,
+        audio: &AudioBuffer,
+        lang: &Language,
+    ) -> anyhow::Result<Vec<HeardWord>> {
+        let file = audio_file(audio)?;
+        let _span = tracing::info_span!("lyrics_whisper_transcribe").entered();
+        let request = serde_json::json!({
+            "op": "transcribe",
+            "audio": file.path().to_str().context("whisper: temporary path is not UTF-8")?,
+            "lang": whisper_language(lang),
+        });
+        let answer = self.ask(&request)?;
+        let words = answer
+            .get("words")
+            .and_then(|w| w.as_array())
+            .context("whisper: answer has no words")?;
+        words
+            .iter()
+            .map(|w| match w.as_array().map(Vec::as_slice) {
+                Some([text, start, end]) => Ok(HeardWord {
+                    text: text.as_str().unwrap_or_default().to_string(),
+                    start_s: start.as_f64().unwrap_or(f64::NAN),
+                    end_s: end.as_f64().unwrap_or(f64::NAN),
+                }),
+                _ => bail!("whisper: a heard word is not [text, start, end]"),
+            })
+            .collect()
+    }
+
+    /// Sends one request and returns the answer, or the error Python reported.
+    fn ask(&mut self, request: &serde_json::Value) -> anyhow::Result<serde_json::Value> {
+        let answer: serde_json::Value =
+            serde_json::from_str(&self.server.ask(&request.to_string())?)
+                .context("whisper: answer is not JSON")?;
+        if let Some(e) = answer.get("error").and_then(|e| e.as_str()) {
+            bail!("whisper: {e}");
+        }
+        Ok(answer)
+    }
+}
+
+/// `audio` as Whisper reads it: mono, 16 kHz, little-endian f32 in a temporary file (deleted
+/// when dropped).
+fn audio_file(audio: &AudioBuffer) -> anyhow::Result<tempfile::NamedTempFile> {
+    let mono = encore_audio::resample(&audio.to_mono(), audio.sample_rate, RATE)
+        .context("whisper: resampling to 16 kHz")?;
+    let mut file = tempfile::Builder::new()
+        .prefix("encore-whisper-")
+        .suffix(".f32")
+        .tempfile()
+        .context("whisper: creating a temporary file")?;
+    let mut out = std::io::BufWriter::new(file.as_file_mut());
+    mono.iter()
+        .try_for_each(|s| out.write_all(&s.to_le_bytes()))
+        .and_then(|()| out.flush())
+        .context("whisper: writing the audio")?;
+    drop(out);
+    Ok(file)
 }
 
 #[cfg(test)]
