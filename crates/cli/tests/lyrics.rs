@@ -368,6 +368,16 @@ fn encore_cache() -> Option<PathBuf> {
         .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/encore")))
 }
 
+/// The mean AAE from `encore lyrics eval --json` output (its `MEAN` line).
+fn mean_aae(stdout: &[u8]) -> f64 {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["song"] == "MEAN")
+        .and_then(|v| v["metrics"]["aae_s"].as_f64())
+        .expect("a MEAN line with an AAE")
+}
+
 #[test]
 fn whisper_needs_its_model() {
     let dir = tmp("whisper-errors");
@@ -424,14 +434,8 @@ fn whisper_aligns_a_spoken_song_in_refine_and_full_mode() {
         .args(["--mode", "refine", "--json", "--whisper"])
         .output()
         .unwrap();
-    let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let mean: serde_json::Value = out
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|v| v["song"] == "MEAN")
-        .expect("a MEAN line");
-    let aae = mean["metrics"]["aae_s"].as_f64().unwrap();
+    let aae = mean_aae(&o.stdout);
     assert!(aae < 0.3, "refine AAE with Whisper {aae}");
     // Full mode: what Whisper hears steers the line pass; every word gets a time, in order.
     let song = dir.join("a/audio/synth_en_00.wav");
@@ -465,12 +469,7 @@ fn whisper_aligns_a_spoken_song_in_refine_and_full_mode() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let mean: serde_json::Value = String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|v| v["song"] == "MEAN")
-        .expect("a MEAN line");
-    let aae = mean["metrics"]["aae_s"].as_f64().unwrap();
+    let aae = mean_aae(&o.stdout);
     // Issue 9's full-mode goal; this clean spoken song gives about 0.11 s.
     assert!(aae < 0.5, "full AAE with Whisper {aae}");
     let _ = std::fs::remove_dir_all(&dir);

@@ -253,7 +253,11 @@ impl<M: AcousticModel> Aligner<M> {
                         line: li,
                         index: wi,
                         phones: ph,
-                        hint: hints.get(token).copied().flatten(),
+                        hint: hints
+                            .get(token)
+                            .copied()
+                            .flatten()
+                            .filter(|(a, b)| a.is_finite() && b.is_finite()),
                     });
                 }
                 token += 1;

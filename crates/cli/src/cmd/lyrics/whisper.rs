@@ -6,7 +6,9 @@
 //!
 //! Whisper's starts are a third opinion for refine mode: they rarely fail where the hybrid
 //! model does, but sit about 0.3 s early on sung words, so [`encore_lyrics::median_with_starts`]
-//! shifts them by their median offset before taking each word's median.
+//! shifts them by their median offset before taking each word's median. In full mode Whisper
+//! transcribes the song instead ([`Whisper::heard_words`]), and what it heard, matched to the
+//! lyrics by [`encore_lyrics::anchor_words`], steers the line pass.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -215,9 +217,7 @@ impl Whisper {
         }
         Ok(starts)
     }
-}
 
-impl Whisper {
     /// What Whisper hears in the whole song: a transcript in `lang` (greedy decoding, no
     /// fallback to sampling, each 30 s window decoded without the previous one's text, no
     /// lyrics given as earlier text: that made it repeat them over music), each word with its
