@@ -873,11 +873,14 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
                     &features,
                     &input,
                 ),
-                (Some(w), _, _) => hints_from_whisper(w, &audio, &input, &lang).and_then(|hints| {
-                    aligner
-                        .align_features_with_hints(&features, &input, &hints)
-                        .map_err(Into::into)
-                }),
+                (Some(w), _, _) => {
+                    hints_from_whisper(w, &audio, &input, &options_for_whisper.language_for(&input))
+                        .and_then(|hints| {
+                            aligner
+                                .align_features_with_hints(&features, &input, &hints)
+                                .map_err(Into::into)
+                        })
+                }
                 _ => aligner
                     .align_features(&features, &input)
                     .map_err(Into::into),
