@@ -474,3 +474,92 @@ fn whisper_aligns_a_spoken_song_in_refine_and_full_mode() {
     assert!(aae < 0.5, "full AAE with Whisper {aae}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn synth_sings_real_sentences_from_a_text_file() {
+    if !runs("espeak-ng") || !runs("fluidsynth") {
+        eprintln!(
+            "SKIP synth_sings_real_sentences: needs espeak-ng and fluidsynth (scripts/install-deps.sh)"
+        );
+        return;
+    }
+    let dir = tmp("synth-text");
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = dir.join("sentences.txt");
+    std::fs::write(
+        &text,
+        "The river runs to the sea.\n%\nWe sang until the morning came!\n%\nIt costs 3 dollars.\n",
+    )
+    .unwrap();
+    let o = encore()
+        .args(["lyrics", "synth"])
+        .arg(dir.join("out"))
+        .args([
+            "--langs",
+            "en",
+            "--songs",
+            "1",
+            "--seed",
+            "3",
+            "--a-cappella",
+            "1",
+        ])
+        .arg(format!("--text=en={}", text.display()))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lyrics = std::fs::read_to_string(dir.join("out/lyrics/synth_en_00.txt")).unwrap();
+    let lines: Vec<&str> = lyrics.lines().collect();
+    assert!(lines.len() >= 8, "{lyrics}");
+    for line in &lines {
+        assert!(
+            [
+                "The river runs to the sea",
+                "We sang until the morning came"
+            ]
+            .contains(line),
+            "{line:?} is not one of the file's singable sentences"
+        );
+    }
+    let words = lines
+        .iter()
+        .map(|l| l.split_whitespace().count())
+        .sum::<usize>();
+    let annotated = std::fs::read_to_string(dir.join("out/annotations/words/synth_en_00.csv"))
+        .unwrap()
+        .lines()
+        .count()
+        - 1;
+    assert_eq!(annotated, words);
+    // Bad options: a clear error, no panic.
+    for (arg, says) in [
+        ("--text=en".to_string(), "expected LANG=FILE"),
+        (
+            "--text=fr=/nonexistent/encore.txt".to_string(),
+            "reading /nonexistent/encore.txt",
+        ),
+        (
+            "--text=en=/dev/null".to_string(),
+            "no sentence of 3 to 8 plain words",
+        ),
+        (
+            format!("--text=de={}", text.display()),
+            "de is not one of --langs",
+        ),
+    ] {
+        let o = encore()
+            .args(["lyrics", "synth"])
+            .arg(dir.join("bad"))
+            .args(["--langs", "en,fr"])
+            .arg(&arg)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains(says), "{arg}: {err}");
+        assert!(
+            !dir.join("bad").exists(),
+            "{arg}: output folder made before the error"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

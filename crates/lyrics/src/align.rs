@@ -73,6 +73,9 @@ pub struct AlignOptions {
     pub hint_weight: f32,
     /// Seconds a hint is widened by on each side before distance counts.
     pub hint_margin_s: f64,
+    /// [`AlignOptions::position_weight_coarse`] when any word has a hint: the hints carry the
+    /// position, so the prior is weaker (the hint weights were chosen with this one).
+    pub position_weight_coarse_hinted: f32,
     /// Most Viterbi cells (frames x states) one pass may use (one byte each).
     pub max_cells: u64,
 }
@@ -114,6 +117,7 @@ impl Default for AlignOptions {
             adapt_weight: 0.0,
             hint_weight: 3.0,
             hint_margin_s: 0.5,
+            position_weight_coarse_hinted: 0.2,
             max_cells: 200_000_000,
         }
     }
@@ -486,7 +490,11 @@ impl<M: AcousticModel> Aligner<M> {
             })
             .collect();
         let expected = expected_spans(&states, &act);
-        let w = self.options.position_weight_coarse / coarse.frame_rate as f32;
+        let w = if items.iter().any(|it| it.hint.is_some()) {
+            self.options.position_weight_coarse_hinted
+        } else {
+            self.options.position_weight_coarse
+        } / coarse.frame_rate as f32;
         // Hinted words: their hint's span in coarse frames, widened by the margin.
         let cfr = coarse.frame_rate;
         let margin = self.options.hint_margin_s;

@@ -165,6 +165,8 @@ fn hints_from_whisper(
 ) -> anyhow::Result<Vec<Option<(f64, f64)>>> {
     let heard = whisper.heard_words(audio, lang)?;
     let hints = encore_lyrics::anchor_words(lyrics, lang, &heard);
+    tracing::debug!(heard = ?heard, "whisper heard");
+    tracing::debug!(hints = ?hints, "whisper hints per lyric word");
     tracing::info!(
         heard = heard.len(),
         words = hints.len(),
@@ -311,6 +313,12 @@ pub struct SynthArgs {
     /// Python interpreter that has `py-nanotts` installed (for `--pico`).
     #[arg(long, default_value = "python3")]
     pub pico_python: PathBuf,
+    /// Real sentences for a language's lines instead of random words, `LANG=FILE` (repeatable):
+    /// plain text or a fortune file (entries between `%` lines), for example Debian's
+    /// `fortunes-min`, `fortunes-de`, `fortunes-es` or `fortunes-it`. Each line sings one
+    /// sentence of 3 to 8 words, drawn at random.
+    #[arg(long = "text", value_name = "LANG=FILE")]
+    pub texts: Vec<String>,
 }
 
 /// Runs `encore lyrics`.

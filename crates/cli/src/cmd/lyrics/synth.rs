@@ -97,6 +97,67 @@ fn vocabulary(voice: &str) -> anyhow::Result<(&'static [&'static str], &'static 
     })
 }
 
+/// Sentences of 3 to 8 words for `--text`, from plain text or a fortune file (entries between
+/// lines holding only `%`). Sentences end at `.`, `!`, `?`, `;`, `:` and at an entry's end; a
+/// sentence with digits, symbols inside a word or an all-capitals word (an acronym) is left out,
+/// since a singer would not sing it as written.
+fn sentences(text: &str) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    let lines: Vec<&str> = text.lines().collect();
+    for entry in lines.split(|l| l.trim() == "%") {
+        let joined = entry
+            .iter()
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ");
+        'sentence: for sentence in joined.split(['.', '!', '?', ';', ':']) {
+            let mut words = Vec::new();
+            for token in sentence.split(|c: char| c.is_whitespace() || c == '-') {
+                let word = token.trim_matches(|c: char| !c.is_alphabetic());
+                if word.is_empty() {
+                    if token.chars().any(|c| c.is_alphanumeric()) {
+                        continue 'sentence;
+                    }
+                    continue;
+                }
+                let letters = word.chars().filter(|c| c.is_alphabetic()).count();
+                if word
+                    .chars()
+                    .any(|c| !c.is_alphabetic() && c != '\'' && c != '’')
+                    || (letters > 1 && word.chars().all(|c| !c.is_lowercase()))
+                {
+                    continue 'sentence;
+                }
+                words.push(word.to_string());
+            }
+            if (3..=8).contains(&words.len()) {
+                out.push(words);
+            }
+        }
+    }
+    out
+}
+
+/// `--text LANG=FILE` options: each language's sentences.
+fn texts(specs: &[String]) -> anyhow::Result<std::collections::HashMap<String, Vec<Vec<String>>>> {
+    let mut out = std::collections::HashMap::new();
+    for spec in specs {
+        let (lang, file) = spec
+            .split_once('=')
+            .with_context(|| format!("--text {spec:?}: expected LANG=FILE"))?;
+        let bytes = std::fs::read(file).with_context(|| format!("--text: reading {file}"))?;
+        let found = sentences(&String::from_utf8_lossy(&bytes));
+        if found.is_empty() {
+            bail!("--text: {file} has no sentence of 3 to 8 plain words");
+        }
+        out.entry(lang.trim().to_string())
+            .or_insert_with(Vec::new)
+            .extend(found);
+    }
+    Ok(out)
+}
+
 /// Synthesises one word and trims its leading and trailing silence.
 fn speak(word: &str, voice: &str, pitch: u32, speed: u32, tmp: &Path) -> anyhow::Result<Vec<f32>> {
     let wav = tmp.join("word.wav");
@@ -128,11 +189,13 @@ enum RealVoice {
     Pico(&'static str),
 }
 
-/// The Festival and Pico processes of a run, each started on first use.
+/// What a run's voices draw on: the Festival and Pico processes, each started on first use,
+/// and the `--text` sentences per language.
 struct Engines {
     festival: Option<Festival>,
     pico: Option<Pico>,
     python: PathBuf,
+    texts: std::collections::HashMap<String, Vec<Vec<String>>>,
 }
 
 impl Engines {
@@ -430,14 +493,22 @@ fn song(
         let register = (f64::from(pitch) - 50.0) / 5.0;
         // A melody: a random walk over a pentatonic scale, one note per word.
         let mut degree = (rng.next() % 5) as i32;
-        let n_words = if han {
-            5 + (rng.next() % 4) as usize
-        } else {
-            3 + (rng.next() % 4) as usize
+        // A real sentence (`--text`), or random words drawn one by one below.
+        let sentence = engines
+            .texts
+            .get(voice)
+            .map(|t| t[(rng.next() % t.len() as u64) as usize].clone());
+        let n_words = match &sentence {
+            Some(s) => s.len(),
+            None if han => 5 + (rng.next() % 4) as usize,
+            None => 3 + (rng.next() % 4) as usize,
         };
         let mut words = Vec::new();
-        for _ in 0..n_words {
-            let w = rng.pick(vocab);
+        for wi in 0..n_words {
+            let w = match &sentence {
+                Some(s) => s[wi].as_str(),
+                None => rng.pick(vocab),
+            };
             let clip = if args.sung {
                 degree = (degree + (rng.next() % 5) as i32 - 2).clamp(0, 9);
                 let step = [0, 4, 8, 14, 18, 24, 28, 32, 38, 42][degree as usize];
@@ -617,6 +688,14 @@ pub fn synth(args: SynthArgs) -> anyhow::Result<ExitCode> {
             bail!("{flag}: expected a share between 0 and 1, got {share}");
         }
     }
+    let texts = texts(&args.texts)?;
+    let listed: Vec<&str> = args.langs.split(',').map(str::trim).collect();
+    if let Some(lang) = texts.keys().find(|l| !listed.contains(&l.as_str())) {
+        bail!("--text: {lang} is not one of --langs {}", args.langs);
+    }
+    if texts.contains_key("cmn") {
+        bail!("--text: Mandarin lines are single Han characters; --text is for spaced languages");
+    }
     for sub in ["audio", "lyrics", "annotations/words", "annotations/lines"] {
         std::fs::create_dir_all(out.join(sub))
             .with_context(|| format!("creating {}", out.join(sub).display()))?;
@@ -664,6 +743,7 @@ pub fn synth(args: SynthArgs) -> anyhow::Result<ExitCode> {
         festival: None,
         pico: None,
         python: args.pico_python.clone(),
+        texts,
     };
     let bar = crate::output::progress_bar((voices.len() * args.songs) as u64, "synthesising");
     for voice in &voices {
@@ -681,4 +761,24 @@ pub fn synth(args: SynthArgs) -> anyhow::Result<ExitCode> {
     std::fs::write(out.join("JamendoLyrics.csv"), meta)?;
     let _ = std::fs::remove_dir_all(&tmp);
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sentences;
+
+    #[test]
+    fn sentences_come_from_fortune_entries_and_leave_out_what_is_not_singable() {
+        let text = "The quick brown fox jumps. Too short!\n%\nIt's a well-known fact: \
+                    the NASA budget has 3 parts; nobody reads\nfine print.\n\t-- Someone Famous\n%\n";
+        let got: Vec<String> = sentences(text).iter().map(|s| s.join(" ")).collect();
+        assert_eq!(
+            got,
+            [
+                "The quick brown fox jumps",
+                "It's a well known fact",
+                "nobody reads fine print"
+            ]
+        );
+    }
 }
