@@ -219,7 +219,9 @@ impl<M: AcousticModel> Aligner<M> {
     /// word, or `None` (see [`crate::anchor_words`]). The line pass pays
     /// [`AlignOptions::hint_weight`] per frame and second for placing a hinted word outside its
     /// span (widened by [`AlignOptions::hint_margin_s`]), so wrong hints bend the path without
-    /// forcing it. Empty `hints`: none; refine mode ignores them.
+    /// forcing it; with any hint, the line pass's position prior weighs
+    /// [`AlignOptions::position_weight_coarse_hinted`] instead of
+    /// [`AlignOptions::position_weight_coarse`]. Empty `hints`: none; refine mode ignores them.
     pub fn align_features_with_hints(
         &self,
         features: &Features,

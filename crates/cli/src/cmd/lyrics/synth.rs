@@ -688,9 +688,14 @@ pub fn synth(args: SynthArgs) -> anyhow::Result<ExitCode> {
             bail!("{flag}: expected a share between 0 and 1, got {share}");
         }
     }
+    let voices: Vec<&str> = args
+        .langs
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
     let texts = texts(&args.texts)?;
-    let listed: Vec<&str> = args.langs.split(',').map(str::trim).collect();
-    if let Some(lang) = texts.keys().find(|l| !listed.contains(&l.as_str())) {
+    if let Some(lang) = texts.keys().find(|l| !voices.contains(&l.as_str())) {
         bail!("--text: {lang} is not one of --langs {}", args.langs);
     }
     if texts.contains_key("cmn") {
@@ -704,12 +709,6 @@ pub fn synth(args: SynthArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&tmp)?;
     let mut rng = Rng::new(args.seed);
     let mut meta = String::from("Filepath,Language\n");
-    let voices: Vec<&str> = args
-        .langs
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect();
     if args.festival > 0.0 {
         let known = festival::languages();
         let covered: Vec<&str> = voices
