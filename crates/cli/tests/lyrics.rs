@@ -402,6 +402,34 @@ fn whisper_needs_its_model() {
 }
 
 #[test]
+fn refine_mode_runs_without_whisper_when_it_is_not_installed() {
+    let dir = tmp("whisper-absent");
+    let audio = dir.join("song.wav");
+    write_song(&audio, &[(1.0, 1.8), (2.0, 2.9)], 4.0);
+    let lrc = dir.join("song.lrc");
+    std::fs::write(&lrc, "[00:00.90]la lo\n[00:03.00]\n").unwrap();
+    // `auto` (the default) quietly goes without; `--whisper` asks for it and fails.
+    for (flag, ok) in [(None, true), (Some("--whisper"), false)] {
+        let mut c = encore();
+        c.env("ENCORE_CACHE", dir.join("empty-cache"))
+            .args(["lyrics", "align", "--json"])
+            .arg(&audio)
+            .arg(&lrc)
+            .args(flag);
+        let o = c.output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.success(), ok, "{flag:?}: {err}");
+        if ok {
+            let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            assert_eq!(v["lines"][0]["words"].as_array().map(Vec::len), Some(2));
+        } else {
+            assert!(err.contains("no Whisper model"), "{err}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn whisper_aligns_a_spoken_song_in_refine_and_full_mode() {
     let cache = encore_cache();
     let python = cache.as_ref().map(|c| c.join("venv-whisper/bin/python"));
@@ -437,6 +465,22 @@ fn whisper_aligns_a_spoken_song_in_refine_and_full_mode() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let aae = mean_aae(&o.stdout);
     assert!(aae < 0.3, "refine AAE with Whisper {aae}");
+    // Installed, Whisper joins refine mode by default (`auto`) but not full mode; `off` keeps
+    // it out.
+    let label = |whisper: Option<&str>, mode: &str| {
+        let mut c = encore();
+        c.args(["lyrics", "eval"])
+            .arg(dir.join("a"))
+            .args(["--mode", mode]);
+        c.args(whisper);
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    assert!(label(None, "refine").contains("and Whisper base"));
+    assert!(!label(Some("--whisper=off"), "refine").contains("Whisper"));
+    assert!(!label(None, "full").contains("Whisper"));
+    assert!(label(Some("--whisper"), "full").contains("what Whisper base hears"));
     // Full mode: what Whisper hears steers the line pass; every word gets a time, in order.
     let song = dir.join("a/audio/synth_en_00.wav");
     let text = dir.join("a/lyrics/synth_en_00.txt");

@@ -110,12 +110,22 @@ pub struct AlignArgs {
 /// OpenAI Whisper base (`--whisper`): a third opinion in refine mode, hints in full mode.
 #[derive(Debug, Clone, clap::Args)]
 pub struct WhisperArgs {
-    /// Refine mode: each word's median start over the hybrid model with the Sphinx phones, the
-    /// hybrid model alone, and OpenAI Whisper base's attention. Full mode: what Whisper hears,
-    /// matched to the lyrics, steers the line pass. faster-whisper from PyPI, which
-    /// scripts/install-deps.sh installs with the model; about a third of the speed.
-    #[arg(long)]
-    pub whisper: bool,
+    /// When OpenAI Whisper base joins. Refine mode: each word's median start over the hybrid
+    /// model with the Sphinx phones, the hybrid model alone, and Whisper's attention. Full mode:
+    /// what Whisper hears, matched to the lyrics, steers the line pass. `auto` (the default):
+    /// refine mode only, when faster-whisper and the model are installed (scripts/install-deps.sh)
+    /// and the other options allow it; `--whisper` (`on`): both modes, an error when it cannot
+    /// run; `--whisper=off`: never. Full mode with Whisper runs at about 10-14x real time.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHEN",
+        default_value_t = WhisperUse::Auto,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "on"
+    )]
+    pub whisper: WhisperUse,
     /// Python with faster-whisper; default: ~/.cache/encore/venv-whisper/bin/python.
     #[arg(long, value_name = "PYTHON")]
     pub whisper_python: Option<PathBuf>,
@@ -124,15 +134,49 @@ pub struct WhisperArgs {
     pub whisper_model: Option<PathBuf>,
 }
 
+/// The values of `--whisper`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WhisperUse {
+    /// Refine mode only, when installed and the other options allow it.
+    Auto,
+    /// Both modes; an error when Whisper cannot run.
+    On,
+    /// Never.
+    Off,
+}
+
 impl WhisperArgs {
-    /// The Whisper server when `--whisper` is given.
-    fn start(&self) -> anyhow::Result<Option<whisper::Whisper>> {
-        if !self.whisper {
+    /// Whether Whisper joins `mode` (if it runs at all).
+    fn joins(&self, mode: Mode) -> bool {
+        match self.whisper {
+            WhisperUse::On => true,
+            WhisperUse::Auto => mode == Mode::Refine,
+            WhisperUse::Off => false,
+        }
+    }
+
+    /// The Whisper server for a run over `modes`. `usable` says whether the other options
+    /// allow Whisper (else `None`; the callers refuse `on` with their own message first).
+    /// With `auto`, a missing installation means no Whisper, and one that does not start is a
+    /// warning.
+    fn start(&self, modes: &[Mode], usable: bool) -> anyhow::Result<Option<whisper::Whisper>> {
+        if !usable || !modes.iter().any(|&m| self.joins(m)) {
             return Ok(None);
         }
         let (python, model) = whisper::default_paths();
         let python = self.whisper_python.clone().unwrap_or(python);
         let model = self.whisper_model.clone().unwrap_or(model);
+        if self.whisper == WhisperUse::Auto {
+            if !python.is_file() || !model.join("model.bin").is_file() {
+                tracing::debug!(python = %python.display(), model = %model.display(), "Whisper is not installed; refine mode runs without it");
+                return Ok(None);
+            }
+            return Ok(whisper::Whisper::start(&python, &model)
+                .inspect_err(|e| {
+                    tracing::warn!("Whisper did not start, aligning without it: {e:#}");
+                })
+                .ok());
+        }
         whisper::Whisper::start(&python, &model).map(Some)
     }
 }
@@ -461,16 +505,23 @@ fn align(args: AlignArgs) -> anyhow::Result<ExitCode> {
             args.audio.display()
         )
     };
-    let mut whisper = args.whisper.start()?;
-    if whisper.is_some() && args.median {
-        bail!("--whisper and --median are two different medians; choose one");
-    }
-    if let (Some(whisper), Mode::Refine) = (&mut whisper, mode) {
-        let (Some(hybrid), Some(phones)) = (load_hybrid(args.model.as_deref())?, phones) else {
+    let hybrid = load_hybrid(args.model.as_deref())?;
+    if args.whisper.whisper == WhisperUse::On {
+        if args.median {
+            bail!("--whisper and --median are two different medians; choose one");
+        }
+        if mode == Mode::Refine && (hybrid.is_none() || phones.is_none()) {
             bail!(
                 "--whisper in refine mode needs a hybrid model and the Sphinx phones (pocketsphinx-en-us)"
             );
-        };
+        }
+    }
+    let usable = !args.median && hybrid.is_some() && (mode == Mode::Full || phones.is_some());
+    let mut whisper = args.whisper.start(&[mode], usable)?;
+    if let (Some(whisper), Mode::Refine, Some(hybrid), Some(phones)) =
+        (&mut whisper, mode, &hybrid, &phones)
+    {
+        let (hybrid, phones) = (hybrid.clone(), phones.clone());
         let features = encore_lyrics::extract_features(&audio)
             .with_context(|| format!("{}", args.audio.display()))?;
         let aligned =
@@ -480,7 +531,7 @@ fn align(args: AlignArgs) -> anyhow::Result<ExitCode> {
     }
     let lang = options.language_for(&lyrics);
     // A median over one aligner is that aligner's alignment.
-    let aligner = match (load_hybrid(args.model.as_deref())?, phones) {
+    let aligner = match (hybrid, phones) {
         (Some(hybrid), Some(phones)) if args.median => {
             MedianAligner::of_three(hybrid, phones, options)
         }
@@ -713,38 +764,44 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
         .map(|&m| Ok((m, load_phones(args.phones.as_deref(), m, broad)?)))
         .collect::<anyhow::Result<_>>()?;
     let hybrid = load_hybrid(args.model.as_deref())?;
-    let mut whisper = args.whisper.start()?;
-    if whisper.is_some()
-        && (args.median
-            || hybrid.is_none()
-            || phones_by_mode
-                .iter()
-                .any(|(m, p)| *m == Mode::Refine && p.is_none()))
-    {
-        bail!("--whisper needs a hybrid model, the Sphinx phones in refine mode, and no --median");
+    let models_allow = !args.median
+        && hybrid.is_some()
+        && !phones_by_mode
+            .iter()
+            .any(|(m, p)| *m == Mode::Refine && p.is_none());
+    let tuning = args.scale.is_some() || args.phone_weight.is_some() || args.nearest_phones;
+    if args.whisper.whisper == WhisperUse::On {
+        if !models_allow {
+            bail!(
+                "--whisper needs a hybrid model, the Sphinx phones in refine mode, and no --median"
+            );
+        }
+        if tuning {
+            bail!(
+                "--whisper uses the model's own scale and phone weight; drop --scale, --phone-weight and --nearest-phones"
+            );
+        }
     }
-    if whisper.is_some()
-        && (args.scale.is_some() || args.phone_weight.is_some() || args.nearest_phones)
-    {
-        bail!(
-            "--whisper uses the model's own scale and phone weight; drop --scale, --phone-weight and --nearest-phones"
-        );
-    }
+    let mut whisper = args.whisper.start(&modes, models_allow && !tuning)?;
     if !args.json {
         let base = hybrid
             .as_ref()
             .map_or("broad-class-v1".to_string(), |m| m.header.name.clone());
         for (mode, phones) in &phones_by_mode {
-            let extra = match (phones.is_some(), args.median) {
+            let mut extra = match (phones.is_some(), args.median) {
                 (true, true) => {
                     " + sphinx CI phones, median with the model alone and broad-class-v1"
                 }
-                (true, false) if whisper.is_some() && *mode == Mode::Refine => {
+                (true, false) if whisper.is_some() && args.whisper.joins(*mode) => {
                     " + sphinx CI phones, median with the model alone and Whisper base"
                 }
                 (true, false) => " + sphinx CI phones",
                 _ => "",
-            };
+            }
+            .to_string();
+            if whisper.is_some() && args.whisper.joins(*mode) && *mode == Mode::Full {
+                extra += ", line pass steered by what Whisper base hears";
+            }
             let name = if *mode == Mode::Refine {
                 "refine"
             } else {
@@ -881,7 +938,7 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
                     &features,
                     &input,
                 ),
-                (Some(w), _, _) => {
+                (Some(w), _, _) if args.whisper.joins(*mode) => {
                     hints_from_whisper(w, &audio, &input, &options_for_whisper.language_for(&input))
                         .and_then(|hints| {
                             aligner
