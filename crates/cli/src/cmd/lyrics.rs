@@ -516,7 +516,7 @@ fn align(args: AlignArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    let usable = !args.median && hybrid.is_some() && (mode == Mode::Full || phones.is_some());
+    let usable = !args.median && (mode == Mode::Full || (hybrid.is_some() && phones.is_some()));
     let mut whisper = args.whisper.start(&[mode], usable)?;
     if let (Some(whisper), Mode::Refine, Some(hybrid), Some(phones)) =
         (&mut whisper, mode, &hybrid, &phones)
@@ -792,7 +792,7 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
                 (true, true) => {
                     " + sphinx CI phones, median with the model alone and broad-class-v1"
                 }
-                (true, false) if whisper.is_some() && args.whisper.joins(*mode) => {
+                (true, false) if *mode == Mode::Refine && whisper.is_some() => {
                     " + sphinx CI phones, median with the model alone and Whisper base"
                 }
                 (true, false) => " + sphinx CI phones",
