@@ -481,6 +481,33 @@ fn whisper_aligns_a_spoken_song_in_refine_and_full_mode() {
     assert!(!label(Some("--whisper=off"), "refine").contains("Whisper"));
     assert!(!label(None, "full").contains("Whisper"));
     assert!(label(Some("--whisper"), "full").contains("what Whisper base hears"));
+    // A language Whisper does not know: by default refine mode aligns without it, with a
+    // warning; asked for with `--whisper`, it is an error that names the language.
+    let lines = std::fs::read_to_string(dir.join("a/annotations/lines/synth_en_00.csv")).unwrap();
+    let lrc: String = lines
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.splitn(3, ',').collect();
+            let t: f64 = f[0].parse().unwrap();
+            format!("[{:02}:{:05.2}]{}\n", (t / 60.0) as u32, t % 60.0, f[2])
+        })
+        .collect();
+    std::fs::write(dir.join("song.lrc"), lrc).unwrap();
+    for (flag, ok) in [(None, true), (Some("--whisper"), false)] {
+        let mut c = encore();
+        c.args(["lyrics", "align", "--json", "--lang", "qq"])
+            .arg(dir.join("a/audio/synth_en_00.wav"))
+            .arg(dir.join("song.lrc"))
+            .args(flag);
+        let o = c.output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.success(), ok, "{flag:?}: {err}");
+        assert!(err.contains("Whisper has no language qq"), "{err}");
+        if ok {
+            assert!(err.contains("aligning without Whisper"), "{err}");
+        }
+    }
     // Full mode: what Whisper hears steers the line pass; every word gets a time, in order.
     let song = dir.join("a/audio/synth_en_00.wav");
     let text = dir.join("a/lyrics/synth_en_00.txt");

@@ -171,18 +171,21 @@ impl WhisperArgs {
                 tracing::debug!(python = %python.display(), model = %model.display(), "Whisper is not installed; refine mode runs without it");
                 return Ok(None);
             }
-            return Ok(whisper::Whisper::start(&python, &model)
+            return Ok(whisper::Whisper::start(&python, &model, false)
                 .inspect_err(|e| {
                     tracing::warn!("Whisper did not start, aligning without it: {e:#}");
                 })
                 .ok());
         }
-        whisper::Whisper::start(&python, &model).map(Some)
+        whisper::Whisper::start(&python, &model, true).map(Some)
     }
 }
 
 /// Refine mode with Whisper as a third opinion: the hybrid model with and without the Sphinx
 /// phones, and Whisper's word starts, median per word ([`encore_lyrics::median_with_starts`]).
+/// When Whisper fails (a language it does not know, its process gone) and was not asked for
+/// (`--whisper=auto`), the first run (the default without Whisper) is the answer, with a
+/// warning.
 fn align_with_whisper(
     whisper: &mut whisper::Whisper,
     hybrid: HybridModel,
@@ -193,10 +196,17 @@ fn align_with_whisper(
     lyrics: &Lyrics,
 ) -> anyhow::Result<Lyrics> {
     let lang = options.language_for(lyrics);
-    let runs = MedianAligner::of_two(hybrid, phones, options).align_runs(features, lyrics, &[])?;
+    let mut runs =
+        MedianAligner::of_two(hybrid, phones, options).align_runs(features, lyrics, &[])?;
     let first = runs.first().context("no alignment")?;
-    let starts = whisper.word_starts(audio, first, &lang)?;
-    Ok(encore_lyrics::median_with_starts(runs, &starts)?)
+    match whisper.word_starts(audio, first, &lang) {
+        Ok(starts) => Ok(encore_lyrics::median_with_starts(runs, &starts)?),
+        Err(e) if !whisper.required => {
+            tracing::warn!("aligning without Whisper: {e:#}");
+            Ok(runs.swap_remove(0))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Full mode with Whisper: what Whisper hears in the song, matched to the lyrics' words

@@ -88,6 +88,8 @@ for line in sys.stdin:
 /// A running Whisper server.
 pub struct Whisper {
     server: PythonServer,
+    /// Asked for (`--whisper`): its failures are errors, not a reason to go on without it.
+    pub required: bool,
 }
 
 /// The audio Whisper aligns one line in: `[start_s, end_s)` and the line's index.
@@ -124,8 +126,9 @@ fn whisper_language(lang: &Language) -> String {
 }
 
 impl Whisper {
-    /// Starts `python` (an interpreter with `faster-whisper`) on the model folder `model`.
-    pub fn start(python: &Path, model: &Path) -> anyhow::Result<Self> {
+    /// Starts `python` (an interpreter with `faster-whisper`) on the model folder `model`;
+    /// `required` when the user asked for Whisper.
+    pub fn start(python: &Path, model: &Path, required: bool) -> anyhow::Result<Self> {
         if !model.join("model.bin").is_file() {
             bail!(
                 "{}: no Whisper model (model.bin); scripts/install-deps.sh installs it",
@@ -143,7 +146,7 @@ impl Whisper {
                 model.display()
             ),
         )?;
-        Ok(Self { server })
+        Ok(Self { server, required })
     }
 
     /// Every word's start in `lyrics` (an alignment: lines with start times, ends from the line
