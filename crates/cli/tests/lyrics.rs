@@ -112,6 +112,31 @@ fn align_prints_the_contract_json_and_other_formats() {
 }
 
 #[test]
+fn lrc_lines_after_the_audio_end_are_aligned_with_a_warning() {
+    let dir = tmp("late");
+    let audio = dir.join("song.wav");
+    write_song(&audio, &[(1.0, 2.0)], 3.0);
+    let lrc = dir.join("late.lrc");
+    std::fs::write(&lrc, "[00:01.00]la lo\n[00:10.00]far too late\n").unwrap();
+    let out = encore()
+        .args(["lyrics", "align", "--json", "--whisper=off"])
+        .arg(&audio)
+        .arg(&lrc)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("late.lrc: 1 lyric line(s) start after the audio ends")
+            && err.contains("far too late"),
+        "{err}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["lines"].as_array().map(Vec::len), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn bad_input_fails_with_a_clear_message() {
     let dir = tmp("bad");
     let audio = dir.join("song.wav");

@@ -482,6 +482,27 @@ fn contract_json(lyrics: &Lyrics) -> serde_json::Value {
     serde_json::json!({ "lines": lines })
 }
 
+/// Warns when line times start at or after the audio's end (`duration_s`): the LRC does not
+/// fit this audio (another recording, or an offset), and those lines' words can only be put at
+/// its end.
+fn warn_lines_after_the_end(lyrics: &Lyrics, duration_s: f64, path: &Path) {
+    let mut late = lyrics
+        .lines
+        .iter()
+        .filter(|l| !l.text.trim().is_empty() && l.start_s.is_some_and(|t| t >= duration_s));
+    if let Some(first) = late.next() {
+        tracing::warn!(
+            "{}: {} lyric line(s) start after the audio ends at {duration_s:.2} s (the first: {:?} \
+             at {:.2} s); their words are placed at the end. Is it the LRC of this recording, and \
+             its offset right?",
+            path.display(),
+            1 + late.count(),
+            first.text,
+            first.start_s.unwrap_or_default(),
+        );
+    }
+}
+
 fn align(args: AlignArgs) -> anyhow::Result<ExitCode> {
     let lyrics = read_lyrics(&args.lyrics)?;
     if lyrics.lines.is_empty() {
@@ -495,6 +516,9 @@ fn align(args: AlignArgs) -> anyhow::Result<ExitCode> {
     };
     let audio = encore_audio::decode_file(&args.audio)
         .with_context(|| format!("{}", args.audio.display()))?;
+    if mode == Mode::Refine {
+        warn_lines_after_the_end(&lyrics, audio.duration_s(), &args.lyrics);
+    }
     let lang = args.lang.as_deref().map(Language::from_code);
     let phones = load_phones(
         args.phones.as_deref(),
