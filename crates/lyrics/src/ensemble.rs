@@ -118,8 +118,9 @@ impl MedianAligner {
 /// (Whisper's attention in `encore lyrics align --whisper`). The outside starts are first
 /// shifted by their median offset from the first run's, so that a constant lag of the other
 /// aligner (Whisper's starts are early on sung words) does not count, and kept inside their
-/// line and in order; each outside word ends where the next one starts.
-pub fn median_with_starts(mut runs: Vec<Lyrics>, starts: &[f64]) -> Result<Lyrics> {
+/// line and in order; each outside word ends where the next one starts. A word the other
+/// aligner has no start for (`None`) takes the first run's, so the first run decides it.
+pub fn median_with_starts(mut runs: Vec<Lyrics>, starts: &[Option<f64>]) -> Result<Lyrics> {
     let first = runs
         .first()
         .ok_or_else(|| Error::Invalid("no alignments to combine".into()))?;
@@ -129,8 +130,8 @@ pub fn median_with_starts(mut runs: Vec<Lyrics>, starts: &[f64]) -> Result<Lyric
 }
 
 /// A copy of `first` with the word starts `starts`, shifted by their median offset from
-/// `first`'s and kept inside each line.
-fn outside_run(first: &Lyrics, starts: &[f64]) -> Result<Lyrics> {
+/// `first`'s and kept inside each line (`first`'s own start where there is none).
+fn outside_run(first: &Lyrics, starts: &[Option<f64>]) -> Result<Lyrics> {
     let words = first.lines.iter().map(|l| l.words.len()).sum::<usize>();
     if starts.len() != words {
         return Err(Error::Invalid(format!(
@@ -138,7 +139,7 @@ fn outside_run(first: &Lyrics, starts: &[f64]) -> Result<Lyrics> {
             starts.len()
         )));
     }
-    if starts.iter().any(|t| !t.is_finite()) {
+    if starts.iter().flatten().any(|t| !t.is_finite()) {
         return Err(Error::Invalid("an outside word start is not finite".into()));
     }
     let offsets = first
@@ -146,7 +147,7 @@ fn outside_run(first: &Lyrics, starts: &[f64]) -> Result<Lyrics> {
         .iter()
         .flat_map(|l| l.words.iter())
         .zip(starts)
-        .filter_map(|(w, t)| w.start_s.map(|s| s - t))
+        .filter_map(|(w, t)| Some(w.start_s? - (*t)?))
         .collect();
     let shift = median(offsets).unwrap_or(0.0);
     let mut run = first.clone();
@@ -158,7 +159,10 @@ fn outside_run(first: &Lyrics, starts: &[f64]) -> Result<Lyrics> {
             .words
             .iter()
             .zip(&mut next)
-            .map(|(_, s)| (s + shift).clamp(lo, hi))
+            .map(|(w, s)| match s {
+                Some(s) => (s + shift).clamp(lo, hi),
+                None => w.start_s.unwrap_or(lo).clamp(lo, hi),
+            })
             .collect();
         // Starts in order, whatever the other aligner gave.
         for k in 1..t.len() {
@@ -263,7 +267,7 @@ mod tests {
         timed.lines[0].start_s = Some(1.0);
         timed.lines[0].end_s = Some(4.0);
         // Early by 0.3 s everywhere, the last word once more by 2 s.
-        let out = outside_run(&timed, &[0.7, 1.7, 0.5]).unwrap();
+        let out = outside_run(&timed, &[Some(0.7), Some(1.7), Some(0.5)]).unwrap();
         let w = &out.lines[0].words;
         assert_eq!(w[0].start_s, Some(1.0));
         assert_eq!(w[1].start_s, Some(2.0));
@@ -271,8 +275,13 @@ mod tests {
         assert_eq!(w[2].start_s, Some(2.0));
         assert_eq!(w[0].end_s, w[1].start_s);
         assert_eq!(w[2].end_s, Some(4.0));
-        assert!(outside_run(&timed, &[1.0]).is_err());
-        assert!(outside_run(&timed, &[1.0, f64::NAN, 2.0]).is_err());
+        // Without a start the first run's stands, and it does not count in the lag.
+        let out = outside_run(&timed, &[Some(0.7), None, Some(2.7)]).unwrap();
+        let w = &out.lines[0].words;
+        assert_eq!(w[1].start_s, Some(2.0));
+        assert!((w[2].start_s.unwrap() - 3.0).abs() < 1e-9);
+        assert!(outside_run(&timed, &[Some(1.0)]).is_err());
+        assert!(outside_run(&timed, &[Some(1.0), Some(f64::NAN), Some(2.0)]).is_err());
     }
 
     #[test]

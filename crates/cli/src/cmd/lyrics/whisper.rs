@@ -72,6 +72,10 @@ for line in sys.stdin:
             if not tokens:
                 answer.append([0.0] * len(firsts))
                 continue
+            # Whisper's decoder has 448 positions: a longer line gets no opinion.
+            if len(tok.sot_sequence) + len(tokens) + 1 > 448:
+                answer.append(None)
+                continue
             # Not padded to 30 s: the encoder's attention grows with the square of its input.
             enc = model.encode(np.ascontiguousarray(feats[:, :frames]))
             res = model.model.align(enc, tok.sot_sequence, [tokens], frames, median_filter_width=7)[0]
@@ -147,13 +151,14 @@ impl Whisper {
     }
 
     /// Every word's start in `lyrics` (an alignment: lines with start times, ends from the line
-    /// or its last word), in order of the words; each start stays inside its line.
+    /// or its last word), in order of the words; each start stays inside its line. `None` for
+    /// the words of a line too long for Whisper's decoder (448 tokens).
     pub fn word_starts(
         &mut self,
         audio: &AudioBuffer,
         lyrics: &Lyrics,
         lang: &Language,
-    ) -> anyhow::Result<Vec<f64>> {
+    ) -> anyhow::Result<Vec<Option<f64>>> {
         let lines: Vec<_> = lyrics
             .lines
             .iter()
@@ -198,13 +203,17 @@ impl Whisper {
         for ((w, got), (line, &(s, e))) in
             windows.iter().zip(per_window).zip(lines.iter().zip(&spans))
         {
+            if got.is_null() {
+                starts.extend(line.words.iter().map(|_| None));
+                continue;
+            }
             let got = got.as_array().context("whisper: starts are not a list")?;
             for k in 0..line.words.len() {
                 let t = got
                     .get(k)
                     .and_then(|v| v.as_f64())
                     .context("whisper: fewer starts than words")?;
-                starts.push((w.start_s + t).clamp(s, e));
+                starts.push(Some((w.start_s + t).clamp(s, e)));
             }
         }
         Ok(starts)
