@@ -540,17 +540,15 @@ fn align(args: AlignArgs) -> anyhow::Result<ExitCode> {
         )
     };
     let hybrid = load_hybrid(args.model.as_deref())?;
-    if args.whisper.whisper == WhisperUse::On {
+    let usable = !args.median && (mode == Mode::Full || (hybrid.is_some() && phones.is_some()));
+    if args.whisper.whisper == WhisperUse::On && !usable {
         if args.median {
             bail!("--whisper and --median are two different medians; choose one");
         }
-        if mode == Mode::Refine && (hybrid.is_none() || phones.is_none()) {
-            bail!(
-                "--whisper in refine mode needs a hybrid model and the Sphinx phones (pocketsphinx-en-us)"
-            );
-        }
+        bail!(
+            "--whisper in refine mode needs a hybrid model and the Sphinx phones (pocketsphinx-en-us)"
+        );
     }
-    let usable = !args.median && (mode == Mode::Full || (hybrid.is_some() && phones.is_some()));
     let mut whisper = args.whisper.start(&[mode], usable)?;
     if let (Some(whisper), Mode::Refine, Some(hybrid), Some(phones)) =
         (&mut whisper, mode, &hybrid, &phones)
