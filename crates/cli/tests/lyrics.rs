@@ -505,7 +505,9 @@ fn whisper_aligns_a_spoken_song_in_refine_and_full_mode() {
     assert!(label(None, "refine").contains("and Whisper base"));
     assert!(!label(Some("--whisper=off"), "refine").contains("Whisper"));
     assert!(!label(None, "full").contains("Whisper"));
-    assert!(label(Some("--whisper"), "full").contains("what Whisper base hears"));
+    let full = label(Some("--whisper"), "full");
+    assert!(full.contains("what Whisper base hears"), "{full}");
+    assert!(full.contains("lines looked for again by Whisper"), "{full}");
     // A language Whisper does not know: by default refine mode aligns without it, with a
     // warning; asked for with `--whisper`, it is an error that names the language.
     let lines = std::fs::read_to_string(dir.join("a/annotations/lines/synth_en_00.csv")).unwrap();

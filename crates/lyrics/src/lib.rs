@@ -20,7 +20,8 @@
 //!   [`MedianAligner`] (each word's median time over several models), and
 //!   [`median_with_starts`] (a third opinion from another aligner's word starts).
 //! - **Hints from a transcript** ([`anchor_words`], [`Aligner::align_features_with_hints`]):
-//!   words another recogniser heard, matched to the lyrics in order, steer full mode's line pass.
+//!   words another recogniser heard, matched to the lyrics in order, steer full mode's line pass;
+//!   [`move_lines`] moves full mode's lines where another aligner found their words.
 //! - **Evaluation** ([`evaluate`]): word-onset errors against a reference.
 //!
 //! ```
@@ -49,6 +50,7 @@ mod gmm;
 mod hybrid;
 mod mlp;
 mod phones;
+mod shift;
 mod sphinx;
 mod text;
 mod train;
@@ -73,6 +75,7 @@ pub use hybrid::{
 };
 pub use mlp::{Adam, Layer, Mlp};
 pub use phones::{Phone, PhoneClass, Pronouncer, espeak_ipa, ipa_phones, pinyin_parts};
+pub use shift::move_lines;
 pub use sphinx::{DEFAULT_PHONE_WEIGHT, SphinxFileError, SphinxHybridModel, SphinxModel};
 pub use text::{Language, Token, is_han, normalize, spell_number, tokenize};
 pub use train::{ProgressFn, TrainConfig, TrainReport, TrainSong, TrainWord, train};

@@ -107,15 +107,18 @@ pub struct AlignArgs {
     pub output: Option<PathBuf>,
 }
 
-/// OpenAI Whisper base (`--whisper`): a third opinion in refine mode, hints in full mode.
+/// OpenAI Whisper base (`--whisper`): a third opinion in refine mode; in full mode, hints for
+/// the line pass and a second look for each line.
 #[derive(Debug, Clone, clap::Args)]
 pub struct WhisperArgs {
     /// When OpenAI Whisper base joins. Refine mode: each word's median start over the hybrid
     /// model with the Sphinx phones, the hybrid model alone, and Whisper's attention. Full mode:
-    /// what Whisper hears, matched to the lyrics, steers the line pass. `auto` (the default):
-    /// refine mode only, when faster-whisper and the model are installed (scripts/install-deps.sh)
-    /// and the other options allow it; `--whisper` (`on`): both modes, an error when it cannot
-    /// run; `--whisper=off`: never. Full mode with Whisper runs at about 10-14x real time.
+    /// what Whisper hears, matched to the lyrics, steers the line pass; then Whisper looks for
+    /// each line again within 8 s of it, the line moves there and its words are aligned as in
+    /// refine mode. `auto` (the default): refine mode only, when faster-whisper and the model
+    /// are installed (scripts/install-deps.sh) and the other options allow it; `--whisper`
+    /// (`on`): both modes, an error when it cannot run; `--whisper=off`: never. Full mode with
+    /// Whisper runs at about 5x real time.
     #[arg(
         long,
         value_enum,
@@ -209,16 +212,30 @@ fn align_with_whisper(
     }
 }
 
+/// How far from where full mode placed a line Whisper looks for it (both sides; the window is
+/// the line and this much around it, with words of the lines around it as context). Chosen on
+/// synthetic songs: lines moved by 3 or 6 s were found again within about 0.4 s, and 4 s was
+/// worse on `tval` (docs/readme/lyrics.md).
+const LINE_SEARCH_MARGIN_S: f64 = 8.0;
+
 /// Full mode with Whisper: what Whisper hears in the song, matched to the lyrics' words
-/// ([`encore_lyrics::anchor_words`]), as hints for the line pass.
-fn hints_from_whisper(
+/// ([`encore_lyrics::anchor_words`]), steers the line pass. Then, with the hybrid model and the
+/// Sphinx phones (`refine`), Whisper looks for each line again in a window
+/// [`LINE_SEARCH_MARGIN_S`] wider on both sides, the lines move where it found them
+/// ([`encore_lyrics::move_lines`]), and their words are aligned as in refine mode with Whisper.
+#[allow(clippy::too_many_arguments)]
+fn full_with_whisper(
     whisper: &mut whisper::Whisper,
+    aligner: &MedianAligner,
+    refine: Option<(HybridModel, Arc<SphinxModel>)>,
+    mut options: AlignOptions,
     audio: &encore_audio::AudioBuffer,
+    features: &encore_lyrics::Features,
     lyrics: &Lyrics,
-    lang: &Language,
-) -> anyhow::Result<Vec<Option<(f64, f64)>>> {
-    let heard = whisper.heard_words(audio, lang)?;
-    let hints = encore_lyrics::anchor_words(lyrics, lang, &heard);
+) -> anyhow::Result<Lyrics> {
+    let lang = options.language_for(lyrics);
+    let heard = whisper.heard_words(audio, &lang)?;
+    let hints = encore_lyrics::anchor_words(lyrics, &lang, &heard);
     tracing::debug!(heard = ?heard, "whisper heard");
     tracing::debug!(hints = ?hints, "whisper hints per lyric word");
     tracing::info!(
@@ -227,7 +244,14 @@ fn hints_from_whisper(
         anchored = hints.iter().flatten().count(),
         "whisper hints"
     );
-    Ok(hints)
+    let aligned = aligner.align_features_with_hints(features, lyrics, &hints)?;
+    let Some((hybrid, phones)) = refine else {
+        return Ok(aligned);
+    };
+    let starts = whisper.starts_around_lines(audio, &aligned, &lang, LINE_SEARCH_MARGIN_S)?;
+    let moved = encore_lyrics::move_lines(&aligned, &starts, LINE_SEARCH_MARGIN_S)?;
+    options.mode = Mode::Refine;
+    align_with_whisper(whisper, hybrid, phones, options, audio, features, &moved)
 }
 
 /// Arguments of `encore lyrics eval`.
@@ -561,7 +585,16 @@ fn align(args: AlignArgs) -> anyhow::Result<ExitCode> {
                 .with_context(context)?;
         return write_aligned(&aligned, args.format, args.json, args.output.as_deref());
     }
-    let lang = options.language_for(&lyrics);
+    // Full mode with Whisper aligns words inside the lines it moved as refine mode does.
+    let refine = match &whisper {
+        Some(_) => hybrid.clone().zip(load_phones(
+            args.phones.as_deref(),
+            Mode::Refine,
+            is_broad(args.model.as_deref()),
+        )?),
+        None => None,
+    };
+    let options_for_whisper = options.clone();
     // A median over one aligner is that aligner's alignment.
     let aligner = match (hybrid, phones) {
         (Some(hybrid), Some(phones)) if args.median => {
@@ -579,14 +612,20 @@ fn align(args: AlignArgs) -> anyhow::Result<ExitCode> {
     };
     tracing::debug!(model = aligner.name(), "aligning");
     let aligned = match &mut whisper {
-        // Full mode: what Whisper hears steers the line pass.
         Some(whisper) => {
             let features = encore_lyrics::extract_features(&audio)
                 .with_context(|| format!("{}", args.audio.display()))?;
-            let hints = hints_from_whisper(whisper, &audio, &lyrics, &lang)?;
-            aligner.align_features_with_hints(&features, &lyrics, &hints)
+            full_with_whisper(
+                whisper,
+                &aligner,
+                refine,
+                options_for_whisper,
+                &audio,
+                &features,
+                &lyrics,
+            )
         }
-        None => aligner.align_audio(&audio, &lyrics),
+        None => aligner.align_audio(&audio, &lyrics).map_err(Into::into),
     }
     .with_context(context)?;
     write_aligned(&aligned, args.format, args.json, args.output.as_deref())
@@ -815,6 +854,13 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let mut whisper = args.whisper.start(&modes, models_allow && !tuning)?;
+    // Full mode with Whisper aligns words inside the lines it moved as refine mode does.
+    let refine_phones = match &whisper {
+        Some(_) if modes.contains(&Mode::Full) => {
+            load_phones(args.phones.as_deref(), Mode::Refine, broad)?
+        }
+        _ => None,
+    };
     if !args.json {
         let base = hybrid
             .as_ref()
@@ -833,6 +879,9 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
             .to_string();
             if whisper.is_some() && args.whisper.joins(*mode) && *mode == Mode::Full {
                 extra += ", line pass steered by what Whisper base hears";
+                if hybrid.is_some() && refine_phones.is_some() {
+                    extra += ", lines looked for again by Whisper, words as in refine mode";
+                }
             }
             let name = if *mode == Mode::Refine {
                 "refine"
@@ -965,19 +1014,20 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
                     w,
                     h.clone(),
                     p.clone(),
+                    options_for_whisper.clone(),
+                    &audio,
+                    &features,
+                    &input,
+                ),
+                (Some(w), _, _) if args.whisper.joins(*mode) => full_with_whisper(
+                    w,
+                    &aligner,
+                    hybrid.clone().zip(refine_phones.clone()),
                     options_for_whisper,
                     &audio,
                     &features,
                     &input,
                 ),
-                (Some(w), _, _) if args.whisper.joins(*mode) => {
-                    hints_from_whisper(w, &audio, &input, &options_for_whisper.language_for(&input))
-                        .and_then(|hints| {
-                            aligner
-                                .align_features_with_hints(&features, &input, &hints)
-                                .map_err(Into::into)
-                        })
-                }
                 _ => aligner
                     .align_features(&features, &input)
                     .map_err(Into::into),

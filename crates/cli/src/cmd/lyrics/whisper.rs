@@ -8,14 +8,16 @@
 //! model does, but sit about 0.3 s early on sung words, so [`encore_lyrics::median_with_starts`]
 //! shifts them by their median offset before taking each word's median. In full mode Whisper
 //! transcribes the song instead ([`Whisper::heard_words`]), and what it heard, matched to the
-//! lyrics by [`encore_lyrics::anchor_words`], steers the line pass.
+//! lyrics by [`encore_lyrics::anchor_words`], steers the line pass; then it looks for each line
+//! of that alignment in a wider window ([`Whisper::starts_around_lines`]) and
+//! [`encore_lyrics::move_lines`] moves the lines there.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use encore_audio::AudioBuffer;
-use encore_lyrics::{HeardWord, Language, Lyrics};
+use encore_lyrics::{HeardWord, Language, Lyrics, Word};
 
 use super::python::PythonServer;
 
@@ -25,6 +27,8 @@ const RATE: u32 = 16_000;
 const WINDOW_S: f64 = 30.0;
 /// Audio kept after a line's end in its window.
 const TAIL_S: f64 = 0.5;
+/// Words of the neighbouring lines given with a line looked for in a wider window.
+const CONTEXT_WORDS: usize = 3;
 
 /// Where `scripts/install-deps.sh` puts the interpreter and the model.
 pub fn default_paths() -> (PathBuf, PathBuf) {
@@ -66,8 +70,12 @@ for line in sys.stdin:
             feats = model.feature_extractor(a)
             frames = min(feats.shape[-1], 3000)
             tokens, firsts = [], []
+            for word in w.get("before", []):
+                tokens += tok.encode(word)
             for word in w["words"]:
                 firsts.append(len(tokens))
+                tokens += tok.encode(word)
+            for word in w.get("after", []):
                 tokens += tok.encode(word)
             if not tokens:
                 answer.append([0.0] * len(firsts))
@@ -96,11 +104,15 @@ pub struct Whisper {
     pub required: bool,
 }
 
-/// The audio Whisper aligns one line in: `[start_s, end_s)`.
-#[derive(Debug, Clone, PartialEq)]
+/// The audio Whisper aligns one line in, `[start_s, end_s)`, and the text: the line's words,
+/// with words of the lines around it that may be heard in the window too.
+#[derive(Debug, Clone, PartialEq, Default)]
 struct Window {
     start_s: f64,
     end_s: f64,
+    before: Vec<String>,
+    words: Vec<String>,
+    after: Vec<String>,
 }
 
 /// One window per timed line (in the lines' order), from its start to [`TAIL_S`] after its end, cut at [`WINDOW_S`].
@@ -114,6 +126,22 @@ fn windows(spans: &[(f64, f64)]) -> Vec<Window> {
         .map(|&(start, end)| Window {
             start_s: start,
             end_s: (end + TAIL_S).min(start + WINDOW_S),
+            ..Window::default()
+        })
+        .collect()
+}
+
+/// Words as Whisper's tokenizer expects them: with a leading space, except in Chinese.
+fn whisper_words<'a>(words: impl IntoIterator<Item = &'a Word>, lang: &Language) -> Vec<String> {
+    let spaced = !matches!(lang, Language::Zh);
+    words
+        .into_iter()
+        .map(|w| {
+            if spaced {
+                format!(" {}", w.text)
+            } else {
+                w.text.clone()
+            }
         })
         .collect()
 }
@@ -178,19 +206,97 @@ impl Whisper {
                 },
             )
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut windows = windows(&spans);
+        for (w, line) in windows.iter_mut().zip(&lines) {
+            w.words = whisper_words(&line.words, lang);
+        }
+        let per_window = self.ask_windows(audio, lang, &windows)?;
+        let mut starts = Vec::new();
+        for (got, (line, &(s, e))) in per_window.iter().zip(lines.iter().zip(&spans)) {
+            match got {
+                Some(got) => starts.extend(got.iter().map(|t| Some(t.clamp(s, e)))),
+                None => starts.extend(line.words.iter().map(|_| None)),
+            }
+        }
+        Ok(starts)
+    }
+
+    /// Every word's start in `lyrics` (an alignment: every line timed), in order of the words,
+    /// from Whisper looking for each line in a window `margin_s` wider on both sides, with the
+    /// last [`CONTEXT_WORDS`] words of the line before and the first of the line after as text
+    /// around it (without them, the line's first words are drawn to whatever is sung at the
+    /// window's start). Starts may lie outside the line; see [`encore_lyrics::move_lines`].
+    pub fn starts_around_lines(
+        &mut self,
+        audio: &AudioBuffer,
+        lyrics: &Lyrics,
+        lang: &Language,
+        margin_s: f64,
+    ) -> anyhow::Result<Vec<Option<f64>>> {
+        let lines: Vec<_> = lyrics
+            .lines
+            .iter()
+            .filter(|l| !l.words.is_empty())
+            .collect();
+        let duration = audio.duration_s();
+        let mut windows = Vec::with_capacity(lines.len());
+        for (i, line) in lines.iter().enumerate() {
+            let (Some(s), Some(e)) = (line.start_s, line.end_s) else {
+                bail!(
+                    "whisper: line {} ({:?}) has no start and end time",
+                    i + 1,
+                    line.text
+                );
+            };
+            let start_s = (s - margin_s).clamp(0.0, duration);
+            let end_s = (e.max(s) + margin_s)
+                .clamp(start_s, duration)
+                .min(start_s + WINDOW_S);
+            let before = i.checked_sub(1).map_or(&[][..], |p| {
+                let w = &lines[p].words;
+                &w[w.len().saturating_sub(CONTEXT_WORDS)..]
+            });
+            let after = lines
+                .get(i + 1)
+                .map_or(&[][..], |n| &n.words[..n.words.len().min(CONTEXT_WORDS)]);
+            windows.push(Window {
+                start_s,
+                end_s,
+                before: whisper_words(before, lang),
+                words: whisper_words(&line.words, lang),
+                after: whisper_words(after, lang),
+            });
+        }
+        let per_window = self.ask_windows(audio, lang, &windows)?;
+        Ok(per_window
+            .into_iter()
+            .zip(&lines)
+            .flat_map(|(got, line)| match got {
+                Some(got) => got.into_iter().map(Some).collect::<Vec<_>>(),
+                None => vec![None; line.words.len()],
+            })
+            .collect())
+    }
+
+    /// Whisper's start, in seconds from the start of the audio, of every word of every window
+    /// (`None` for a window too long for its decoder).
+    fn ask_windows(
+        &mut self,
+        audio: &AudioBuffer,
+        lang: &Language,
+        windows: &[Window],
+    ) -> anyhow::Result<Vec<Option<Vec<f64>>>> {
         let file = audio_file(audio)?;
-        let spaced = !matches!(lang, Language::Zh);
-        let windows = windows(&spans);
         let _span = tracing::info_span!("lyrics_whisper", windows = windows.len()).entered();
         let request = serde_json::json!({
             "audio": file.path().to_str().context("whisper: temporary path is not UTF-8")?,
             "lang": whisper_language(lang),
-            "windows": windows.iter().zip(&lines).map(|(w, line)| serde_json::json!({
+            "windows": windows.iter().map(|w| serde_json::json!({
                 "start": w.start_s,
                 "end": w.end_s,
-                "words": line.words.iter().map(|word| {
-                    if spaced { format!(" {}", word.text) } else { word.text.clone() }
-                }).collect::<Vec<_>>(),
+                "before": w.before,
+                "words": w.words,
+                "after": w.after,
             })).collect::<Vec<_>>(),
         });
         let answer = self.ask(&request)?;
@@ -199,24 +305,26 @@ impl Whisper {
             .and_then(|s| s.as_array())
             .filter(|s| s.len() == windows.len())
             .context("whisper: answer has no starts for every window")?;
-        let mut starts = Vec::new();
-        for ((w, got), (line, &(s, e))) in
-            windows.iter().zip(per_window).zip(lines.iter().zip(&spans))
-        {
-            if got.is_null() {
-                starts.extend(line.words.iter().map(|_| None));
-                continue;
-            }
-            let got = got.as_array().context("whisper: starts are not a list")?;
-            for k in 0..line.words.len() {
-                let t = got
-                    .get(k)
-                    .and_then(|v| v.as_f64())
-                    .context("whisper: fewer starts than words")?;
-                starts.push(Some((w.start_s + t).clamp(s, e)));
-            }
-        }
-        Ok(starts)
+        windows
+            .iter()
+            .zip(per_window)
+            .map(|(w, got)| {
+                if got.is_null() {
+                    return Ok(None);
+                }
+                let got = got.as_array().context("whisper: starts are not a list")?;
+                (0..w.words.len())
+                    .map(|k| {
+                        got.get(k)
+                            .and_then(|v| v.as_f64())
+                            .filter(|t| t.is_finite())
+                            .map(|t| w.start_s + t)
+                            .context("whisper: fewer starts than words")
+                    })
+                    .collect::<anyhow::Result<Vec<f64>>>()
+                    .map(Some)
+            })
+            .collect()
     }
 
     /// What Whisper hears in the whole song: a transcript in `lang` (greedy decoding, no

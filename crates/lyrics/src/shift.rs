@@ -1,0 +1,218 @@
+//! Moving full mode's lines by another aligner's word starts. Full mode places most words of a
+//! line well relative to each other but often places the whole line seconds off; an aligner
+//! that looked for the line in a window around it (Whisper's attention in `encore lyrics align
+//! --whisper`) says where the line's words are. Each line moves by the median offset of its
+//! words from that aligner's, less the song's median offset (a constant lag of the other
+//! aligner, as in [`crate::median_with_starts`]), at most a given distance, and lines stay in
+//! order.
+
+use crate::doc::Lyrics;
+use crate::error::{Error, Result};
+
+/// `lyrics` (an alignment: every line and word timed) with each line moved to where `starts`
+/// (one outside start per word, in order; `None` for no opinion) place it, by at most
+/// `max_shift_s`. A line's first word is left out of its offset when the line has more than one
+/// word with an outside start: an aligner that is given a window starts the first word where
+/// the window starts. Lines without an outside start stay; every line still starts no earlier
+/// than the one before and ends no later than the next one starts.
+pub fn move_lines(lyrics: &Lyrics, starts: &[Option<f64>], max_shift_s: f64) -> Result<Lyrics> {
+    let words = lyrics.lines.iter().map(|l| l.words.len()).sum::<usize>();
+    if starts.len() != words {
+        return Err(Error::Invalid(format!(
+            "{} outside word starts for {words} words",
+            starts.len()
+        )));
+    }
+    if starts.iter().flatten().any(|t| !t.is_finite()) {
+        return Err(Error::Invalid("an outside word start is not finite".into()));
+    }
+    if max_shift_s.is_nan() || max_shift_s < 0.0 {
+        return Err(Error::Invalid(format!(
+            "the largest shift must be 0 or more, not {max_shift_s}"
+        )));
+    }
+    let mut next = starts.iter();
+    let offsets: Vec<Option<f64>> = lyrics
+        .lines
+        .iter()
+        .map(|line| {
+            let pairs: Vec<f64> = line
+                .words
+                .iter()
+                .zip(&mut next)
+                .filter_map(|(w, s)| Some((*s)? - w.start_s?))
+                .collect();
+            let skip = usize::from(pairs.len() > 1);
+            median(pairs[skip..].to_vec())
+        })
+        .collect();
+    let Some(lag) = median(offsets.iter().flatten().copied().collect()) else {
+        return Ok(lyrics.clone());
+    };
+    let mut moved = lyrics.clone();
+    let mut earliest = 0.0_f64;
+    for (line, offset) in moved.lines.iter_mut().zip(&offsets) {
+        let shift = offset.map_or(0.0, |o| (o - lag).clamp(-max_shift_s, max_shift_s));
+        let start = line.start_s.map(|s| (s + shift).max(earliest));
+        if let Some(s) = start {
+            earliest = s;
+        }
+        let lo = start.unwrap_or(earliest);
+        line.start_s = start;
+        line.end_s = line.end_s.map(|e| (e + shift).max(lo));
+        for w in &mut line.words {
+            w.start_s = w.start_s.map(|t| (t + shift).max(lo));
+            w.end_s = w.end_s.map(|t| (t + shift).max(lo));
+        }
+    }
+    // A line ends (and so do its words) where the next one starts.
+    for i in 1..moved.lines.len() {
+        let Some(next_start) = moved.lines[i].start_s else {
+            continue;
+        };
+        let line = &mut moved.lines[i - 1];
+        let lo = line.start_s.unwrap_or(next_start);
+        let cap = |t: f64| t.min(next_start).max(lo);
+        line.end_s = line.end_s.map(cap);
+        for w in &mut line.words {
+            w.start_s = w.start_s.map(cap);
+            w.end_s = w.end_s.map(cap);
+        }
+    }
+    Ok(moved)
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::doc::{Line, Word};
+
+    fn line(start: f64, words: &[&str]) -> Line {
+        let n = words.len() as f64;
+        Line {
+            start_s: Some(start),
+            end_s: Some(start + n),
+            text: words.join(" "),
+            words: words
+                .iter()
+                .enumerate()
+                .map(|(k, w)| Word {
+                    text: (*w).to_string(),
+                    start_s: Some(start + k as f64),
+                    end_s: Some(start + k as f64 + 1.0),
+                    confidence: None,
+                })
+                .collect(),
+        }
+    }
+
+    fn song() -> Lyrics {
+        Lyrics {
+            lines: vec![
+                line(0.0, &["a", "b", "c"]),
+                line(10.0, &["d", "e", "f"]),
+                line(20.0, &["g", "h", "i"]),
+            ],
+            ..Lyrics::default()
+        }
+    }
+
+    fn starts(lyrics: &Lyrics, per_line: &[f64]) -> Vec<Option<f64>> {
+        lyrics
+            .lines
+            .iter()
+            .zip(per_line)
+            .flat_map(|(l, d)| l.words.iter().map(move |w| Some(w.start_s.unwrap() + d)))
+            .collect()
+    }
+
+    #[test]
+    fn a_line_moves_by_its_offset_less_the_songs_lag() {
+        let lyrics = song();
+        // The outside aligner is 0.5 s early everywhere, and hears the middle line 2 s later.
+        let moved = move_lines(&lyrics, &starts(&lyrics, &[-0.5, 1.5, -0.5]), 4.0).unwrap();
+        let line_starts: Vec<f64> = moved.lines.iter().map(|l| l.start_s.unwrap()).collect();
+        assert_eq!(line_starts, [0.0, 12.0, 20.0]);
+        assert_eq!(moved.lines[1].words[2].start_s, Some(14.0));
+        assert_eq!(moved.lines[1].end_s, Some(15.0));
+    }
+
+    #[test]
+    fn shifts_are_capped_and_lines_stay_in_order() {
+        let lyrics = song();
+        let moved = move_lines(&lyrics, &starts(&lyrics, &[0.0, 0.0, -30.0]), 4.0).unwrap();
+        assert_eq!(moved.lines[2].start_s, Some(16.0));
+        let moved = move_lines(&lyrics, &starts(&lyrics, &[0.0, 12.0, 0.0]), 20.0).unwrap();
+        // The middle line would start at 22 s, after the last one: it ends where that starts.
+        assert_eq!(moved.lines[1].start_s, Some(22.0));
+        assert_eq!(moved.lines[2].start_s, Some(22.0));
+        assert!(moved.lines.windows(2).all(|p| p[0].end_s <= p[1].start_s));
+    }
+
+    #[test]
+    fn the_first_word_does_not_count_and_no_opinion_moves_nothing() {
+        let lyrics = song();
+        let mut s = starts(&lyrics, &[0.0, 3.0, 0.0]);
+        s[3] = Some(0.0); // the middle line's first word, pinned to its window's start
+        let moved = move_lines(&lyrics, &s, 4.0).unwrap();
+        assert_eq!(moved.lines[1].start_s, Some(13.0));
+        let none = vec![None; 9];
+        assert_eq!(move_lines(&lyrics, &none, 4.0).unwrap(), lyrics);
+    }
+
+    proptest::proptest! {
+        /// Whatever the outside starts, lines keep their order, no line ends after the next
+        /// starts, every word stays inside its line and no line moves further than allowed.
+        #[test]
+        fn moved_lines_stay_ordered_and_within_reach(
+            outside in proptest::collection::vec(proptest::option::of(-40.0f64..40.0), 9),
+            max_shift in 0.0f64..20.0,
+        ) {
+            let lyrics = song();
+            let starts: Vec<Option<f64>> = lyrics
+                .lines
+                .iter()
+                .flat_map(|l| l.words.iter())
+                .zip(&outside)
+                .map(|(w, d)| d.map(|d| w.start_s.unwrap() + d))
+                .collect();
+            let moved = move_lines(&lyrics, &starts, max_shift).unwrap();
+            for (before, after) in lyrics.lines.iter().zip(&moved.lines) {
+                let (s, e) = (after.start_s.unwrap(), after.end_s.unwrap());
+                proptest::prop_assert!(s <= e);
+                proptest::prop_assert!((s - before.start_s.unwrap()).abs() <= max_shift + 1e-9 || s >= before.start_s.unwrap());
+                for w in &after.words {
+                    let (ws, we) = (w.start_s.unwrap(), w.end_s.unwrap());
+                    proptest::prop_assert!(s <= ws && ws <= we && we <= e, "{ws} {we} in {s} {e}");
+                }
+            }
+            for pair in moved.lines.windows(2) {
+                proptest::prop_assert!(pair[0].start_s <= pair[1].start_s);
+                proptest::prop_assert!(pair[0].end_s <= pair[1].start_s);
+            }
+        }
+    }
+
+    #[test]
+    fn wrong_lengths_and_numbers_are_errors() {
+        let lyrics = song();
+        assert!(move_lines(&lyrics, &[Some(1.0)], 4.0).is_err());
+        let mut s = starts(&lyrics, &[0.0, 0.0, 0.0]);
+        s[0] = Some(f64::NAN);
+        assert!(move_lines(&lyrics, &s, 4.0).is_err());
+        assert!(move_lines(&lyrics, &starts(&lyrics, &[0.0; 3]), f64::NAN).is_err());
+    }
+}
