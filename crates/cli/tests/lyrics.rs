@@ -535,6 +535,19 @@ fn whisper_aligns_a_spoken_song_in_refine_and_full_mode() {
             assert!(err.contains("aligning without Whisper"), "{err}");
         }
     }
+    // A line after the audio's end has no audio for Whisper: no opinion on its words, not an
+    // error for the song, even with `--whisper`.
+    let late = std::fs::read_to_string(dir.join("song.lrc")).unwrap() + "[09:00.00]far too late\n";
+    std::fs::write(dir.join("late.lrc"), late).unwrap();
+    let o = encore()
+        .args(["lyrics", "align", "--json", "--whisper"])
+        .arg(dir.join("a/audio/synth_en_00.wav"))
+        .arg(dir.join("late.lrc"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("start after the audio ends"), "{err}");
     // Full mode: what Whisper hears steers the line pass; every word gets a time, in order.
     let song = dir.join("a/audio/synth_en_00.wav");
     let text = dir.join("a/lyrics/synth_en_00.txt");

@@ -67,6 +67,10 @@ for line in sys.stdin:
         answer = []
         for w in r["windows"]:
             a = audio[int(w["start"] * 16000):int(w["end"] * 16000)]
+            # Under 0.1 s of audio (a line at or past the end of the song): no opinion.
+            if len(a) < 1600:
+                answer.append(None)
+                continue
             feats = model.feature_extractor(a)
             frames = min(feats.shape[-1], 3000)
             tokens, firsts = [], []
@@ -180,7 +184,7 @@ impl Whisper {
 
     /// Every word's start in `lyrics` (an alignment: lines with start times, ends from the line
     /// or its last word), in order of the words; each start stays inside its line. `None` for
-    /// the words of a line too long for Whisper's decoder (448 tokens).
+    /// the words of a line too long for Whisper's decoder (448 tokens) or at the audio's end.
     pub fn word_starts(
         &mut self,
         audio: &AudioBuffer,
@@ -197,7 +201,8 @@ impl Whisper {
             .enumerate()
             .map(
                 |(i, l)| match (l.start_s, l.end_s.or(l.words.last().and_then(|w| w.end_s))) {
-                    (Some(s), Some(e)) if e >= s => Ok((s, e)),
+                    // A line past the audio's end ends before it starts: its window is empty.
+                    (Some(s), Some(e)) => Ok((s, e.max(s))),
                     _ => bail!(
                         "whisper: line {} ({:?}) has no start and end time",
                         i + 1,
@@ -279,7 +284,7 @@ impl Whisper {
     }
 
     /// Whisper's start, in seconds from the start of the audio, of every word of every window
-    /// (`None` for a window too long for its decoder).
+    /// (`None` for a window with under 0.1 s of audio or too many words for its decoder).
     fn ask_windows(
         &mut self,
         audio: &AudioBuffer,
