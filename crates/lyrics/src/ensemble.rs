@@ -132,16 +132,7 @@ pub fn median_with_starts(mut runs: Vec<Lyrics>, starts: &[Option<f64>]) -> Resu
 /// A copy of `first` with the word starts `starts`, shifted by their median offset from
 /// `first`'s and kept inside each line (`first`'s own start where there is none).
 fn outside_run(first: &Lyrics, starts: &[Option<f64>]) -> Result<Lyrics> {
-    let words = first.lines.iter().map(|l| l.words.len()).sum::<usize>();
-    if starts.len() != words {
-        return Err(Error::Invalid(format!(
-            "{} outside word starts for {words} words",
-            starts.len()
-        )));
-    }
-    if starts.iter().flatten().any(|t| !t.is_finite()) {
-        return Err(Error::Invalid("an outside word start is not finite".into()));
-    }
+    check_outside_starts(first, starts)?;
     let offsets = first
         .lines
         .iter()
@@ -183,7 +174,23 @@ fn outside_run(first: &Lyrics, starts: &[Option<f64>]) -> Result<Lyrics> {
 }
 
 /// Median of a value over the runs that have it.
-fn median(mut v: Vec<f64>) -> Option<f64> {
+/// Checks that `starts` has one start (or `None`) per word of `lyrics`, each finite.
+pub(crate) fn check_outside_starts(lyrics: &Lyrics, starts: &[Option<f64>]) -> Result<()> {
+    let words = lyrics.lines.iter().map(|l| l.words.len()).sum::<usize>();
+    if starts.len() != words {
+        return Err(Error::Invalid(format!(
+            "{} outside word starts for {words} words",
+            starts.len()
+        )));
+    }
+    if starts.iter().flatten().any(|t| !t.is_finite()) {
+        return Err(Error::Invalid("an outside word start is not finite".into()));
+    }
+    Ok(())
+}
+
+/// The median of `v` (the mean of the middle two for an even count), `None` when empty.
+pub(crate) fn median(mut v: Vec<f64>) -> Option<f64> {
     if v.is_empty() {
         return None;
     }

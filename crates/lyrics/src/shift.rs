@@ -7,6 +7,7 @@
 //! order.
 
 use crate::doc::Lyrics;
+use crate::ensemble::{check_outside_starts, median};
 use crate::error::{Error, Result};
 
 /// `lyrics` (an alignment: every line and word timed) with each line moved to where `starts`
@@ -16,16 +17,7 @@ use crate::error::{Error, Result};
 /// the window starts. Lines without an outside start stay; every line still starts no earlier
 /// than the one before and ends no later than the next one starts.
 pub fn move_lines(lyrics: &Lyrics, starts: &[Option<f64>], max_shift_s: f64) -> Result<Lyrics> {
-    let words = lyrics.lines.iter().map(|l| l.words.len()).sum::<usize>();
-    if starts.len() != words {
-        return Err(Error::Invalid(format!(
-            "{} outside word starts for {words} words",
-            starts.len()
-        )));
-    }
-    if starts.iter().flatten().any(|t| !t.is_finite()) {
-        return Err(Error::Invalid("an outside word start is not finite".into()));
-    }
+    check_outside_starts(lyrics, starts)?;
     if max_shift_s.is_nan() || max_shift_s < 0.0 {
         return Err(Error::Invalid(format!(
             "the largest shift must be 0 or more, not {max_shift_s}"
@@ -80,19 +72,6 @@ pub fn move_lines(lyrics: &Lyrics, starts: &[Option<f64>], max_shift_s: f64) -> 
         }
     }
     Ok(moved)
-}
-
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    })
 }
 
 #[cfg(test)]

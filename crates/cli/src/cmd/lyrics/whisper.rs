@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use encore_audio::AudioBuffer;
-use encore_lyrics::{HeardWord, Language, Lyrics, Word};
+use encore_lyrics::{HeardWord, Language, Line, Lyrics, Word};
 
 use super::python::PythonServer;
 
@@ -150,6 +150,15 @@ fn whisper_words<'a>(words: impl IntoIterator<Item = &'a Word>, lang: &Language)
         .collect()
 }
 
+/// The lines that have words (Whisper gets one window per such line).
+fn lines_with_words(lyrics: &Lyrics) -> Vec<&Line> {
+    lyrics
+        .lines
+        .iter()
+        .filter(|l| !l.words.is_empty())
+        .collect()
+}
+
 /// Whisper's code for a lyric language.
 fn whisper_language(lang: &Language) -> String {
     match lang {
@@ -191,11 +200,7 @@ impl Whisper {
         lyrics: &Lyrics,
         lang: &Language,
     ) -> anyhow::Result<Vec<Option<f64>>> {
-        let lines: Vec<_> = lyrics
-            .lines
-            .iter()
-            .filter(|l| !l.words.is_empty())
-            .collect();
+        let lines = lines_with_words(lyrics);
         let spans = lines
             .iter()
             .enumerate()
@@ -238,11 +243,7 @@ impl Whisper {
         lang: &Language,
         margin_s: f64,
     ) -> anyhow::Result<Vec<Option<f64>>> {
-        let lines: Vec<_> = lyrics
-            .lines
-            .iter()
-            .filter(|l| !l.words.is_empty())
-            .collect();
+        let lines = lines_with_words(lyrics);
         let duration = audio.duration_s();
         let mut windows = Vec::with_capacity(lines.len());
         for (i, line) in lines.iter().enumerate() {
