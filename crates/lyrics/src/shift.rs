@@ -12,15 +12,26 @@ use crate::error::{Error, Result};
 
 /// `lyrics` (an alignment: every line and word timed) with each line moved to where `starts`
 /// (one outside start per word, in order; `None` for no opinion) place it, by at most
-/// `max_shift_s`. A line's first word is left out of its offset when the line has more than one
-/// word with an outside start: an aligner that is given a window starts the first word where
-/// the window starts. Lines without an outside start stay; every line still starts no earlier
-/// than the one before and ends no later than the next one starts.
-pub fn move_lines(lyrics: &Lyrics, starts: &[Option<f64>], max_shift_s: f64) -> Result<Lyrics> {
+/// `max_shift_s`, and never past `duration_s` (the audio's length). A line's first word is
+/// left out of its offset when the line has more than one word with an outside start: an
+/// aligner that is given a window starts the first word where the window starts. Lines without
+/// an outside start stay; every line still starts no earlier than the one before and ends no
+/// later than the next one starts.
+pub fn move_lines(
+    lyrics: &Lyrics,
+    starts: &[Option<f64>],
+    max_shift_s: f64,
+    duration_s: f64,
+) -> Result<Lyrics> {
     check_outside_starts(lyrics, starts)?;
     if max_shift_s.is_nan() || max_shift_s < 0.0 {
         return Err(Error::Invalid(format!(
             "the largest shift must be 0 or more, not {max_shift_s}"
+        )));
+    }
+    if !(duration_s.is_finite() && duration_s >= 0.0) {
+        return Err(Error::Invalid(format!(
+            "the audio's length must be a finite number of seconds, not {duration_s}"
         )));
     }
     let mut next = starts.iter();
@@ -45,16 +56,19 @@ pub fn move_lines(lyrics: &Lyrics, starts: &[Option<f64>], max_shift_s: f64) -> 
     let mut earliest = 0.0_f64;
     for (line, offset) in moved.lines.iter_mut().zip(&offsets) {
         let shift = offset.map_or(0.0, |o| (o - lag).clamp(-max_shift_s, max_shift_s));
-        let start = line.start_s.map(|s| (s + shift).max(earliest));
+        let start = line
+            .start_s
+            .map(|s| (s + shift).max(earliest).min(duration_s));
         if let Some(s) = start {
             earliest = s;
         }
         let lo = start.unwrap_or(earliest);
+        let place = |t: f64| (t + shift).min(duration_s).max(lo);
         line.start_s = start;
-        line.end_s = line.end_s.map(|e| (e + shift).max(lo));
+        line.end_s = line.end_s.map(place);
         for w in &mut line.words {
-            w.start_s = w.start_s.map(|t| (t + shift).max(lo));
-            w.end_s = w.end_s.map(|t| (t + shift).max(lo));
+            w.start_s = w.start_s.map(place);
+            w.end_s = w.end_s.map(place);
         }
     }
     // A line ends (and so do its words) where the next one starts.
@@ -122,7 +136,7 @@ mod tests {
     fn a_line_moves_by_its_offset_less_the_songs_lag() {
         let lyrics = song();
         // The outside aligner is 0.5 s early everywhere, and hears the middle line 2 s later.
-        let moved = move_lines(&lyrics, &starts(&lyrics, &[-0.5, 1.5, -0.5]), 4.0).unwrap();
+        let moved = move_lines(&lyrics, &starts(&lyrics, &[-0.5, 1.5, -0.5]), 4.0, 60.0).unwrap();
         let line_starts: Vec<f64> = moved.lines.iter().map(|l| l.start_s.unwrap()).collect();
         assert_eq!(line_starts, [0.0, 12.0, 20.0]);
         assert_eq!(moved.lines[1].words[2].start_s, Some(14.0));
@@ -132,9 +146,9 @@ mod tests {
     #[test]
     fn shifts_are_capped_and_lines_stay_in_order() {
         let lyrics = song();
-        let moved = move_lines(&lyrics, &starts(&lyrics, &[0.0, 0.0, -30.0]), 4.0).unwrap();
+        let moved = move_lines(&lyrics, &starts(&lyrics, &[0.0, 0.0, -30.0]), 4.0, 60.0).unwrap();
         assert_eq!(moved.lines[2].start_s, Some(16.0));
-        let moved = move_lines(&lyrics, &starts(&lyrics, &[0.0, 12.0, 0.0]), 20.0).unwrap();
+        let moved = move_lines(&lyrics, &starts(&lyrics, &[0.0, 12.0, 0.0]), 20.0, 60.0).unwrap();
         // The middle line would start at 22 s, after the last one: it ends where that starts.
         assert_eq!(moved.lines[1].start_s, Some(22.0));
         assert_eq!(moved.lines[2].start_s, Some(22.0));
@@ -142,14 +156,24 @@ mod tests {
     }
 
     #[test]
+    fn no_line_moves_past_the_end_of_the_audio() {
+        let lyrics = song();
+        // The last line (20-23 s) heard 4 s later in audio of 22 s.
+        let moved = move_lines(&lyrics, &starts(&lyrics, &[0.0, 0.0, 4.0]), 8.0, 22.0).unwrap();
+        let last = &moved.lines[2];
+        assert_eq!((last.start_s, last.end_s), (Some(22.0), Some(22.0)));
+        assert!(last.words.iter().all(|w| w.end_s == Some(22.0)));
+    }
+
+    #[test]
     fn the_first_word_does_not_count_and_no_opinion_moves_nothing() {
         let lyrics = song();
         let mut s = starts(&lyrics, &[0.0, 3.0, 0.0]);
         s[3] = Some(0.0); // the middle line's first word, pinned to its window's start
-        let moved = move_lines(&lyrics, &s, 4.0).unwrap();
+        let moved = move_lines(&lyrics, &s, 4.0, 60.0).unwrap();
         assert_eq!(moved.lines[1].start_s, Some(13.0));
         let none = vec![None; 9];
-        assert_eq!(move_lines(&lyrics, &none, 4.0).unwrap(), lyrics);
+        assert_eq!(move_lines(&lyrics, &none, 4.0, 60.0).unwrap(), lyrics);
     }
 
     proptest::proptest! {
@@ -168,10 +192,10 @@ mod tests {
                 .zip(&outside)
                 .map(|(w, d)| d.map(|d| w.start_s.unwrap() + d))
                 .collect();
-            let moved = move_lines(&lyrics, &starts, max_shift).unwrap();
+            let moved = move_lines(&lyrics, &starts, max_shift, 25.0).unwrap();
             for (before, after) in lyrics.lines.iter().zip(&moved.lines) {
                 let (s, e) = (after.start_s.unwrap(), after.end_s.unwrap());
-                proptest::prop_assert!(s <= e);
+                proptest::prop_assert!(s <= e && e <= 25.0);
                 proptest::prop_assert!((s - before.start_s.unwrap()).abs() <= max_shift + 1e-9 || s >= before.start_s.unwrap());
                 for w in &after.words {
                     let (ws, we) = (w.start_s.unwrap(), w.end_s.unwrap());
@@ -188,10 +212,12 @@ mod tests {
     #[test]
     fn wrong_lengths_and_numbers_are_errors() {
         let lyrics = song();
-        assert!(move_lines(&lyrics, &[Some(1.0)], 4.0).is_err());
+        assert!(move_lines(&lyrics, &[Some(1.0)], 4.0, 60.0).is_err());
         let mut s = starts(&lyrics, &[0.0, 0.0, 0.0]);
         s[0] = Some(f64::NAN);
-        assert!(move_lines(&lyrics, &s, 4.0).is_err());
-        assert!(move_lines(&lyrics, &starts(&lyrics, &[0.0; 3]), f64::NAN).is_err());
+        assert!(move_lines(&lyrics, &s, 4.0, 60.0).is_err());
+        let zero = starts(&lyrics, &[0.0; 3]);
+        assert!(move_lines(&lyrics, &zero, f64::NAN, 60.0).is_err());
+        assert!(move_lines(&lyrics, &zero, 4.0, f64::INFINITY).is_err());
     }
 }

@@ -249,7 +249,8 @@ fn full_with_whisper(
         return Ok(aligned);
     };
     let starts = whisper.starts_around_lines(audio, &aligned, &lang, LINE_SEARCH_MARGIN_S)?;
-    let moved = encore_lyrics::move_lines(&aligned, &starts, LINE_SEARCH_MARGIN_S)?;
+    let moved =
+        encore_lyrics::move_lines(&aligned, &starts, LINE_SEARCH_MARGIN_S, audio.duration_s())?;
     options.mode = Mode::Refine;
     align_with_whisper(whisper, hybrid, phones, options, audio, features, &moved)
 }
