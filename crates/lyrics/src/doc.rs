@@ -101,6 +101,15 @@ impl Lyrics {
         !self.lines.is_empty() && self.lines.iter().all(|l| l.start_s.is_some())
     }
 
+    /// The lines with text whose start is at or after `duration_s`: lines an LRC places after
+    /// the audio ends (the LRC of another recording, or a wrong offset). Alignment keeps them,
+    /// their words at the end.
+    pub fn lines_starting_after(&self, duration_s: f64) -> impl Iterator<Item = &Line> {
+        self.lines.iter().filter(move |l| {
+            !l.text.trim().is_empty() && l.start_s.is_some_and(|t| t >= duration_s)
+        })
+    }
+
     /// Fills missing line ends from the next line's start (or `duration_s` for the last line).
     pub fn close_line_ends(&mut self, duration_s: Option<f64>) {
         let n = self.lines.len();

@@ -11,6 +11,7 @@ use sqlx::Row;
 
 dual!(
     every_step_runs_and_its_output_is_served,
+    lrc_lines_after_the_audio_end_are_counted,
     the_same_audio_from_another_creator_is_held,
     simultaneous_uploads_of_the_same_audio_hold_exactly_one,
     added_steps_are_backfilled,
@@ -194,6 +195,7 @@ async fn every_step_runs_and_its_output_is_served(b: Backend) {
         .await
         .json();
     assert_eq!(analysis["lyrics"]["result"]["mode"], "refine");
+    assert_eq!(analysis["lyrics"]["result"]["lines_after_end"], 0);
     // The platform aligns with the model `encore lyrics align` ships, not the untrained one,
     // plus (refine mode) Debian's Sphinx phones when they are installed, as the CLI does.
     let shipped = encore_lyrics::HybridModel::default_model()
@@ -322,6 +324,29 @@ async fn every_step_runs_and_its_output_is_served(b: Backend) {
         .unwrap();
     assert_eq!(stats.works, 1);
     t.cleanup().await;
+}
+
+async fn lrc_lines_after_the_audio_end_are_counted(b: Backend) {
+    let Some(t) = TestApp::new(b).await else {
+        return;
+    };
+    let s = t.signup("late@example.org", "creator").await;
+    // A 12 s song whose LRC has two lines past its end (another recording's, or a bad offset).
+    let lrc = format!("{LRC}[02:00.00]far too late\n[03:00.00]later still\n");
+    let id = upload(&t, &s, "Late", &melody_wav(3), Some(&lrc)).await;
+    t.drain_jobs().await;
+    let analysis = t
+        .get(&format!("/api/works/{id}/analysis"), Some(&s))
+        .await
+        .json();
+    let result = &analysis["lyrics"]["result"];
+    assert_eq!(result["aligned"], true, "{result}");
+    assert_eq!(result["lines_after_end"], 2, "{result}");
+    let l = t
+        .get(&format!("/api/works/{id}/lyrics"), Some(&s))
+        .await
+        .json();
+    assert_eq!(l["aligned"]["lines"].as_array().map(Vec::len), Some(5));
 }
 
 async fn the_same_audio_from_another_creator_is_held(b: Backend) {

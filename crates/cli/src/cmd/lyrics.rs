@@ -511,10 +511,7 @@ fn contract_json(lyrics: &Lyrics) -> serde_json::Value {
 /// fit this audio (another recording, or an offset), and those lines' words can only be put at
 /// its end.
 fn warn_lines_after_the_end(lyrics: &Lyrics, duration_s: f64, path: &Path) {
-    let mut late = lyrics
-        .lines
-        .iter()
-        .filter(|l| !l.text.trim().is_empty() && l.start_s.is_some_and(|t| t >= duration_s));
+    let mut late = lyrics.lines_starting_after(duration_s);
     if let Some(first) = late.next() {
         tracing::warn!(
             "{}: {} lyric line(s) start after the audio ends at {duration_s:.2} s (the first: {:?} \

@@ -135,6 +135,18 @@ impl Step for LyricsStep {
         };
         let model = shipped_model()?;
         let mid = ctx.mono_pcm().await?;
+        // LRC lines that start after the audio ends are aligned with their words at the end;
+        // the result says how many, so the creator can see the LRC does not fit.
+        let duration_s = mid.len() as f64 / f64::from(encore_lyrics::FRONTEND_SAMPLE_RATE);
+        let lines_after_end = lyrics.lines_starting_after(duration_s).count();
+        if lines_after_end > 0 {
+            tracing::warn!(
+                work = %ctx.work_id,
+                lines_after_end,
+                duration_s,
+                "lyric lines start after the audio ends"
+            );
+        }
         let side = ctx.side_pcm().await?;
         let outcome = tokio::task::spawn_blocking(move || {
             // The analysis PCM is the mid signal; with the side signal of a stereo original the
@@ -188,6 +200,7 @@ impl Step for LyricsStep {
             "model": model_name,
             "lines": aligned.lines.len(),
             "words": words,
+            "lines_after_end": lines_after_end,
         })))
     }
 }
