@@ -49,7 +49,9 @@ function makeFixture(dir) {
     return { start: Number(start), end: Number(end), text: text.join(',') };
   }).filter((l) => l.end < SONG_S - 1);
   const stamp = (s) => `${String(Math.floor(s / 60)).padStart(2, '0')}:${(s % 60).toFixed(2).padStart(5, '0')}`;
-  const lrc = lines.map((l) => `[${stamp(l.start)}]${l.text}`).join('\n');
+  // One line after the audio's end (as an LRC of a longer recording would have): the studio
+  // says so once the lyrics step ran.
+  const lrc = [...lines.map((l) => `[${stamp(l.start)}]${l.text}`), '[09:00.00]a line from a longer recording'].join('\n');
   assert.ok(lines.length >= 3, `fixture has ${lines.length} lines`);
   return { wav, lrc, lines };
 }
@@ -316,6 +318,10 @@ test('the web app end to end', { timeout: 900_000 }, async (tt) => {
     assert.match(status, /Status: ready/, `${status}\n${server.log().slice(-3000)}`);
     const cells = await page.$$eval('#jobs tbody td.status-done', (c) => c.length);
     assert.equal(cells, steps.length, 'every step is done');
+    if (steps.includes('lyrics')) {
+      const note = await page.textContent('#jobs tr[data-step=lyrics] td:last-child');
+      assert.match(note, /1 lyric line starts after the audio ends/);
+    }
     if (has('/api/works/{id}/matches')) {
       await page.waitForFunction(() => /matched|match search/.test(document.querySelector('[aria-labelledby=matches-h]').textContent));
       assert.match(await page.textContent('[aria-labelledby=matches-h]'), /No other work matched/);

@@ -148,6 +148,19 @@ const STEP_NAMES = {
   lyrics: 'Lyric alignment',
 };
 
+/** The lyrics step's result as a note for the creator: why the lyrics were not aligned, or
+ * how many LRC lines start after the audio ends (the LRC of another recording, or a wrong
+ * offset). Empty when there is nothing to say. */
+function lyricsNote(r) {
+  if (!r) return '';
+  if (r.aligned === false && r.reason && r.reason !== 'no lyrics') return `Lyrics not aligned: ${r.reason}.`;
+  const late = Number(r.lines_after_end) || 0;
+  if (late > 0) {
+    return `${late} lyric ${late === 1 ? 'line starts' : 'lines start'} after the audio ends: is the LRC for this recording, and its offset right?`;
+  }
+  return '';
+}
+
 export async function work({ params, me, navigate }) {
   // Reviewers see any work's processing too.
   const stop = me && me.role === 'reviewer' ? null : needCreator(me);
@@ -162,6 +175,14 @@ export async function work({ params, me, navigate }) {
   const publishBox = h('div', {});
   let timer = null;
   let stopped = false;
+  // What a finished step wants the creator to know (from its stored result), by step.
+  const notes = {};
+
+  async function loadNotes(j) {
+    if (notes.lyrics !== undefined || !j.jobs.some((x) => x.step === 'lyrics' && x.status === 'done')) return;
+    const a = await apiOptional(`/api/works/${enc(id)}/analysis`);
+    notes.lyrics = lyricsNote(a && a.lyrics && a.lyrics.result);
+  }
 
   function drawJobs(j) {
     const done = j.jobs.filter((x) => x.status === 'done').length;
@@ -174,7 +195,7 @@ export async function work({ params, me, navigate }) {
         h('td', { class: `status-${x.status}` }, x.status),
         h('td', {}, String(x.attempts)),
         h('td', {}, x.duration_ms != null ? `${(x.duration_ms / 1000).toFixed(1)} s` : ''),
-        h('td', {}, x.error || '')))))));
+        h('td', {}, x.error || notes[x.step] || '')))))));
   }
 
   async function drawMatches() {
@@ -233,6 +254,7 @@ export async function work({ params, me, navigate }) {
     if (stopped) return;
     try {
       const j = await api(`/api/works/${enc(id)}/jobs`);
+      await loadNotes(j).catch(() => {});
       drawJobs(j);
       if (j.status !== w.status) {
         w = await api(`/api/works/${enc(id)}`);
