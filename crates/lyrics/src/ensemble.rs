@@ -173,7 +173,6 @@ fn outside_run(first: &Lyrics, starts: &[Option<f64>]) -> Result<Lyrics> {
     Ok(run)
 }
 
-/// Median of a value over the runs that have it.
 /// Checks that `starts` has one start (or `None`) per word of `lyrics`, each finite.
 pub(crate) fn check_outside_starts(lyrics: &Lyrics, starts: &[Option<f64>]) -> Result<()> {
     let words = lyrics.lines.iter().map(|l| l.words.len()).sum::<usize>();

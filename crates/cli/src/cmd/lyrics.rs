@@ -852,10 +852,14 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let mut whisper = args.whisper.start(&modes, models_allow && !tuning)?;
-    // Full mode with Whisper aligns words inside the lines it moved as refine mode does.
+    // Full mode with Whisper aligns words inside the lines it moved as refine mode does, with
+    // refine mode's phones (already loaded when refine mode runs too).
     let refine_phones = match &whisper {
-        Some(_) if modes.contains(&Mode::Full) => {
-            load_phones(args.phones.as_deref(), Mode::Refine, broad)?
+        Some(_) if modes.contains(&Mode::Full) && args.whisper.joins(Mode::Full) => {
+            match phones_by_mode.iter().find(|(m, _)| *m == Mode::Refine) {
+                Some((_, p)) => p.clone(),
+                None => load_phones(args.phones.as_deref(), Mode::Refine, broad)?,
+            }
         }
         _ => None,
     };
@@ -877,7 +881,7 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
             .to_string();
             if whisper.is_some() && args.whisper.joins(*mode) && *mode == Mode::Full {
                 extra += ", line pass steered by what Whisper base hears";
-                if hybrid.is_some() && refine_phones.is_some() {
+                if refine_phones.is_some() {
                     extra += ", lines looked for again by Whisper, words as in refine mode";
                 }
             }
