@@ -288,3 +288,33 @@ fn admin_import_serve_and_stop() {
     assert!(!ghost.join("leftover").exists());
     assert_eq!(sweep(false)["orphans"].as_array().unwrap().len(), 0);
 }
+
+#[test]
+fn workers_refuse_to_start_with_whisper_on_when_it_is_not_installed() {
+    let dir = tempfile::tempdir().unwrap();
+    for command in ["worker", "serve"] {
+        let o = encore()
+            .arg(command)
+            .arg("--data")
+            .arg(dir.path().join("data"))
+            .args(["--lyrics-whisper", "on"])
+            .env("ENCORE_CACHE", dir.path().join("empty-cache"))
+            .env_remove("ENCORE_WHISPER_PYTHON")
+            .env_remove("ENCORE_WHISPER_MODEL")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{command}: {err}");
+        assert!(
+            err.contains("--lyrics-whisper=on") && err.contains("empty-cache/whisper-base"),
+            "{command}: {err}"
+        );
+    }
+    // A value that is not one of auto, on, off is refused by name.
+    let o = encore()
+        .args(["worker", "--lyrics-whisper", "sometimes"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("sometimes"));
+}

@@ -28,6 +28,19 @@ pub enum BlobConfig {
     },
 }
 
+/// When the lyrics step asks OpenAI Whisper (as `encore lyrics align --whisper=WHEN`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LyricsWhisper {
+    /// Refine mode (LRC with line times) when Whisper is installed: the default.
+    #[default]
+    Auto,
+    /// Both modes; plain lyrics too (about 5x real time instead of about 30x). The server and
+    /// workers refuse to start when Whisper is not installed.
+    On,
+    /// Never.
+    Off,
+}
+
 /// Everything the server needs to start. [`Config::embedded`] gives the single-machine defaults.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -78,6 +91,10 @@ pub struct Config {
     /// Name (origin) of the server's rights-registry log, as it appears in its checkpoints and
     /// verifier key.
     pub registry_name: String,
+    /// When the lyrics step asks Whisper.
+    pub lyrics_whisper: LyricsWhisper,
+    /// Where the lyrics step finds Whisper (by default where `scripts/install-deps.sh` puts it).
+    pub whisper: encore_whisper::Installation,
 }
 
 impl Config {
@@ -107,6 +124,8 @@ impl Config {
             fingerprint_dir: data_dir.join("fingerprints"),
             fingerprint_pg_schema: "encore_fingerprint".into(),
             registry_name: "encore.localhost/registry".into(),
+            lyrics_whisper: LyricsWhisper::Auto,
+            whisper: encore_whisper::Installation::default_location(),
         }
     }
 }

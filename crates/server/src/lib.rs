@@ -42,7 +42,7 @@ use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 pub use auth::{LoginLimiter, Role, hash_password, normalise_email, verify_password};
-pub use config::{BlobConfig, Config, JSON_BODY_LIMIT};
+pub use config::{BlobConfig, Config, JSON_BODY_LIMIT, LyricsWhisper};
 pub use db::{Db, Dialect, MigrateError, SCHEMA_VERSION, now_ms};
 pub use error::{ApiJson, AppError};
 pub use ingest::{NewWork, WorkMetadata, ingest, sniff_image, validate_isrc};

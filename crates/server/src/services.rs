@@ -1,5 +1,5 @@
-//! Engine services shared by pipeline steps and routes: the fingerprint index and the
-//! server's rights-registry log. Both are opened lazily (a server that never processes a work
+//! Engine services shared by pipeline steps and routes: the fingerprint index, the
+//! server's rights-registry log and the lyrics step's Whisper process. All are opened lazily (a server that never processes a work
 //! never touches them) and shared by every clone of the [`crate::AppState`].
 
 use std::path::PathBuf;
@@ -18,6 +18,9 @@ use crate::config::Config;
 use crate::db::{Db, Dialect, new_id, now_ms};
 use crate::store::Blobs;
 
+mod whisper;
+pub use whisper::{WhisperProcess, WhisperUnavailable};
+
 /// Everything engines need beyond the database and the blob store.
 #[derive(Debug, Clone)]
 pub struct Services {
@@ -25,6 +28,8 @@ pub struct Services {
     pub fingerprints: Arc<FingerprintIndex>,
     /// The server's rights-registry log.
     pub rights: Arc<RightsLog>,
+    /// Whisper for the lyrics step.
+    pub whisper: Arc<WhisperProcess>,
 }
 
 impl Services {
@@ -50,6 +55,10 @@ impl Services {
                 signer: OnceCell::new(),
                 cache: Arc::new(Mutex::new(None)),
             }),
+            whisper: Arc::new(WhisperProcess::new(
+                config.lyrics_whisper,
+                config.whisper.clone(),
+            )),
         }
     }
 }

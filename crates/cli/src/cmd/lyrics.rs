@@ -12,6 +12,7 @@ use encore_lyrics::{
     AcousticModel, AlignOptions, Aligner, BroadClassModel, Format, HybridModel, Language, Lyrics,
     MedianAligner, Mode, OnsetMetrics, PronunciationDict, SphinxHybridModel, SphinxModel,
 };
+use encore_whisper::{Installation, Whisper, WhisperAudio, full_with_whisper, refine_with_whisper};
 
 /// Arguments of `encore lyrics`.
 #[derive(Debug, clap::Args)]
@@ -162,97 +163,33 @@ impl WhisperArgs {
     /// allow Whisper (else `None`; the callers refuse `on` with their own message first).
     /// With `auto`, a missing installation means no Whisper, and one that does not start is a
     /// warning.
-    fn start(&self, modes: &[Mode], usable: bool) -> anyhow::Result<Option<whisper::Whisper>> {
+    fn start(&self, modes: &[Mode], usable: bool) -> anyhow::Result<Option<Whisper>> {
         if !usable || !modes.iter().any(|&m| self.joins(m)) {
             return Ok(None);
         }
-        let (python, model) = whisper::default_paths();
-        let python = self.whisper_python.clone().unwrap_or(python);
-        let model = self.whisper_model.clone().unwrap_or(model);
+        let default = Installation::default_location();
+        let installation = Installation {
+            python: self.whisper_python.clone().unwrap_or(default.python),
+            model: self.whisper_model.clone().unwrap_or(default.model),
+        };
         if self.whisper == WhisperUse::Auto {
-            if !python.is_file() || !model.join("model.bin").is_file() {
-                tracing::debug!(python = %python.display(), model = %model.display(), "Whisper is not installed; refine mode runs without it");
+            if !installation.is_present() {
+                tracing::debug!(
+                    ?installation,
+                    "Whisper is not installed; refine mode runs without it"
+                );
                 return Ok(None);
             }
-            return Ok(whisper::Whisper::start(&python, &model, false)
+            return Ok(Whisper::start(&installation, false)
                 .inspect_err(|e| {
-                    tracing::warn!("Whisper did not start, aligning without it: {e:#}");
+                    tracing::warn!("Whisper did not start, aligning without it: {e}");
                 })
                 .ok());
         }
-        whisper::Whisper::start(&python, &model, true).map(Some)
+        Whisper::start(&installation, true)
+            .context("or pass --whisper-python and --whisper-model")
+            .map(Some)
     }
-}
-
-/// Refine mode with Whisper as a third opinion: the hybrid model with and without the Sphinx
-/// phones, and Whisper's word starts, median per word ([`encore_lyrics::median_with_starts`]).
-/// When Whisper fails (a language it does not know, its process gone) and was not asked for
-/// (`--whisper=auto`), the first run (the default without Whisper) is the answer, with a
-/// warning.
-fn align_with_whisper(
-    whisper: &mut whisper::Whisper,
-    hybrid: HybridModel,
-    phones: Arc<SphinxModel>,
-    options: AlignOptions,
-    audio: &encore_audio::AudioBuffer,
-    features: &encore_lyrics::Features,
-    lyrics: &Lyrics,
-) -> anyhow::Result<Lyrics> {
-    let lang = options.language_for(lyrics);
-    let mut runs =
-        MedianAligner::of_two(hybrid, phones, options).align_runs(features, lyrics, &[])?;
-    let first = runs.first().context("no alignment")?;
-    match whisper.word_starts(audio, first, &lang) {
-        Ok(starts) => Ok(encore_lyrics::median_with_starts(runs, &starts)?),
-        Err(e) if !whisper.required => {
-            tracing::warn!("aligning without Whisper: {e:#}");
-            Ok(runs.swap_remove(0))
-        }
-        Err(e) => Err(e),
-    }
-}
-
-/// How far from where full mode placed a line Whisper looks for it (both sides; the window is
-/// the line and this much around it, with words of the lines around it as context). Chosen on
-/// synthetic songs: lines moved by 3 or 6 s were found again within about 0.4 s, and 4 s was
-/// worse on `tval` (docs/readme/lyrics.md).
-const LINE_SEARCH_MARGIN_S: f64 = 8.0;
-
-/// Full mode with Whisper: what Whisper hears in the song, matched to the lyrics' words
-/// ([`encore_lyrics::anchor_words`]), steers the line pass. Then, with the hybrid model and the
-/// Sphinx phones (`refine`), Whisper looks for each line again in a window
-/// [`LINE_SEARCH_MARGIN_S`] wider on both sides, the lines move where it found them
-/// ([`encore_lyrics::move_lines`]), and their words are aligned as in refine mode with Whisper.
-#[allow(clippy::too_many_arguments)]
-fn full_with_whisper(
-    whisper: &mut whisper::Whisper,
-    aligner: &MedianAligner,
-    refine: Option<(HybridModel, Arc<SphinxModel>)>,
-    mut options: AlignOptions,
-    audio: &encore_audio::AudioBuffer,
-    features: &encore_lyrics::Features,
-    lyrics: &Lyrics,
-) -> anyhow::Result<Lyrics> {
-    let lang = options.language_for(lyrics);
-    let heard = whisper.heard_words(audio, &lang)?;
-    let hints = encore_lyrics::anchor_words(lyrics, &lang, &heard);
-    tracing::debug!(heard = ?heard, "whisper heard");
-    tracing::debug!(hints = ?hints, "whisper hints per lyric word");
-    tracing::info!(
-        heard = heard.len(),
-        words = hints.len(),
-        anchored = hints.iter().flatten().count(),
-        "whisper hints"
-    );
-    let aligned = aligner.align_features_with_hints(features, lyrics, &hints)?;
-    let Some((hybrid, phones)) = refine else {
-        return Ok(aligned);
-    };
-    let starts = whisper.starts_around_lines(audio, &aligned, &lang, LINE_SEARCH_MARGIN_S)?;
-    let moved =
-        encore_lyrics::move_lines(&aligned, &starts, LINE_SEARCH_MARGIN_S, audio.duration_s())?;
-    options.mode = Mode::Refine;
-    align_with_whisper(whisper, hybrid, phones, options, audio, features, &moved)
 }
 
 /// Arguments of `encore lyrics eval`.
@@ -578,10 +515,23 @@ fn align(args: AlignArgs) -> anyhow::Result<ExitCode> {
         let (hybrid, phones) = (hybrid.clone(), phones.clone());
         let features = encore_lyrics::extract_features(&audio)
             .with_context(|| format!("{}", args.audio.display()))?;
-        let aligned =
-            align_with_whisper(whisper, hybrid, phones, options, &audio, &features, &lyrics)
-                .with_context(context)?;
-        return write_aligned(&aligned, args.format, args.json, args.output.as_deref());
+        let heard_audio = WhisperAudio::from_buffer(&audio)?;
+        let aligned = refine_with_whisper(
+            whisper,
+            hybrid,
+            phones,
+            options,
+            &heard_audio,
+            &features,
+            &lyrics,
+        )
+        .with_context(context)?;
+        return write_aligned(
+            &aligned.lyrics,
+            args.format,
+            args.json,
+            args.output.as_deref(),
+        );
     }
     // Full mode with Whisper aligns words inside the lines it moved as refine mode does.
     let refine = match &whisper {
@@ -613,17 +563,22 @@ fn align(args: AlignArgs) -> anyhow::Result<ExitCode> {
         Some(whisper) => {
             let features = encore_lyrics::extract_features(&audio)
                 .with_context(|| format!("{}", args.audio.display()))?;
+            let heard_audio = WhisperAudio::from_buffer(&audio)?;
             full_with_whisper(
                 whisper,
                 &aligner,
                 refine,
                 options_for_whisper,
-                &audio,
+                &heard_audio,
                 &features,
                 &lyrics,
             )
+            .map(|a| a.lyrics)
+            .map_err(anyhow::Error::from)
         }
-        None => aligner.align_audio(&audio, &lyrics).map_err(Into::into),
+        None => aligner
+            .align_audio(&audio, &lyrics)
+            .map_err(anyhow::Error::from),
     }
     .with_context(context)?;
     write_aligned(&aligned, args.format, args.json, args.output.as_deref())
@@ -906,6 +861,14 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("{}", song.audio.display()))?;
         let features = encore_lyrics::extract_features(&audio)
             .with_context(|| format!("{}", song.audio.display()))?;
+        // Resampled to Whisper's 16 kHz once per song, for every question Whisper is asked.
+        let heard_audio = match &whisper {
+            Some(_) => Some(
+                WhisperAudio::from_buffer(&audio)
+                    .with_context(|| format!("{}", song.audio.display()))?,
+            ),
+            None => None,
+        };
         let mut song_compute = t0.elapsed().as_secs_f64();
         let duration = audio.duration_s();
         let lang = song.language.clone().unwrap_or_else(|| {
@@ -1011,28 +974,34 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
                     }
                 }
             };
-            let aligned = match (&mut whisper, &hybrid, &phones) {
-                (Some(w), Some(h), Some(p)) if *mode == Mode::Refine => align_with_whisper(
-                    w,
-                    h.clone(),
-                    p.clone(),
-                    options_for_whisper.clone(),
-                    &audio,
-                    &features,
-                    &input,
-                ),
-                (Some(w), _, _) if args.whisper.joins(*mode) => full_with_whisper(
+            let aligned = match (&mut whisper, &heard_audio, &hybrid, &phones) {
+                (Some(w), Some(a), Some(h), Some(p)) if *mode == Mode::Refine => {
+                    refine_with_whisper(
+                        w,
+                        h.clone(),
+                        p.clone(),
+                        options_for_whisper.clone(),
+                        a,
+                        &features,
+                        &input,
+                    )
+                    .map(|a| a.lyrics)
+                    .map_err(Into::into)
+                }
+                (Some(w), Some(a), _, _) if args.whisper.joins(*mode) => full_with_whisper(
                     w,
                     &aligner,
                     hybrid.clone().zip(refine_phones.clone()),
                     options_for_whisper,
-                    &audio,
+                    a,
                     &features,
                     &input,
-                ),
+                )
+                .map(|a| a.lyrics)
+                .map_err(Into::into),
                 _ => aligner
                     .align_features(&features, &input)
-                    .map_err(Into::into),
+                    .map_err(anyhow::Error::from),
             }
             .with_context(|| format!("aligning {}", song.name))?;
             song_compute += t1.elapsed().as_secs_f64();
@@ -1115,10 +1084,8 @@ fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
 
 mod festival;
 mod pico;
-mod python;
 mod synth;
 mod train;
-mod whisper;
 use synth::synth;
 pub use train::TrainArgs;
 

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use encore_server::{AppState, BlobConfig, Config, NewWork, Role, WorkMetadata};
+use encore_server::{AppState, BlobConfig, Config, LyricsWhisper, NewWork, Role, WorkMetadata};
+
+use super::lyrics::WhisperUse;
 
 /// Where the platform keeps its data, shared by every server command.
 #[derive(Debug, Clone, clap::Args)]
@@ -33,6 +35,23 @@ pub struct DataArgs {
         default_value = "encore_fingerprint"
     )]
     pub fingerprint_schema: String,
+    /// When the lyrics step asks OpenAI Whisper: `auto` in refine mode (LRC with line times)
+    /// when installed, `on` in both modes (plain lyrics too, about 5x real time; refuses to
+    /// start without Whisper), `off` never. As `encore lyrics align --whisper`.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHEN",
+        env = "ENCORE_LYRICS_WHISPER",
+        default_value_t = WhisperUse::Auto
+    )]
+    pub lyrics_whisper: WhisperUse,
+    /// Python with faster-whisper; default: ~/.cache/encore/venv-whisper/bin/python.
+    #[arg(long, value_name = "PYTHON", env = "ENCORE_WHISPER_PYTHON")]
+    pub whisper_python: Option<PathBuf>,
+    /// Folder of a CTranslate2 Whisper model; default: ~/.cache/encore/whisper-base.
+    #[arg(long, value_name = "DIR", env = "ENCORE_WHISPER_MODEL")]
+    pub whisper_model: Option<PathBuf>,
 }
 
 impl DataArgs {
@@ -44,6 +63,25 @@ impl DataArgs {
         }
         config.job_lease = Duration::from_secs(self.job_lease_secs);
         config.fingerprint_pg_schema = self.fingerprint_schema.clone();
+        if let Some(python) = &self.whisper_python {
+            config.whisper.python = python.clone();
+        }
+        if let Some(model) = &self.whisper_model {
+            config.whisper.model = model.clone();
+        }
+        config.lyrics_whisper = match self.lyrics_whisper {
+            WhisperUse::Auto => LyricsWhisper::Auto,
+            WhisperUse::On => LyricsWhisper::On,
+            WhisperUse::Off => LyricsWhisper::Off,
+        };
+        if config.lyrics_whisper == LyricsWhisper::On && !config.whisper.is_present() {
+            bail!(
+                "--lyrics-whisper=on: no Whisper at {} with the model {} \
+                 (scripts/install-deps.sh installs both; or pass --whisper-python and --whisper-model)",
+                config.whisper.python.display(),
+                config.whisper.model.display()
+            );
+        }
         if let Some(endpoint) = &self.s3_endpoint {
             let var = |name: &str| {
                 std::env::var(name)

@@ -6,9 +6,10 @@ use bytes::Bytes;
 use std::sync::{Arc, OnceLock};
 
 use encore_lyrics::{
-    AlignOptions, Aligner, Format, HybridModel, Language, Lyrics, Mode, PronunciationDict,
-    SphinxModel,
+    AlignOptions, Aligner, Format, HybridModel, Language, Lyrics, MedianAligner, Mode,
+    PronunciationDict, SphinxModel,
 };
+use encore_whisper::{WhisperAudio, full_with_whisper, refine_with_whisper};
 use serde_json::{Value, json};
 use sqlx::Row;
 
@@ -28,6 +29,16 @@ pub struct LyricsStep;
 
 fn transient(e: impl Into<anyhow::Error>) -> StepError {
     StepError::Transient(e.into())
+}
+
+/// Failures of the blocking part that are worth a retry: the front end on the stored PCM, or
+/// Whisper not starting when it must (`on`).
+#[derive(Debug, thiserror::Error)]
+enum RetryableFailure {
+    #[error(transparent)]
+    Start(#[from] crate::services::WhisperUnavailable),
+    #[error(transparent)]
+    Features(#[from] encore_lyrics::Error),
 }
 
 /// Debian's English pronunciation dictionary when installed (as `encore lyrics align` uses it),
@@ -85,7 +96,7 @@ impl Step for LyricsStep {
     }
 
     fn version(&self) -> &'static str {
-        concat!("lyrics/3 encore-server ", env!("CARGO_PKG_VERSION"))
+        concat!("lyrics/4 encore-server ", env!("CARGO_PKG_VERSION"))
     }
 
     fn after(&self) -> &'static [&'static str] {
@@ -148,34 +159,81 @@ impl Step for LyricsStep {
             );
         }
         let side = ctx.side_pcm().await?;
-        let outcome = tokio::task::spawn_blocking(move || {
-            // The analysis PCM is the mid signal; with the side signal of a stereo original the
-            // front end can pull the centre (where the voice usually is) out of the mix. A
-            // one-channel original gets no side signal.
-            let features = encore_lyrics::from_mid_side(&mid, &side.unwrap_or_default())?;
-            let options = AlignOptions {
-                mode,
-                language: language.as_deref().map(Language::from_code),
-                dictionary: dictionary(),
-                ..AlignOptions::default()
-            };
-            // As `encore lyrics align` by default: the Sphinx phones in refine mode, where they
-            // were measured better on real songs; the shipped model alone in full mode.
-            let phones = sphinx().filter(|_| mode == Mode::Refine);
-            let aligner = Aligner::recommended(model.clone(), phones, options);
-            let name = aligner.model().name().to_string();
-            aligner
-                .align_features(&features, &lyrics)
-                .map(|a| (a, name))
-        })
+        let whisper = ctx.services.whisper.clone();
+        type Aligned = (Lyrics, String, Option<Option<String>>);
+        let outcome = tokio::task::spawn_blocking(
+            move || -> Result<Result<Aligned, String>, RetryableFailure> {
+                // The analysis PCM is the mid signal; with the side signal of a stereo original the
+                // front end can pull the centre (where the voice usually is) out of the mix. A
+                // one-channel original gets no side signal.
+                let features = encore_lyrics::from_mid_side(&mid, &side.unwrap_or_default())?;
+                let options = AlignOptions {
+                    mode,
+                    language: language.as_deref().map(Language::from_code),
+                    dictionary: dictionary(),
+                    ..AlignOptions::default()
+                };
+                // As `encore lyrics align` by default: the Sphinx phones in refine mode, where they
+                // were measured better on real songs; the shipped model alone in full mode.
+                let phones = sphinx().filter(|_| mode == Mode::Refine);
+                let aligner = MedianAligner::new(vec![Aligner::recommended(
+                    model.clone(),
+                    phones,
+                    options.clone(),
+                )]);
+                let name = aligner.name().to_string();
+                // Whisper joins as in `encore lyrics align --whisper=WHEN`: refine mode needs the
+                // Sphinx phones for its median; full mode aligns the lines it moved as refine mode
+                // does when they are there, and takes only the transcript's hints when not.
+                let refine_phones = sphinx();
+                let with_whisper = match (mode, &refine_phones) {
+                    (Mode::Refine, None) => None,
+                    _ => whisper.align(mode, |w| {
+                        let audio =
+                            WhisperAudio::from_mono(&mid, encore_lyrics::FRONTEND_SAMPLE_RATE)?;
+                        match (mode, refine_phones) {
+                            (Mode::Refine, Some(phones)) => refine_with_whisper(
+                                w,
+                                model.clone(),
+                                phones,
+                                options,
+                                &audio,
+                                &features,
+                                &lyrics,
+                            ),
+                            (_, phones) => full_with_whisper(
+                                w,
+                                &aligner,
+                                phones.map(|p| (model.clone(), p)),
+                                options,
+                                &audio,
+                                &features,
+                                &lyrics,
+                            ),
+                        }
+                    })?,
+                };
+                Ok(match with_whisper {
+                    Some(Ok(a)) => {
+                        Ok((a.lyrics, name, Some(a.whisper_error.map(|e| e.to_string()))))
+                    }
+                    Some(Err(e)) => Err(e.to_string()),
+                    None => aligner
+                        .align_features(&features, &lyrics)
+                        .map(|a| (a, name, None))
+                        .map_err(|e| e.to_string()),
+                })
+            },
+        )
         .await
+        .map_err(transient)?
         .map_err(transient)?;
         let mode_name = if mode == Mode::Refine {
             "refine"
         } else {
             "full"
         };
-        let (aligned, model_name) = match outcome {
+        let (aligned, model_name, whisper_part) = match outcome {
             Ok(a) => a,
             // The lyrics cannot be aligned to this audio (too many words for its length, ...):
             // the work is still usable with unaligned lyrics.
@@ -201,6 +259,9 @@ impl Step for LyricsStep {
             "lines": aligned.lines.len(),
             "words": words,
             "lines_after_end": lines_after_end,
+            // Whether Whisper took part, and why not when it was asked and failed.
+            "whisper": matches!(whisper_part, Some(None)),
+            "whisper_error": whisper_part.flatten(),
         })))
     }
 }

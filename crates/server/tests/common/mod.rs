@@ -94,6 +94,8 @@ pub fn test_config(dir: &Path) -> Config {
     c.db_max_connections = 4;
     c.job_backoff_base = std::time::Duration::from_millis(10);
     c.job_poll_interval = std::time::Duration::from_millis(20);
+    // Whisper (a Python process per app) only where a test asks for it (tests/whisper.rs).
+    c.lyrics_whisper = encore_server::LyricsWhisper::Off;
     c
 }
 

