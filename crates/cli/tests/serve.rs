@@ -318,3 +318,87 @@ fn workers_refuse_to_start_with_whisper_on_when_it_is_not_installed() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("sometimes"));
 }
+
+#[test]
+fn import_reads_lrc_files_beside_the_audio() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let music = dir.path().join("music");
+    std::fs::create_dir_all(&music).unwrap();
+    for name in ["timed", "latin1", "utf16", "huge", "none"] {
+        write_wav(&music.join(format!("{name}.wav")), 1.0);
+    }
+    // UTF-8 with a byte-order mark and line times; Latin-1 plain text; UTF-16 LE; over the
+    // 1 MB lyrics limit.
+    std::fs::write(
+        music.join("timed.lrc"),
+        b"\xEF\xBB\xBF[ar:Someone]\n[00:00.10]first line\n[00:00.50]second line\n",
+    )
+    .unwrap();
+    std::fs::write(music.join("latin1.lrc"), b"caf\xE9 au lait\nna\xEFve\n").unwrap();
+    let utf16: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(
+            "[00:00.20]über alles\n"
+                .encode_utf16()
+                .flat_map(u16::to_le_bytes),
+        )
+        .collect();
+    std::fs::write(music.join("utf16.lrc"), utf16).unwrap();
+    std::fs::write(music.join("huge.lrc"), vec![b'a'; 1_000_001]).unwrap();
+    let o = encore()
+        .args(["admin", "create", "--email", "lrc@example.org", "--data"])
+        .arg(&data)
+        .env("ENCORE_ADMIN_PASSWORD", "a long admin password")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let import = encore()
+        .arg("import")
+        .arg(&music)
+        .args(["--creator", "lrc@example.org", "--json", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(import.status.code(), Some(2), "the huge one fails");
+    let out = String::from_utf8(import.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let huge = lines
+        .iter()
+        .find(|l| l["path"].as_str().is_some_and(|p| p.ends_with("huge.wav")))
+        .unwrap();
+    let error = huge["error"].as_str().unwrap();
+    assert!(
+        error.contains("huge.lrc") && error.contains("limit"),
+        "{error}"
+    );
+    assert_eq!(
+        lines.last().unwrap()["summary"],
+        serde_json::json!({"imported": 4, "failed": 1})
+    );
+    let db = rusqlite::Connection::open(data.join("encore.db")).unwrap();
+    let lyrics = |title: &str| -> (Option<String>, Option<String>) {
+        db.query_row(
+            "SELECT lyrics, lyrics_format FROM works WHERE title = ?1",
+            [title],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    };
+    let (text, format) = lyrics("timed");
+    assert_eq!(format.as_deref(), Some("lrc"));
+    assert!(
+        text.unwrap()
+            .starts_with("[ar:Someone]\n[00:00.10]first line")
+    );
+    let (text, format) = lyrics("latin1");
+    assert_eq!(
+        (text.as_deref(), format.as_deref()),
+        (Some("café au lait\nnaïve\n"), Some("plain"))
+    );
+    assert_eq!(lyrics("utf16").0.as_deref(), Some("[00:00.20]über alles\n"));
+    assert_eq!(lyrics("none"), (None, None));
+}

@@ -397,6 +397,60 @@ fn read_tags(path: &Path, default_artist: &str) -> (WorkMetadata, Option<Vec<u8>
     (meta, cover)
 }
 
+/// The lyrics of `path` from `NAME.lrc` beside it, if there is one: UTF-8 (with or without a
+/// byte-order mark), UTF-16 with a byte-order mark, or else Latin-1, as older LRC files often
+/// are. Larger than `limit` bytes is an error naming the file.
+fn sidecar_lyrics(path: &Path, limit: u64) -> anyhow::Result<Option<String>> {
+    let lrc = path.with_extension("lrc");
+    let Ok(meta) = std::fs::metadata(&lrc) else {
+        return Ok(None);
+    };
+    if !meta.is_file() {
+        return Ok(None);
+    }
+    if meta.len() > limit {
+        bail!(
+            "{}: {} bytes of lyrics, more than the limit of {limit}",
+            lrc.display(),
+            meta.len()
+        );
+    }
+    let bytes = std::fs::read(&lrc).with_context(|| format!("reading {}", lrc.display()))?;
+    Ok(Some(decode_text(&bytes)))
+}
+
+/// Text from bytes: UTF-8 (a byte-order mark dropped), UTF-16 LE or BE after its byte-order
+/// mark (unpaired surrogates replaced), else Latin-1 (every byte is a character).
+fn decode_text(bytes: &[u8]) -> String {
+    let utf16 = |units: Vec<u16>| {
+        char::decode_utf16(units)
+            .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+            .collect()
+    };
+    match bytes {
+        [0xEF, 0xBB, 0xBF, rest @ ..] => String::from_utf8_lossy(rest).into_owned(),
+        [0xFF, 0xFE, rest @ ..] => utf16(
+            rest.chunks_exact(2)
+                .map(|b| u16::from_le_bytes([b[0], b[1]]))
+                .collect(),
+        ),
+        [0xFE, 0xFF, rest @ ..] => utf16(
+            rest.chunks_exact(2)
+                .map(|b| u16::from_be_bytes([b[0], b[1]]))
+                .collect(),
+        ),
+        _ => match std::str::from_utf8(bytes) {
+            Ok(text) => text.to_string(),
+            Err(_) => bytes.iter().map(|&b| char::from(b)).collect(),
+        },
+    }
+}
+
+/// Whether `text` is LRC with a time on every line (what refine mode needs).
+fn is_line_timed(text: &str) -> bool {
+    encore_lyrics::parse(text, encore_lyrics::Format::Lrc).is_ok_and(|l| l.is_line_timed())
+}
+
 /// Runs `encore import`.
 pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     if !args.dir.is_dir() {
@@ -432,8 +486,17 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         let bar = crate::output::progress_bar(files.len() as u64, "importing");
         let (mut ok, mut failed) = (0u64, 0u64);
         for path in &files {
-            let (meta, cover) = read_tags(path, &creator_name);
+            let (mut meta, cover) = read_tags(path, &creator_name);
             let result = async {
+                // A `NAME.lrc` beside the file fills in lyrics the tags lack, and replaces
+                // them when it has line times and they do not (timed lyrics are what the
+                // lyrics step refines).
+                if let Some(lrc) = sidecar_lyrics(path, state.config.max_lyrics_bytes)?
+                    && (meta.lyrics.as_deref().is_none_or(|t| t.trim().is_empty())
+                        || (is_line_timed(&lrc) && !meta.lyrics.as_deref().is_some_and(is_line_timed)))
+                {
+                    meta.lyrics = Some(lrc);
+                }
                 let meta = meta.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
                 let cover_file = match cover.as_deref().and_then(|c| encore_server::sniff_image(c).map(|t| (c, t))) {
                     Some((bytes, kind)) => {
