@@ -356,7 +356,14 @@ fn import_reads_lrc_files_beside_the_audio() {
     let import = encore()
         .arg("import")
         .arg(&music)
-        .args(["--creator", "lrc@example.org", "--json", "--data"])
+        .args([
+            "--creator",
+            "lrc@example.org",
+            "--language",
+            "de",
+            "--json",
+            "--data",
+        ])
         .arg(&data)
         .output()
         .unwrap();
@@ -401,4 +408,29 @@ fn import_reads_lrc_files_beside_the_audio() {
     );
     assert_eq!(lyrics("utf16").0.as_deref(), Some("[00:00.20]über alles\n"));
     assert_eq!(lyrics("none"), (None, None));
+    // Untagged files get `--language`.
+    let language: Option<String> = db
+        .query_row(
+            "SELECT language FROM works WHERE title = 'timed'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(language.as_deref(), Some("de"));
+    // A `--language` that is not a language tag is refused before anything is imported.
+    let o = encore()
+        .arg("import")
+        .arg(&music)
+        .args([
+            "--creator",
+            "lrc@example.org",
+            "--language",
+            "German!",
+            "--data",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--language"));
 }

@@ -45,7 +45,7 @@ pub use auth::{LoginLimiter, Role, hash_password, normalise_email, verify_passwo
 pub use config::{BlobConfig, Config, JSON_BODY_LIMIT, LyricsWhisper};
 pub use db::{Db, Dialect, MigrateError, SCHEMA_VERSION, now_ms};
 pub use error::{ApiJson, AppError};
-pub use ingest::{NewWork, WorkMetadata, ingest, sniff_image, validate_isrc};
+pub use ingest::{NewWork, WorkMetadata, ingest, sniff_image, validate_isrc, validate_language};
 pub use maintenance::{BackfillReport, OrphanBlob, SweepReport};
 pub use pipeline::{
     JobQueue, Registry, Step, StepContext, StepError, StepOutput, Worker, WorkerConfig,

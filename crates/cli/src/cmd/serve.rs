@@ -188,6 +188,10 @@ pub struct ImportArgs {
     /// Print one JSON line per file.
     #[arg(long)]
     pub json: bool,
+    /// Language of the lyrics (BCP 47, e.g. `en`, `pt-BR`) for files whose tags name none
+    /// (ID3 `TLAN`, Vorbis `LANGUAGE`, ...); the lyrics step guesses it from the text otherwise.
+    #[arg(long, value_name = "TAG")]
+    pub language: Option<String>,
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -391,6 +395,9 @@ fn read_tags(path: &Path, default_artist: &str) -> (WorkMetadata, Option<Vec<u8>
     meta.lyrics = tag
         .get_string(&lofty::tag::ItemKey::Lyrics)
         .map(str::to_string);
+    meta.language = tag
+        .get_string(&lofty::tag::ItemKey::Language)
+        .and_then(language_from_tag);
     if let Some(p) = tag.pictures().first() {
         cover = Some(p.data().to_vec());
     }
@@ -451,6 +458,58 @@ fn is_line_timed(text: &str) -> bool {
     encore_lyrics::parse(text, encore_lyrics::Format::Lrc).is_ok_and(|l| l.is_line_timed())
 }
 
+/// A language tag's value as BCP 47: ID3's ISO 639-2 codes (`eng`, `fre`/`fra`, ...) become
+/// their two-letter form where one exists; a tag that is not a language code is ignored.
+fn language_from_tag(value: &str) -> Option<String> {
+    const ISO_639_2: &[(&str, &str)] = &[
+        ("ara", "ar"),
+        ("chi", "zh"),
+        ("zho", "zh"),
+        ("cze", "cs"),
+        ("ces", "cs"),
+        ("dan", "da"),
+        ("dut", "nl"),
+        ("nld", "nl"),
+        ("eng", "en"),
+        ("fin", "fi"),
+        ("fre", "fr"),
+        ("fra", "fr"),
+        ("ger", "de"),
+        ("deu", "de"),
+        ("gre", "el"),
+        ("ell", "el"),
+        ("heb", "he"),
+        ("hin", "hi"),
+        ("hun", "hu"),
+        ("ind", "id"),
+        ("ita", "it"),
+        ("jpn", "ja"),
+        ("kor", "ko"),
+        ("nor", "no"),
+        ("pol", "pl"),
+        ("por", "pt"),
+        ("rum", "ro"),
+        ("ron", "ro"),
+        ("rus", "ru"),
+        ("spa", "es"),
+        ("swe", "sv"),
+        ("tur", "tr"),
+        ("ukr", "uk"),
+        ("vie", "vi"),
+    ];
+    let value = value.trim();
+    let lower = value.to_ascii_lowercase();
+    // Undetermined, several, no linguistic content (and ID3's common filler `xxx`).
+    if ["und", "mul", "zxx", "xxx", ""].contains(&lower.as_str()) {
+        return None;
+    }
+    let code = ISO_639_2
+        .iter()
+        .find(|(three, _)| *three == lower)
+        .map_or(value, |(_, two)| two);
+    encore_server::validate_language(code).ok()
+}
+
 /// Runs `encore import`.
 pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     if !args.dir.is_dir() {
@@ -469,6 +528,9 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         })
         .collect();
     files.sort();
+    if let Some(tag) = &args.language {
+        encore_server::validate_language(tag).map_err(|e| anyhow::anyhow!("--language: {e}"))?;
+    }
     let config = args.data.config()?;
     let json = args.json;
     runtime()?.block_on(async move {
@@ -487,6 +549,9 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         let (mut ok, mut failed) = (0u64, 0u64);
         for path in &files {
             let (mut meta, cover) = read_tags(path, &creator_name);
+            if meta.language.is_none() {
+                meta.language.clone_from(&args.language);
+            }
             let result = async {
                 // A `NAME.lrc` beside the file fills in lyrics the tags lack, and replaces
                 // them when it has line times and they do not (timed lyrics are what the
@@ -548,4 +613,41 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         tokio::time::sleep(Duration::from_millis(10)).await;
         Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(2) })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn language_tags_become_bcp_47() {
+        for (tag, want) in [
+            ("eng", Some("en")),
+            ("FRE", Some("fr")),
+            ("fra", Some("fr")),
+            (" deu ", Some("de")),
+            ("pt-BR", Some("pt-BR")),
+            ("es", Some("es")),
+            ("gsw", Some("gsw")),
+            ("und", None),
+            ("XXX", None),
+            ("", None),
+            ("English", None),
+            ("e1", None),
+        ] {
+            assert_eq!(language_from_tag(tag).as_deref(), want, "{tag:?}");
+        }
+    }
+
+    #[test]
+    fn sidecar_text_in_any_of_its_usual_encodings() {
+        assert_eq!(decode_text(b"\xEF\xBB\xBFla"), "la");
+        assert_eq!(decode_text("für".as_bytes()), "für");
+        assert_eq!(decode_text(b"f\xFCr"), "für");
+        assert_eq!(decode_text(b"\xFF\xFEl\x00a\x00"), "la");
+        assert_eq!(decode_text(b"\xFE\xFF\x00l\x00a"), "la");
+        // An unpaired surrogate and an odd trailing byte do not panic.
+        assert_eq!(decode_text(b"\xFF\xFE\x00\xD8a"), "\u{FFFD}");
+        assert_eq!(decode_text(b""), "");
+    }
 }
