@@ -11,6 +11,7 @@ use encore_lyrics::{
 
 use crate::client::{Whisper, WhisperAudio};
 use crate::error::{Error, Result};
+use encore_lyrics::{HeardWord, Language};
 
 /// How far from where full mode placed a line Whisper looks for it (both sides; the window is
 /// the line and this much around it, with words of the lines around it as context). Chosen on
@@ -23,28 +24,80 @@ pub const LINE_SEARCH_MARGIN_S: f64 = 8.0;
 pub struct WithWhisper {
     /// The alignment.
     pub lyrics: Lyrics,
-    /// Whisper's failure when it was not [`Whisper::required`] and the alignment was made
+    /// Whisper's failure when it was not [`Listener::required`] and the alignment was made
     /// without it; `None` when Whisper took part.
     pub whisper_error: Option<Error>,
 }
 
-impl Whisper {
-    /// `error` when Whisper is required, else `fallback`'s alignment with the error recorded
-    /// (and a warning).
-    fn give_up(
-        &self,
-        error: Error,
-        fallback: impl FnOnce() -> Result<Lyrics>,
-    ) -> Result<WithWhisper> {
-        if self.required {
-            return Err(error);
-        }
-        tracing::warn!("aligning without Whisper: {error}");
-        Ok(WithWhisper {
-            lyrics: fallback()?,
-            whisper_error: Some(error),
-        })
+/// What the compositions ask Whisper. [`Whisper`] answers itself; a server that shares one
+/// process between jobs implements it to hold the process only while a question is answered.
+pub trait Listener {
+    /// Whether failures are errors ([`Whisper::required`]) instead of a reason to align
+    /// without Whisper.
+    fn required(&self) -> bool;
+    /// [`Whisper::word_starts`].
+    fn word_starts(
+        &mut self,
+        audio: &WhisperAudio,
+        lyrics: &Lyrics,
+        lang: &Language,
+    ) -> Result<Vec<Option<f64>>>;
+    /// [`Whisper::starts_around_lines`].
+    fn starts_around_lines(
+        &mut self,
+        audio: &WhisperAudio,
+        lyrics: &Lyrics,
+        lang: &Language,
+        margin_s: f64,
+    ) -> Result<Vec<Option<f64>>>;
+    /// [`Whisper::heard_words`].
+    fn heard_words(&mut self, audio: &WhisperAudio, lang: &Language) -> Result<Vec<HeardWord>>;
+}
+
+impl Listener for Whisper {
+    fn required(&self) -> bool {
+        self.required
     }
+
+    fn word_starts(
+        &mut self,
+        audio: &WhisperAudio,
+        lyrics: &Lyrics,
+        lang: &Language,
+    ) -> Result<Vec<Option<f64>>> {
+        Whisper::word_starts(self, audio, lyrics, lang)
+    }
+
+    fn starts_around_lines(
+        &mut self,
+        audio: &WhisperAudio,
+        lyrics: &Lyrics,
+        lang: &Language,
+        margin_s: f64,
+    ) -> Result<Vec<Option<f64>>> {
+        Whisper::starts_around_lines(self, audio, lyrics, lang, margin_s)
+    }
+
+    fn heard_words(&mut self, audio: &WhisperAudio, lang: &Language) -> Result<Vec<HeardWord>> {
+        Whisper::heard_words(self, audio, lang)
+    }
+}
+
+/// `error` when Whisper is required, else `fallback`'s alignment with the error recorded (and
+/// a warning).
+fn give_up(
+    whisper: &impl Listener,
+    error: Error,
+    fallback: impl FnOnce() -> Result<Lyrics>,
+) -> Result<WithWhisper> {
+    if whisper.required() {
+        return Err(error);
+    }
+    tracing::warn!("aligning without Whisper: {error}");
+    Ok(WithWhisper {
+        lyrics: fallback()?,
+        whisper_error: Some(error),
+    })
 }
 
 /// Refine mode with Whisper as a third opinion: the hybrid model with and without the Sphinx
@@ -52,7 +105,7 @@ impl Whisper {
 /// When Whisper fails (a language it does not know, its process gone) and is not required, the
 /// first run (the default without Whisper) is the answer.
 pub fn refine_with_whisper(
-    whisper: &mut Whisper,
+    whisper: &mut impl Listener,
     hybrid: HybridModel,
     phones: Arc<SphinxModel>,
     options: AlignOptions,
@@ -71,7 +124,7 @@ pub fn refine_with_whisper(
             lyrics: encore_lyrics::median_with_starts(runs, &starts)?,
             whisper_error: None,
         }),
-        Err(e) => whisper.give_up(e, || Ok(runs.swap_remove(0))),
+        Err(e) => give_up(whisper, e, || Ok(runs.swap_remove(0))),
     }
 }
 
@@ -83,7 +136,7 @@ pub fn refine_with_whisper(
 /// [`refine_with_whisper`]. When Whisper fails and is not required: `aligner`'s alignment
 /// without hints if the transcript failed, the hinted one if the line search did.
 pub fn full_with_whisper(
-    whisper: &mut Whisper,
+    whisper: &mut impl Listener,
     aligner: &MedianAligner,
     refine: Option<(HybridModel, Arc<SphinxModel>)>,
     mut options: AlignOptions,
@@ -94,7 +147,7 @@ pub fn full_with_whisper(
     let lang = options.language_for(lyrics);
     let heard = match whisper.heard_words(audio, &lang) {
         Ok(heard) => heard,
-        Err(e) => return whisper.give_up(e, || Ok(aligner.align_features(features, lyrics)?)),
+        Err(e) => return give_up(whisper, e, || Ok(aligner.align_features(features, lyrics)?)),
     };
     let hints = encore_lyrics::anchor_words(lyrics, &lang, &heard);
     tracing::debug!(heard = ?heard, "whisper heard");
@@ -114,7 +167,7 @@ pub fn full_with_whisper(
     };
     let starts = match whisper.starts_around_lines(audio, &aligned, &lang, LINE_SEARCH_MARGIN_S) {
         Ok(starts) => starts,
-        Err(e) => return whisper.give_up(e, || Ok(aligned)),
+        Err(e) => return give_up(whisper, e, || Ok(aligned)),
     };
     let moved =
         encore_lyrics::move_lines(&aligned, &starts, LINE_SEARCH_MARGIN_S, audio.duration_s())?;

@@ -11,7 +11,8 @@
 //!
 //! [`refine_with_whisper`] and [`full_with_whisper`] compose those answers with
 //! `encore-lyrics`' aligners; `encore lyrics align`, `encore lyrics eval` and the platform's
-//! lyrics step all align through them. When Whisper fails and was not [`Whisper::required`],
+//! lyrics step all align through them, asking a [`Listener`]: a [`Whisper`] process, or the
+//! server's shared one, held only while it answers. When Whisper fails and was not [`Whisper::required`],
 //! they align without it and say why ([`WithWhisper::whisper_error`]).
 
 mod client;
@@ -20,5 +21,7 @@ mod error;
 pub mod python;
 
 pub use client::{Installation, Whisper, WhisperAudio};
-pub use compose::{LINE_SEARCH_MARGIN_S, WithWhisper, full_with_whisper, refine_with_whisper};
+pub use compose::{
+    LINE_SEARCH_MARGIN_S, Listener, WithWhisper, full_with_whisper, refine_with_whisper,
+};
 pub use error::{Error, Result};

@@ -186,14 +186,15 @@ impl Step for LyricsStep {
                 // Sphinx phones for its median; full mode aligns the lines it moved as refine mode
                 // does when they are there, and takes only the transcript's hints when not.
                 let refine_phones = sphinx();
-                let with_whisper = match (mode, &refine_phones) {
+                let with_whisper = match (mode, refine_phones) {
                     (Mode::Refine, None) => None,
-                    _ => whisper.align(mode, |w| {
+                    (_, refine_phones) if whisper.joins(mode)? => {
                         let audio =
-                            WhisperAudio::from_mono(&mid, encore_lyrics::FRONTEND_SAMPLE_RATE)?;
-                        match (mode, refine_phones) {
+                            WhisperAudio::from_mono(&mid, encore_lyrics::FRONTEND_SAMPLE_RATE);
+                        let mut listener = &*whisper;
+                        Some(audio.and_then(|audio| match (mode, refine_phones) {
                             (Mode::Refine, Some(phones)) => refine_with_whisper(
-                                w,
+                                &mut listener,
                                 model.clone(),
                                 phones,
                                 options,
@@ -202,7 +203,7 @@ impl Step for LyricsStep {
                                 &lyrics,
                             ),
                             (_, phones) => full_with_whisper(
-                                w,
+                                &mut listener,
                                 &aligner,
                                 phones.map(|p| (model.clone(), p)),
                                 options,
@@ -210,8 +211,9 @@ impl Step for LyricsStep {
                                 &features,
                                 &lyrics,
                             ),
-                        }
-                    })?,
+                        }))
+                    }
+                    _ => None,
                 };
                 Ok(match with_whisper {
                     Some(Ok(a)) => {

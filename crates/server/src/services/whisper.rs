@@ -1,10 +1,11 @@
 //! The worker's Whisper process for the lyrics step: started on first use, shared by the jobs
-//! of one process (one song at a time), started again after it dies.
+//! of one process and held only while it answers a question (the hybrid model's passes of
+//! concurrent jobs run in parallel), started again after it dies.
 
 use std::sync::Mutex;
 
-use encore_lyrics::Mode;
-use encore_whisper::{Installation, Whisper, WithWhisper};
+use encore_lyrics::{HeardWord, Language, Lyrics, Mode};
+use encore_whisper::{Installation, Listener, Whisper, WhisperAudio};
 
 use crate::config::LyricsWhisper;
 
@@ -41,29 +42,24 @@ impl WhisperProcess {
         }
     }
 
-    /// Whether Whisper takes part in aligning lyrics in `mode` (if it is installed).
-    pub fn joins(&self, mode: Mode) -> bool {
-        match self.when {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether Whisper takes part in aligning lyrics in `mode`, starting its process when
+    /// needed (this blocks, about a second). `Ok(false)`: not in this mode, or with `auto` not
+    /// installed or not starting. With `on`, a process that does not start is an error (the
+    /// step is retried later).
+    pub fn joins(&self, mode: Mode) -> Result<bool, WhisperUnavailable> {
+        let wanted = match self.when {
             LyricsWhisper::On => true,
             LyricsWhisper::Auto => mode == Mode::Refine && self.installation.is_present(),
             LyricsWhisper::Off => false,
+        };
+        if !wanted {
+            return Ok(false);
         }
-    }
-
-    /// Runs `align` with the process (started when needed; this blocks, and waits for any
-    /// other song being aligned with it). `Ok(None)`: Whisper does not join `mode`, or with
-    /// `auto` it did not start. A process whose failure says it is gone is dropped, so the
-    /// next song starts a new one. Whisper is never [`Whisper::required`] here: a song it
-    /// cannot help with is aligned without it, and the result says why.
-    pub fn align(
-        &self,
-        mode: Mode,
-        align: impl FnOnce(&mut Whisper) -> encore_whisper::Result<WithWhisper>,
-    ) -> Result<Option<encore_whisper::Result<WithWhisper>>, WhisperUnavailable> {
-        if !self.joins(mode) {
-            return Ok(None);
-        }
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = self.state();
         if matches!(*state, State::Idle) {
             let _span = tracing::info_span!("whisper_start").entered();
             match Whisper::start(&self.installation, false) {
@@ -75,31 +71,75 @@ impl WhisperProcess {
                 }
             }
         }
+        Ok(matches!(*state, State::Running(_)))
+    }
+
+    /// Asks the process one question, holding it only meanwhile (started again when it is
+    /// gone). A failure that says the process is gone drops it, so the next question starts a
+    /// new one.
+    fn ask<R>(
+        &self,
+        question: impl FnOnce(&mut Whisper) -> encore_whisper::Result<R>,
+    ) -> encore_whisper::Result<R> {
+        let mut state = self.state();
+        if matches!(*state, State::Idle) {
+            *state = State::Running(Whisper::start(&self.installation, false)?);
+        }
         let State::Running(whisper) = &mut *state else {
-            return Ok(None);
+            return Err(encore_whisper::Error::Reported(
+                "the process did not start".into(),
+            ));
         };
-        let result = align(whisper);
-        let gone = match &result {
-            Err(e) => e.is_process_gone(),
-            Ok(WithWhisper {
-                whisper_error: Some(e),
-                ..
-            }) => e.is_process_gone(),
-            Ok(_) => false,
-        };
-        if gone {
-            tracing::warn!("the Whisper process is gone; the next song starts a new one");
+        let answer = question(whisper);
+        if answer
+            .as_ref()
+            .is_err_and(encore_whisper::Error::is_process_gone)
+        {
+            tracing::warn!("the Whisper process is gone; the next question starts a new one");
             *state = State::Idle;
         }
-        Ok(Some(result))
+        answer
+    }
+}
+
+/// The shared process as a [`Listener`]: never required (a song Whisper cannot help with is
+/// aligned without it, and the step's result says why).
+impl Listener for &WhisperProcess {
+    fn required(&self) -> bool {
+        false
+    }
+
+    fn word_starts(
+        &mut self,
+        audio: &WhisperAudio,
+        lyrics: &Lyrics,
+        lang: &Language,
+    ) -> encore_whisper::Result<Vec<Option<f64>>> {
+        self.ask(|w| w.word_starts(audio, lyrics, lang))
+    }
+
+    fn starts_around_lines(
+        &mut self,
+        audio: &WhisperAudio,
+        lyrics: &Lyrics,
+        lang: &Language,
+        margin_s: f64,
+    ) -> encore_whisper::Result<Vec<Option<f64>>> {
+        self.ask(|w| w.starts_around_lines(audio, lyrics, lang, margin_s))
+    }
+
+    fn heard_words(
+        &mut self,
+        audio: &WhisperAudio,
+        lang: &Language,
+    ) -> encore_whisper::Result<Vec<HeardWord>> {
+        self.ask(|w| w.heard_words(audio, lang))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use encore_lyrics::{Language, Lyrics};
-    use encore_whisper::WhisperAudio;
 
     /// A stand-in interpreter that counts its starts, says `READY`, and exits on the first
     /// request: a Whisper process that dies mid-song.
@@ -130,24 +170,22 @@ mod tests {
     }
 
     #[test]
-    fn a_process_that_dies_is_started_again_for_the_next_song() {
+    fn a_process_that_dies_is_started_again_for_the_next_question() {
         let dir = tempfile::tempdir().unwrap();
         let whisper = WhisperProcess::new(LyricsWhisper::On, dying_installation(dir.path()));
+        assert!(whisper.joins(Mode::Full).unwrap());
+        assert_eq!(starts(dir.path()), 1);
         let audio = WhisperAudio::from_mono(&[0.0; 16_000], 16_000).unwrap();
-        let ask = |w: &mut Whisper| {
-            w.heard_words(&audio, &Language::En).map(|_| WithWhisper {
-                lyrics: Lyrics::default(),
-                whisper_error: None,
-            })
-        };
-        for song in 1..=2 {
-            let got = whisper.align(Mode::Full, ask).unwrap().unwrap();
-            assert!(
-                matches!(&got, Err(e) if e.is_process_gone()),
-                "song {song}: {got:?}"
-            );
-            assert_eq!(starts(dir.path()), song);
+        let mut listener = &whisper;
+        assert!(!listener.required());
+        for question in 1..=2 {
+            let err = listener.heard_words(&audio, &Language::En).unwrap_err();
+            assert!(err.is_process_gone(), "question {question}: {err}");
+            assert_eq!(starts(dir.path()), question);
         }
+        // The third question finds no process and starts one.
+        let _ = listener.heard_words(&audio, &Language::En);
+        assert_eq!(starts(dir.path()), 3);
     }
 
     #[test]
@@ -157,26 +195,33 @@ mod tests {
             python: "/nonexistent/python".into(),
             model: dir.path().to_path_buf(),
         };
-        let fail = |_: &mut Whisper| -> encore_whisper::Result<WithWhisper> {
-            panic!("no Whisper to ask")
-        };
         // Not present: `auto` leaves both modes alone.
         let auto = WhisperProcess::new(LyricsWhisper::Auto, broken.clone());
-        assert!(!auto.joins(Mode::Refine) && !auto.joins(Mode::Full));
-        assert!(auto.align(Mode::Refine, fail).unwrap().is_none());
-        // Present but broken: `auto` goes without it, `on` is an error each time.
+        assert!(!auto.joins(Mode::Refine).unwrap() && !auto.joins(Mode::Full).unwrap());
+        // Present but broken: `auto` goes without it (and does not try again), `on` is an
+        // error each time.
         let fake = dying_installation(dir.path());
-        std::fs::write(&fake.python, "#!/bin/sh\nexit 1\n").unwrap();
+        std::fs::write(
+            &fake.python,
+            "#!/bin/sh\necho start >> \"$0.starts\"\nexit 1\n",
+        )
+        .unwrap();
         let auto = WhisperProcess::new(LyricsWhisper::Auto, fake.clone());
-        assert!(auto.joins(Mode::Refine) && !auto.joins(Mode::Full));
-        assert!(auto.align(Mode::Refine, fail).unwrap().is_none());
-        assert!(auto.align(Mode::Refine, fail).unwrap().is_none());
+        assert!(!auto.joins(Mode::Full).unwrap());
+        assert!(!auto.joins(Mode::Refine).unwrap());
+        assert!(!auto.joins(Mode::Refine).unwrap());
+        let tries = || {
+            std::fs::read_to_string(dir.path().join("python.starts"))
+                .map_or(0, |s| s.lines().count())
+        };
+        assert_eq!(tries(), 1);
         let on = WhisperProcess::new(LyricsWhisper::On, fake);
         for _ in 0..2 {
-            let err = on.align(Mode::Full, fail).unwrap_err();
+            let err = on.joins(Mode::Full).unwrap_err();
             assert!(err.to_string().contains("Whisper did not start"), "{err}");
         }
+        assert_eq!(tries(), 3);
         let off = WhisperProcess::new(LyricsWhisper::Off, broken);
-        assert!(off.align(Mode::Refine, fail).unwrap().is_none());
+        assert!(!off.joins(Mode::Refine).unwrap());
     }
 }
