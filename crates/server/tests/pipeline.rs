@@ -30,14 +30,7 @@ async fn upload(t: &TestApp, s: &Session, title: &str, wav: &[u8], lyrics: Optio
     if let Some(l) = lyrics {
         parts.push(Part::Text("lyrics", l));
     }
-    let r = t.upload(s, &parts).await;
-    assert_eq!(
-        r.status,
-        StatusCode::CREATED,
-        "{:?}",
-        String::from_utf8_lossy(&r.body)
-    );
-    r.json()["id"].as_str().unwrap().to_string()
+    t.upload_created(s, &parts).await
 }
 
 async fn jobs(t: &TestApp, s: &Session, id: &str) -> Value {

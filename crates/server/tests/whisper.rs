@@ -5,7 +5,6 @@
 
 mod common;
 
-use axum::http::StatusCode;
 use common::{Backend, Part, Session, TestApp};
 use encore_server::{LyricsWhisper, Registry};
 use serde_json::Value;
@@ -87,14 +86,7 @@ async fn upload(
         Part::File("audio", "spoken.wav", wav),
         Part::Text("lyrics", lyrics),
     ];
-    let r = t.upload(s, &parts).await;
-    assert_eq!(
-        r.status,
-        StatusCode::CREATED,
-        "{:?}",
-        String::from_utf8_lossy(&r.body)
-    );
-    r.json()["id"].as_str().unwrap().to_string()
+    t.upload_created(s, &parts).await
 }
 
 /// The lyrics step's result and the aligned lines' start times.

@@ -287,7 +287,12 @@ impl TestApp {
         if let Some(l) = lyrics {
             parts.push(Part::Text("lyrics", l));
         }
-        let r = self.upload(session, &parts).await;
+        self.upload_created(session, &parts).await
+    }
+
+    /// Uploads `parts`, checks the work was created, and returns its id.
+    pub async fn upload_created(&self, session: &Session, parts: &[Part<'_>]) -> String {
+        let r = self.upload(session, parts).await;
         assert_eq!(
             r.status,
             StatusCode::CREATED,
