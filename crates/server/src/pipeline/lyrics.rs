@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use sqlx::Row;
 
 use super::{Step, StepContext, StepError, StepOutput};
+use crate::services::WhisperUnavailable;
 use crate::store::keys;
 
 /// Derived blob holding the aligned lyrics JSON.
@@ -31,14 +32,15 @@ fn transient(e: impl Into<anyhow::Error>) -> StepError {
     StepError::Transient(e.into())
 }
 
-/// Failures of the blocking part that are worth a retry: the front end on the stored PCM, or
-/// Whisper not starting when it must (`on`).
-#[derive(Debug, thiserror::Error)]
-enum RetryableFailure {
-    #[error(transparent)]
-    Start(#[from] crate::services::WhisperUnavailable),
-    #[error(transparent)]
-    Features(#[from] encore_lyrics::Error),
+/// An alignment made by the step.
+struct Aligned {
+    lyrics: Lyrics,
+    /// The acoustic model's name.
+    model: String,
+    /// Whether Whisper took part.
+    whisper: bool,
+    /// Why Whisper had no part when it was asked (a language it does not know, ...).
+    whisper_error: Option<String>,
 }
 
 /// Debian's English pronunciation dictionary when installed (as `encore lyrics align` uses it),
@@ -160,21 +162,25 @@ impl Step for LyricsStep {
         }
         let side = ctx.side_pcm().await?;
         let whisper = ctx.services.whisper.clone();
-        type Aligned = (Lyrics, String, Option<Option<String>>);
+        // Outer error: Whisper did not start when it must (`on`), worth a retry. Inner error:
+        // these lyrics cannot be aligned to this audio, a result of the step.
         let outcome = tokio::task::spawn_blocking(
-            move || -> Result<Result<Aligned, String>, RetryableFailure> {
-                // The analysis PCM is the mid signal; with the side signal of a stereo original the
-                // front end can pull the centre (where the voice usually is) out of the mix. A
-                // one-channel original gets no side signal.
-                let features = encore_lyrics::from_mid_side(&mid, &side.unwrap_or_default())?;
+            move || -> Result<Result<Aligned, String>, WhisperUnavailable> {
+                // The analysis PCM is the mid signal; with the side signal of a stereo original
+                // the front end can pull the centre (where the voice usually is) out of the mix.
+                // A one-channel original gets no side signal.
+                let features = match encore_lyrics::from_mid_side(&mid, &side.unwrap_or_default()) {
+                    Ok(f) => f,
+                    Err(e) => return Ok(Err(e.to_string())),
+                };
                 let options = AlignOptions {
                     mode,
                     language: language.as_deref().map(Language::from_code),
                     dictionary: dictionary(),
                     ..AlignOptions::default()
                 };
-                // As `encore lyrics align` by default: the Sphinx phones in refine mode, where they
-                // were measured better on real songs; the shipped model alone in full mode.
+                // As `encore lyrics align` by default: the Sphinx phones in refine mode, where
+                // they were measured better on real songs; the shipped model alone in full mode.
                 let phones = sphinx().filter(|_| mode == Mode::Refine);
                 let aligner = MedianAligner::new(vec![Aligner::recommended(
                     model.clone(),
@@ -183,48 +189,51 @@ impl Step for LyricsStep {
                 )]);
                 let name = aligner.name().to_string();
                 // Whisper joins as in `encore lyrics align --whisper=WHEN`: refine mode needs the
-                // Sphinx phones for its median; full mode aligns the lines it moved as refine mode
-                // does when they are there, and takes only the transcript's hints when not.
+                // Sphinx phones for its median; full mode aligns the lines it moved as refine
+                // mode does when they are there, and takes only the transcript's hints when not.
                 let refine_phones = sphinx();
-                let with_whisper = match (mode, refine_phones) {
-                    (Mode::Refine, None) => None,
-                    (_, refine_phones) if whisper.joins(mode)? => {
-                        let audio =
-                            WhisperAudio::from_mono(&mid, encore_lyrics::FRONTEND_SAMPLE_RATE);
-                        let mut listener = &*whisper;
-                        Some(audio.and_then(|audio| match (mode, refine_phones) {
-                            (Mode::Refine, Some(phones)) => refine_with_whisper(
-                                &mut listener,
-                                model.clone(),
-                                phones,
-                                options,
-                                &audio,
-                                &features,
-                                &lyrics,
-                            ),
-                            (_, phones) => full_with_whisper(
-                                &mut listener,
-                                &aligner,
-                                phones.map(|p| (model.clone(), p)),
-                                options,
-                                &audio,
-                                &features,
-                                &lyrics,
-                            ),
-                        }))
-                    }
-                    _ => None,
-                };
-                Ok(match with_whisper {
-                    Some(Ok(a)) => {
-                        Ok((a.lyrics, name, Some(a.whisper_error.map(|e| e.to_string()))))
-                    }
-                    Some(Err(e)) => Err(e.to_string()),
-                    None => aligner
-                        .align_features(&features, &lyrics)
-                        .map(|a| (a, name, None))
-                        .map_err(|e| e.to_string()),
-                })
+                if (mode == Mode::Full || refine_phones.is_some()) && whisper.joins(mode)? {
+                    let mut listener = &*whisper;
+                    let aligned =
+                        WhisperAudio::from_mono(&mid, encore_lyrics::FRONTEND_SAMPLE_RATE)
+                            .and_then(|audio| match (mode, refine_phones) {
+                                (Mode::Refine, Some(phones)) => refine_with_whisper(
+                                    &mut listener,
+                                    model.clone(),
+                                    phones,
+                                    options,
+                                    &audio,
+                                    &features,
+                                    &lyrics,
+                                ),
+                                (_, phones) => full_with_whisper(
+                                    &mut listener,
+                                    &aligner,
+                                    phones.map(|p| (model.clone(), p)),
+                                    options,
+                                    &audio,
+                                    &features,
+                                    &lyrics,
+                                ),
+                            });
+                    return Ok(aligned
+                        .map(|a| Aligned {
+                            lyrics: a.lyrics,
+                            model: name,
+                            whisper: a.whisper_error.is_none(),
+                            whisper_error: a.whisper_error.map(|e| e.to_string()),
+                        })
+                        .map_err(|e| e.to_string()));
+                }
+                Ok(aligner
+                    .align_features(&features, &lyrics)
+                    .map(|lyrics| Aligned {
+                        lyrics,
+                        model: name,
+                        whisper: false,
+                        whisper_error: None,
+                    })
+                    .map_err(|e| e.to_string()))
             },
         )
         .await
@@ -235,7 +244,7 @@ impl Step for LyricsStep {
         } else {
             "full"
         };
-        let (aligned, model_name, whisper_part) = match outcome {
+        let aligned = match outcome {
             Ok(a) => a,
             // The lyrics cannot be aligned to this audio (too many words for its length, ...):
             // the work is still usable with unaligned lyrics.
@@ -245,8 +254,8 @@ impl Step for LyricsStep {
                 })));
             }
         };
-        let body = contract_json(&aligned);
-        let words: usize = aligned.lines.iter().map(|l| l.words.len()).sum();
+        let body = contract_json(&aligned.lyrics);
+        let words: usize = aligned.lyrics.lines.iter().map(|l| l.words.len()).sum();
         ctx.blobs
             .put_bytes(
                 &keys::derived(&ctx.work_id, LYRICS_ALIGNED),
@@ -257,13 +266,13 @@ impl Step for LyricsStep {
         Ok(StepOutput::done(json!({
             "aligned": true,
             "mode": mode_name,
-            "model": model_name,
-            "lines": aligned.lines.len(),
+            "model": aligned.model,
+            "lines": aligned.lyrics.lines.len(),
             "words": words,
             "lines_after_end": lines_after_end,
             // Whether Whisper took part, and why not when it was asked and failed.
-            "whisper": matches!(whisper_part, Some(None)),
-            "whisper_error": whisper_part.flatten(),
+            "whisper": aligned.whisper,
+            "whisper_error": aligned.whisper_error,
         })))
     }
 }
