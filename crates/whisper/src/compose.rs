@@ -24,8 +24,10 @@ pub const LINE_SEARCH_MARGIN_S: f64 = 8.0;
 pub struct WithWhisper {
     /// The alignment.
     pub lyrics: Lyrics,
-    /// Whisper's failure when it was not [`Listener::required`] and the alignment was made
-    /// without it; `None` when Whisper took part.
+    /// Whisper's failure when it was not [`Listener::required`] and the alignment was finished
+    /// without it (in full mode, after a failure in the last step, refine mode's word starts,
+    /// the lines Whisper moved stay where it moved them); `None` when Whisper took part to the
+    /// end.
     pub whisper_error: Option<Error>,
 }
 

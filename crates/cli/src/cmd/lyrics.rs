@@ -187,7 +187,7 @@ impl WhisperArgs {
                 .ok());
         }
         Whisper::start(&installation, true)
-            .context("or pass --whisper-python and --whisper-model")
+            .context("starting Whisper (--whisper-python and --whisper-model choose others)")
             .map(Some)
     }
 }
