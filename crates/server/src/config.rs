@@ -34,7 +34,7 @@ pub enum LyricsWhisper {
     /// Refine mode (LRC with line times) when Whisper is installed: the default.
     #[default]
     Auto,
-    /// Both modes; plain lyrics too (about 5x real time instead of about 30x). The server and
+    /// Both modes; plain lyrics too (about 6.5x real time instead of about 30x). The server and
     /// workers refuse to start when Whisper is not installed.
     On,
     /// Never.

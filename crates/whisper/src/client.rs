@@ -191,6 +191,24 @@ fn windows(spans: &[(f64, f64)]) -> Vec<Window> {
         .collect()
 }
 
+/// Runs of neighbouring lines (`spans`: each line's start and end) that are looked for in one
+/// window: a run grows while its first start to its last end, plus `margin_s` on both sides,
+/// fits in Whisper's [`WINDOW_S`]. Every line is in exactly one run, in order; a line longer
+/// than the window is a run of its own.
+fn line_groups(spans: &[(f64, f64)], margin_s: f64) -> Vec<std::ops::Range<usize>> {
+    let mut groups = Vec::new();
+    let mut first = 0;
+    while first < spans.len() {
+        let mut end = first + 1;
+        while end < spans.len() && spans[end].1 - spans[first].0 + 2.0 * margin_s <= WINDOW_S {
+            end += 1;
+        }
+        groups.push(first..end);
+        first = end;
+    }
+    groups
+}
+
 /// Words as Whisper's tokenizer expects them: with a leading space, except in Chinese.
 fn whisper_words<'a>(words: impl IntoIterator<Item = &'a Word>, lang: &Language) -> Vec<String> {
     let spaced = !matches!(lang, Language::Zh);
@@ -289,10 +307,12 @@ impl Whisper {
     }
 
     /// Every word's start in `lyrics` (an alignment: every line timed), in order of the words,
-    /// from Whisper looking for each line in a window `margin_s` wider on both sides, with the
-    /// last [`CONTEXT_WORDS`] words of the line before and the first of the line after as text
-    /// around it (without them, the line's first words are drawn to whatever is sung at the
-    /// window's start). Starts may lie outside the line; see [`encore_lyrics::move_lines`].
+    /// from Whisper looking for each line in a window `margin_s` wider on both sides. Lines
+    /// close enough share one window ([`line_groups`]: Whisper then also keeps them in order,
+    /// and fewer windows cost less), with the last [`CONTEXT_WORDS`] words of the line before
+    /// and the first of the line after as text around them (without them, the first words are
+    /// drawn to whatever is sung at the window's start). Starts may lie outside the lines; see
+    /// [`encore_lyrics::move_lines`].
     pub fn starts_around_lines(
         &mut self,
         audio: &WhisperAudio,
@@ -302,37 +322,43 @@ impl Whisper {
     ) -> Result<Vec<Option<f64>>> {
         let lines = lines_with_words(lyrics);
         let duration = audio.duration_s();
-        let mut windows = Vec::with_capacity(lines.len());
+        let mut spans = Vec::with_capacity(lines.len());
         for (i, line) in lines.iter().enumerate() {
-            let (Some(s), Some(e)) = (line.start_s, line.end_s) else {
-                return Err(untimed(i, line));
-            };
+            match (line.start_s, line.end_s) {
+                (Some(s), Some(e)) => spans.push((s, e.max(s))),
+                _ => return Err(untimed(i, line)),
+            }
+        }
+        let groups = line_groups(&spans, margin_s);
+        let mut windows = Vec::with_capacity(groups.len());
+        for group in &groups {
+            let (s, e) = (spans[group.start].0, spans[group.end - 1].1);
             let start_s = (s - margin_s).clamp(0.0, duration);
-            let end_s = (e.max(s) + margin_s)
+            let end_s = (e + margin_s)
                 .clamp(start_s, duration)
                 .min(start_s + WINDOW_S);
-            let before = i.checked_sub(1).map_or(&[][..], |p| {
+            let before = group.start.checked_sub(1).map_or(&[][..], |p| {
                 let w = &lines[p].words;
                 &w[w.len().saturating_sub(CONTEXT_WORDS)..]
             });
             let after = lines
-                .get(i + 1)
+                .get(group.end)
                 .map_or(&[][..], |n| &n.words[..n.words.len().min(CONTEXT_WORDS)]);
             windows.push(Window {
                 start_s,
                 end_s,
                 before: whisper_words(before, lang),
-                words: whisper_words(&line.words, lang),
+                words: whisper_words(lines[group.clone()].iter().flat_map(|l| &l.words), lang),
                 after: whisper_words(after, lang),
             });
         }
         let per_window = self.ask_windows(audio, lang, &windows)?;
         Ok(per_window
             .into_iter()
-            .zip(&lines)
-            .flat_map(|(got, line)| match got {
+            .zip(&groups)
+            .flat_map(|(got, group)| match got {
                 Some(got) => got.into_iter().map(Some).collect::<Vec<_>>(),
-                None => vec![None; line.words.len()],
+                None => vec![None; lines[group.clone()].iter().map(|l| l.words.len()).sum()],
             })
             .collect())
     }
@@ -438,6 +464,24 @@ mod tests {
         let spans: Vec<(f64, f64)> = w.iter().map(|w| (w.start_s, w.end_s)).collect();
         assert_eq!(spans, [(1.0, 4.5), (5.0, 9.5), (40.0, 70.0)]);
         assert!(windows(&[]).is_empty());
+    }
+
+    #[test]
+    fn neighbouring_lines_share_a_window_that_fits_in_30_s() {
+        // With 8 s on both sides a run may span 14 s of lines (0 to 14 s: three lines).
+        let spans = [
+            (0.0, 3.0),
+            (4.0, 8.0),
+            (9.0, 14.0),
+            (15.0, 20.0),
+            (40.0, 70.0),
+            (71.0, 72.0),
+        ];
+        assert_eq!(line_groups(&spans, 8.0), [0..3, 3..4, 4..5, 5..6]);
+        assert_eq!(line_groups(&spans, 0.0), [0..4, 4..5, 5..6]);
+        assert!(line_groups(&[], 8.0).is_empty());
+        let one_each = line_groups(&spans, 20.0);
+        assert_eq!(one_each, (0..6).map(|i| i..i + 1).collect::<Vec<_>>());
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub struct DataArgs {
     )]
     pub fingerprint_schema: String,
     /// When the lyrics step asks OpenAI Whisper: `auto` in refine mode (LRC with line times)
-    /// when installed, `on` in both modes (plain lyrics too, about 5x real time; refuses to
+    /// when installed, `on` in both modes (plain lyrics too, about 6.5x real time; refuses to
     /// start without Whisper), `off` never. As `encore lyrics align --whisper`.
     #[arg(
         long,
