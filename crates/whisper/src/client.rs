@@ -329,9 +329,7 @@ impl Whisper {
                 _ => return Err(untimed(i, line)),
             }
         }
-        let groups = line_groups(&spans, margin_s);
-        let mut windows = Vec::with_capacity(groups.len());
-        for group in &groups {
+        let window = |group: &std::ops::Range<usize>| {
             let (s, e) = (spans[group.start].0, spans[group.end - 1].1);
             let start_s = (s - margin_s).clamp(0.0, duration);
             let end_s = (e + margin_s)
@@ -344,23 +342,50 @@ impl Whisper {
             let after = lines
                 .get(group.end)
                 .map_or(&[][..], |n| &n.words[..n.words.len().min(CONTEXT_WORDS)]);
-            windows.push(Window {
+            Window {
                 start_s,
                 end_s,
                 before: whisper_words(before, lang),
                 words: whisper_words(lines[group.clone()].iter().flat_map(|l| &l.words), lang),
                 after: whisper_words(after, lang),
-            });
-        }
+            }
+        };
+        let groups = line_groups(&spans, margin_s);
+        let windows: Vec<Window> = groups.iter().map(window).collect();
         let per_window = self.ask_windows(audio, lang, &windows)?;
-        Ok(per_window
-            .into_iter()
-            .zip(&groups)
-            .flat_map(|(got, group)| match got {
-                Some(got) => got.into_iter().map(Some).collect::<Vec<_>>(),
-                None => vec![None; lines[group.clone()].iter().map(|l| l.words.len()).sum()],
-            })
-            .collect())
+        // A run of lines with no answer (too many tokens for Whisper's decoder) is asked again
+        // line by line.
+        let singles: Vec<std::ops::Range<usize>> = groups
+            .iter()
+            .zip(&per_window)
+            .filter(|(g, got)| got.is_none() && g.len() > 1)
+            .flat_map(|(g, _)| g.clone().map(|i| i..i + 1))
+            .collect();
+        let per_line = if singles.is_empty() {
+            Vec::new()
+        } else {
+            let windows: Vec<Window> = singles.iter().map(window).collect();
+            self.ask_windows(audio, lang, &windows)?
+        };
+        let mut per_line = per_line.into_iter();
+        let mut starts = Vec::new();
+        for (got, group) in per_window.into_iter().zip(&groups) {
+            match got {
+                Some(got) => starts.extend(got.into_iter().map(Some)),
+                None if group.len() == 1 => {
+                    starts.extend(lines[group.start].words.iter().map(|_| None));
+                }
+                None => {
+                    for line in &lines[group.clone()] {
+                        match per_line.next().flatten() {
+                            Some(got) => starts.extend(got.into_iter().map(Some)),
+                            None => starts.extend(line.words.iter().map(|_| None)),
+                        }
+                    }
+                }
+            }
+        }
+        Ok(starts)
     }
 
     /// Whisper's start, in seconds from the start of the audio, of every word of every window
