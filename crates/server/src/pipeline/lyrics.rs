@@ -181,17 +181,16 @@ impl Step for LyricsStep {
                 };
                 // As `encore lyrics align` by default: the Sphinx phones in refine mode, where
                 // they were measured better on real songs; the shipped model alone in full mode.
-                let phones = sphinx().filter(|_| mode == Mode::Refine);
+                let refine_phones = sphinx();
                 let aligner = MedianAligner::new(vec![Aligner::recommended(
                     model.clone(),
-                    phones,
+                    refine_phones.clone().filter(|_| mode == Mode::Refine),
                     options.clone(),
                 )]);
                 let name = aligner.name().to_string();
                 // Whisper joins as in `encore lyrics align --whisper=WHEN`: refine mode needs the
                 // Sphinx phones for its median; full mode aligns the lines it moved as refine
                 // mode does when they are there, and takes only the transcript's hints when not.
-                let refine_phones = sphinx();
                 if (mode == Mode::Full || refine_phones.is_some()) && whisper.joins(mode)? {
                     let mut listener = &*whisper;
                     let aligned =
