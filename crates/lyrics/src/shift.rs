@@ -2,17 +2,21 @@
 //! line well relative to each other but often places the whole line seconds off; an aligner
 //! that looked for the line in a window around it (Whisper's attention in `encore lyrics align
 //! --whisper`) says where the line's words are. Each line moves by the median offset of its
-//! words from that aligner's, less the song's median offset (a constant lag of the other
-//! aligner, as in [`crate::median_with_starts`]), at most a given distance, and lines stay in
-//! order.
+//! words from that aligner's, less that aligner's known lag (how early or late it places words,
+//! a constant of the aligner), at most a given distance, and lines stay in order.
+//!
+//! The lag is given, not taken from the song as [`crate::median_with_starts`] does: there the
+//! lines are true, here they are full mode's, which often places every line of a song seconds
+//! off in the same direction, and the song's median offset would cancel exactly that.
 
 use crate::doc::Lyrics;
 use crate::ensemble::{check_outside_starts, median};
 use crate::error::{Error, Result};
 
 /// `lyrics` (an alignment: every line and word timed) with each line moved to where `starts`
-/// (one outside start per word, in order; `None` for no opinion) place it, by at most
-/// `max_shift_s`, and never past `duration_s` (the audio's length). A line's first word is
+/// (one outside start per word, in order; `None` for no opinion) place it, less `lag_s` (the
+/// outside aligner's constant lag: its starts minus the true ones, negative when early), by at
+/// most `max_shift_s`, and never past `duration_s` (the audio's length). A line's first word is
 /// left out of its offset when the line has more than one word with an outside start: an
 /// aligner that is given a window starts the first word where the window starts. Lines without
 /// an outside start stay; every line still starts no earlier than the one before and ends no
@@ -20,10 +24,16 @@ use crate::error::{Error, Result};
 pub fn move_lines(
     lyrics: &Lyrics,
     starts: &[Option<f64>],
+    lag_s: f64,
     max_shift_s: f64,
     duration_s: f64,
 ) -> Result<Lyrics> {
     check_outside_starts(lyrics, starts)?;
+    if !lag_s.is_finite() {
+        return Err(Error::Invalid(format!(
+            "the outside aligner's lag must be a finite number of seconds, not {lag_s}"
+        )));
+    }
     if max_shift_s.is_nan() || max_shift_s < 0.0 {
         return Err(Error::Invalid(format!(
             "the largest shift must be 0 or more, not {max_shift_s}"
@@ -49,13 +59,13 @@ pub fn move_lines(
             median(pairs[skip..].to_vec())
         })
         .collect();
-    let Some(lag) = median(offsets.iter().flatten().copied().collect()) else {
+    if offsets.iter().all(Option::is_none) {
         return Ok(lyrics.clone());
-    };
+    }
     let mut moved = lyrics.clone();
     let mut earliest = 0.0_f64;
     for (line, offset) in moved.lines.iter_mut().zip(&offsets) {
-        let shift = offset.map_or(0.0, |o| (o - lag).clamp(-max_shift_s, max_shift_s));
+        let shift = offset.map_or(0.0, |o| (o - lag_s).clamp(-max_shift_s, max_shift_s));
         let start = line
             .start_s
             .map(|s| (s + shift).max(earliest).min(duration_s));
@@ -133,10 +143,11 @@ mod tests {
     }
 
     #[test]
-    fn a_line_moves_by_its_offset_less_the_songs_lag() {
+    fn a_line_moves_by_its_offset_less_the_aligners_lag() {
         let lyrics = song();
         // The outside aligner is 0.5 s early everywhere, and hears the middle line 2 s later.
-        let moved = move_lines(&lyrics, &starts(&lyrics, &[-0.5, 1.5, -0.5]), 4.0, 60.0).unwrap();
+        let s = starts(&lyrics, &[-0.5, 1.5, -0.5]);
+        let moved = move_lines(&lyrics, &s, -0.5, 4.0, 60.0).unwrap();
         let line_starts: Vec<f64> = moved.lines.iter().map(|l| l.start_s.unwrap()).collect();
         assert_eq!(line_starts, [0.0, 12.0, 20.0]);
         assert_eq!(moved.lines[1].words[2].start_s, Some(14.0));
@@ -144,11 +155,35 @@ mod tests {
     }
 
     #[test]
+    fn a_song_placed_late_throughout_moves_back_as_a_whole() {
+        // Full mode put every line 3 s late; the outside aligner (0.5 s early) hears them all
+        // 3 s earlier. A lag taken from the song itself would keep them where they were.
+        let lyrics = song();
+        let moved = move_lines(&lyrics, &starts(&lyrics, &[-3.5; 3]), -0.5, 4.0, 60.0).unwrap();
+        let line_starts: Vec<f64> = moved.lines.iter().map(|l| l.start_s.unwrap()).collect();
+        assert_eq!(line_starts, [0.0, 7.0, 17.0]);
+    }
+
+    #[test]
     fn shifts_are_capped_and_lines_stay_in_order() {
         let lyrics = song();
-        let moved = move_lines(&lyrics, &starts(&lyrics, &[0.0, 0.0, -30.0]), 4.0, 60.0).unwrap();
+        let moved = move_lines(
+            &lyrics,
+            &starts(&lyrics, &[0.0, 0.0, -30.0]),
+            0.0,
+            4.0,
+            60.0,
+        )
+        .unwrap();
         assert_eq!(moved.lines[2].start_s, Some(16.0));
-        let moved = move_lines(&lyrics, &starts(&lyrics, &[0.0, 12.0, 0.0]), 20.0, 60.0).unwrap();
+        let moved = move_lines(
+            &lyrics,
+            &starts(&lyrics, &[0.0, 12.0, 0.0]),
+            0.0,
+            20.0,
+            60.0,
+        )
+        .unwrap();
         // The middle line would start at 22 s, after the last one: it ends where that starts.
         assert_eq!(moved.lines[1].start_s, Some(22.0));
         assert_eq!(moved.lines[2].start_s, Some(22.0));
@@ -159,7 +194,8 @@ mod tests {
     fn no_line_moves_past_the_end_of_the_audio() {
         let lyrics = song();
         // The last line (20-23 s) heard 4 s later in audio of 22 s.
-        let moved = move_lines(&lyrics, &starts(&lyrics, &[0.0, 0.0, 4.0]), 8.0, 22.0).unwrap();
+        let moved =
+            move_lines(&lyrics, &starts(&lyrics, &[0.0, 0.0, 4.0]), 0.0, 8.0, 22.0).unwrap();
         let last = &moved.lines[2];
         assert_eq!((last.start_s, last.end_s), (Some(22.0), Some(22.0)));
         assert!(last.words.iter().all(|w| w.end_s == Some(22.0)));
@@ -170,10 +206,10 @@ mod tests {
         let lyrics = song();
         let mut s = starts(&lyrics, &[0.0, 3.0, 0.0]);
         s[3] = Some(0.0); // the middle line's first word, pinned to its window's start
-        let moved = move_lines(&lyrics, &s, 4.0, 60.0).unwrap();
+        let moved = move_lines(&lyrics, &s, 0.0, 4.0, 60.0).unwrap();
         assert_eq!(moved.lines[1].start_s, Some(13.0));
         let none = vec![None; 9];
-        assert_eq!(move_lines(&lyrics, &none, 4.0, 60.0).unwrap(), lyrics);
+        assert_eq!(move_lines(&lyrics, &none, 0.0, 4.0, 60.0).unwrap(), lyrics);
     }
 
     proptest::proptest! {
@@ -192,7 +228,7 @@ mod tests {
                 .zip(&outside)
                 .map(|(w, d)| d.map(|d| w.start_s.unwrap() + d))
                 .collect();
-            let moved = move_lines(&lyrics, &starts, max_shift, 25.0).unwrap();
+            let moved = move_lines(&lyrics, &starts, 0.0, max_shift, 25.0).unwrap();
             for (before, after) in lyrics.lines.iter().zip(&moved.lines) {
                 let (s, e) = (after.start_s.unwrap(), after.end_s.unwrap());
                 proptest::prop_assert!(s <= e && e <= 25.0);
@@ -212,12 +248,13 @@ mod tests {
     #[test]
     fn wrong_lengths_and_numbers_are_errors() {
         let lyrics = song();
-        assert!(move_lines(&lyrics, &[Some(1.0)], 4.0, 60.0).is_err());
+        assert!(move_lines(&lyrics, &[Some(1.0)], 0.0, 4.0, 60.0).is_err());
         let mut s = starts(&lyrics, &[0.0, 0.0, 0.0]);
         s[0] = Some(f64::NAN);
-        assert!(move_lines(&lyrics, &s, 4.0, 60.0).is_err());
+        assert!(move_lines(&lyrics, &s, 0.0, 4.0, 60.0).is_err());
         let zero = starts(&lyrics, &[0.0; 3]);
-        assert!(move_lines(&lyrics, &zero, f64::NAN, 60.0).is_err());
-        assert!(move_lines(&lyrics, &zero, 4.0, f64::INFINITY).is_err());
+        assert!(move_lines(&lyrics, &zero, 0.0, f64::NAN, 60.0).is_err());
+        assert!(move_lines(&lyrics, &zero, 0.0, 4.0, f64::INFINITY).is_err());
+        assert!(move_lines(&lyrics, &zero, f64::NAN, 4.0, 60.0).is_err());
     }
 }
