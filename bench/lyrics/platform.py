@@ -7,7 +7,7 @@ lyrics as line-timed LRC for refine mode or plain text for full mode), waits for
 step, fetches the aligned lyrics and scores the word onsets against the reference: mean
 absolute error (AAE), median, share within 0.3 s and 1 s, per song and averaged over songs.
 
-    python3 bench/lyrics/platform.py [DIR] [--mode refine|full] [--lyrics-whisper auto|on|off]
+    python3 bench/lyrics/platform.py [DIR] [--mode refine|full] [--lyrics-whisper auto|refine|on|off]
         [--encore PATH]
 
 DIR defaults to ../shared/data/lyrics/jamendo-dev; --encore to the release build under
@@ -109,7 +109,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("dir", nargs="?", default=str(here.parents[2] / "shared/data/lyrics/jamendo-dev"))
     ap.add_argument("--mode", choices=["refine", "full"], default="refine")
-    ap.add_argument("--lyrics-whisper", choices=["auto", "on", "off"], default="auto")
+    ap.add_argument("--lyrics-whisper", choices=["auto", "refine", "on", "off"], default="auto")
     target = os.environ.get("CARGO_TARGET_DIR", str(here.parents[1] / "target"))
     ap.add_argument("--encore", default=str(Path(target) / "release/encore"))
     args = ap.parse_args()

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 dual!(
     whisper_joins_both_modes_when_on,
-    auto_asks_whisper_in_refine_mode_only_and_off_never,
+    auto_asks_whisper_in_both_modes_refine_in_refine_mode_and_off_never,
     a_song_whisper_cannot_help_with_is_aligned_without_it,
     on_without_a_working_whisper_retries_the_step,
 );
@@ -140,11 +140,15 @@ async fn whisper_joins_both_modes_when_on(b: Backend) {
     t.cleanup().await;
 }
 
-async fn auto_asks_whisper_in_refine_mode_only_and_off_never(b: Backend) {
+async fn auto_asks_whisper_in_both_modes_refine_in_refine_mode_and_off_never(b: Backend) {
     let Some((wav, truth)) = spoken_song() else {
         return;
     };
-    for (when, refine_whisper) in [(LyricsWhisper::Auto, true), (LyricsWhisper::Off, false)] {
+    for (when, full_whisper, refine_whisper) in [
+        (LyricsWhisper::Auto, true, true),
+        (LyricsWhisper::Refine, false, true),
+        (LyricsWhisper::Off, false, false),
+    ] {
         let Some(t) = app(b, when).await else {
             return;
         };
@@ -155,7 +159,7 @@ async fn auto_asks_whisper_in_refine_mode_only_and_off_never(b: Backend) {
         let (result, _) = lyrics_of(&t, &s, &full).await;
         assert_eq!(
             (&result["mode"], &result["whisper"]),
-            (&"full".into(), &false.into()),
+            (&"full".into(), &full_whisper.into()),
             "{when:?}: {result}"
         );
         let (result, _) = lyrics_of(&t, &s, &refine).await;

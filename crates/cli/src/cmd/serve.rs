@@ -9,8 +9,6 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use encore_server::{AppState, BlobConfig, Config, LyricsWhisper, NewWork, Role, WorkMetadata};
 
-use super::lyrics::WhisperUse;
-
 /// Where the platform keeps its data, shared by every server command.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DataArgs {
@@ -35,23 +33,36 @@ pub struct DataArgs {
         default_value = "encore_fingerprint"
     )]
     pub fingerprint_schema: String,
-    /// When the lyrics step asks OpenAI Whisper: `auto` in refine mode (LRC with line times)
-    /// when installed, `on` in both modes (plain lyrics too, about 6.5x real time; refuses to
-    /// start without Whisper), `off` never. As `encore lyrics align --whisper`.
+    /// When the lyrics step asks OpenAI Whisper (see `encore lyrics align --whisper`).
     #[arg(
         long,
         value_enum,
         value_name = "WHEN",
         env = "ENCORE_LYRICS_WHISPER",
-        default_value_t = WhisperUse::Auto
+        default_value_t = StepWhisper::Auto
     )]
-    pub lyrics_whisper: WhisperUse,
+    pub lyrics_whisper: StepWhisper,
     /// Python with faster-whisper; default: ~/.cache/encore/venv-whisper/bin/python.
     #[arg(long, value_name = "PYTHON", env = "ENCORE_WHISPER_PYTHON")]
     pub whisper_python: Option<PathBuf>,
     /// Folder of a CTranslate2 Whisper model; default: ~/.cache/encore/whisper-base.
     #[arg(long, value_name = "DIR", env = "ENCORE_WHISPER_MODEL")]
     pub whisper_model: Option<PathBuf>,
+}
+
+/// `--lyrics-whisper`: [`LyricsWhisper`] (the server crate has no clap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StepWhisper {
+    /// Both modes when installed: plain lyrics (full mode, about 6.5x real time) as well as LRC
+    /// with line times (refine mode, about 28x).
+    Auto,
+    /// Refine mode only, when installed (as `encore lyrics align`; full mode stays at about
+    /// 47x real time).
+    Refine,
+    /// Both modes; refuses to start without Whisper.
+    On,
+    /// Never.
+    Off,
 }
 
 impl DataArgs {
@@ -70,9 +81,10 @@ impl DataArgs {
             config.whisper.model = model.clone();
         }
         config.lyrics_whisper = match self.lyrics_whisper {
-            WhisperUse::Auto => LyricsWhisper::Auto,
-            WhisperUse::On => LyricsWhisper::On,
-            WhisperUse::Off => LyricsWhisper::Off,
+            StepWhisper::Auto => LyricsWhisper::Auto,
+            StepWhisper::Refine => LyricsWhisper::Refine,
+            StepWhisper::On => LyricsWhisper::On,
+            StepWhisper::Off => LyricsWhisper::Off,
         };
         if config.lyrics_whisper == LyricsWhisper::On && !config.whisper.is_present() {
             bail!(

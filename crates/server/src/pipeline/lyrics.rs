@@ -98,7 +98,7 @@ impl Step for LyricsStep {
     }
 
     fn version(&self) -> &'static str {
-        concat!("lyrics/4 encore-server ", env!("CARGO_PKG_VERSION"))
+        concat!("lyrics/5 encore-server ", env!("CARGO_PKG_VERSION"))
     }
 
     fn after(&self) -> &'static [&'static str] {

@@ -47,13 +47,14 @@ impl WhisperProcess {
     }
 
     /// Whether Whisper takes part in aligning lyrics in `mode`, starting its process when
-    /// needed (this blocks, about a second). `Ok(false)`: not in this mode, or with `auto` not
-    /// installed or not starting. With `on`, a process that does not start is an error (the
+    /// needed (this blocks, about a second). `Ok(false)`: not in this mode, or with `auto` or
+    /// `refine` not installed or not starting. With `on`, a process that does not start is an error (the
     /// step is retried later).
     pub fn joins(&self, mode: Mode) -> Result<bool, WhisperUnavailable> {
         let wanted = match self.when {
             LyricsWhisper::On => true,
-            LyricsWhisper::Auto => mode == Mode::Refine && self.installation.is_present(),
+            LyricsWhisper::Auto => self.installation.is_present(),
+            LyricsWhisper::Refine => mode == Mode::Refine && self.installation.is_present(),
             LyricsWhisper::Off => false,
         };
         if !wanted {
@@ -195,32 +196,40 @@ mod tests {
             python: "/nonexistent/python".into(),
             model: dir.path().to_path_buf(),
         };
-        // Not present: `auto` leaves both modes alone.
-        let auto = WhisperProcess::new(LyricsWhisper::Auto, broken.clone());
-        assert!(!auto.joins(Mode::Refine).unwrap() && !auto.joins(Mode::Full).unwrap());
-        // Present but broken: `auto` goes without it (and does not try again), `on` is an
-        // error each time.
+        // Not present: `auto` and `refine` leave both modes alone.
+        for when in [LyricsWhisper::Auto, LyricsWhisper::Refine] {
+            let w = WhisperProcess::new(when, broken.clone());
+            assert!(!w.joins(Mode::Refine).unwrap() && !w.joins(Mode::Full).unwrap());
+        }
+        // Present but broken: `auto` tries it in either mode, goes without it and does not
+        // try again; `refine` does not try it for full mode; `on` is an error each time.
         let fake = dying_installation(dir.path());
         std::fs::write(
             &fake.python,
             "#!/bin/sh\necho start >> \"$0.starts\"\nexit 1\n",
         )
         .unwrap();
-        let auto = WhisperProcess::new(LyricsWhisper::Auto, fake.clone());
-        assert!(!auto.joins(Mode::Full).unwrap());
-        assert!(!auto.joins(Mode::Refine).unwrap());
-        assert!(!auto.joins(Mode::Refine).unwrap());
         let tries = || {
             std::fs::read_to_string(dir.path().join("python.starts"))
                 .map_or(0, |s| s.lines().count())
         };
+        let auto = WhisperProcess::new(LyricsWhisper::Auto, fake.clone());
+        assert!(!auto.joins(Mode::Full).unwrap());
         assert_eq!(tries(), 1);
+        assert!(!auto.joins(Mode::Refine).unwrap());
+        assert!(!auto.joins(Mode::Full).unwrap());
+        assert_eq!(tries(), 1);
+        let refine = WhisperProcess::new(LyricsWhisper::Refine, fake.clone());
+        assert!(!refine.joins(Mode::Full).unwrap());
+        assert_eq!(tries(), 1);
+        assert!(!refine.joins(Mode::Refine).unwrap());
+        assert_eq!(tries(), 2);
         let on = WhisperProcess::new(LyricsWhisper::On, fake);
         for _ in 0..2 {
             let err = on.joins(Mode::Full).unwrap_err();
             assert!(err.to_string().contains("Whisper did not start"), "{err}");
         }
-        assert_eq!(tries(), 3);
+        assert_eq!(tries(), 4);
         let off = WhisperProcess::new(LyricsWhisper::Off, broken);
         assert!(!off.joins(Mode::Refine).unwrap());
     }
