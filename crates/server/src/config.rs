@@ -32,7 +32,7 @@ pub enum BlobConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LyricsWhisper {
     /// Both modes when Whisper is installed: the default. The lyrics step is a background job,
-    /// so full mode (plain lyrics) takes Whisper's accuracy at its price: about 6.5x real time
+    /// so full mode (plain lyrics) takes Whisper's accuracy at its price: about 6x real time
     /// on one core instead of about 47x (refine mode, LRC with line times: about 28x instead of
     /// 47x). A Whisper that does not start is left out.
     #[default]

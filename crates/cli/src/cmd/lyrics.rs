@@ -119,7 +119,7 @@ pub struct WhisperArgs {
     /// refine mode. `auto` (the default): refine mode only, when faster-whisper and the model
     /// are installed (scripts/install-deps.sh) and the other options allow it; `--whisper`
     /// (`on`): both modes, an error when it cannot run; `--whisper=off`: never. Full mode with
-    /// Whisper runs at about 6.5x real time.
+    /// Whisper runs at about 6x real time.
     #[arg(
         long,
         value_enum,

@@ -53,7 +53,7 @@ pub struct DataArgs {
 /// `--lyrics-whisper`: [`LyricsWhisper`] (the server crate has no clap).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum StepWhisper {
-    /// Both modes when installed: plain lyrics (full mode, about 6.5x real time) as well as LRC
+    /// Both modes when installed: plain lyrics (full mode, about 6x real time) as well as LRC
     /// with line times (refine mode, about 28x).
     Auto,
     /// Refine mode only, when installed (as `encore lyrics align`; full mode stays at about

@@ -48,8 +48,8 @@ impl WhisperProcess {
 
     /// Whether Whisper takes part in aligning lyrics in `mode`, starting its process when
     /// needed (this blocks, about a second). `Ok(false)`: not in this mode, or with `auto` or
-    /// `refine` not installed or not starting. With `on`, a process that does not start is an error (the
-    /// step is retried later).
+    /// `refine` not installed or not starting. With `on`, a process that does not start is an
+    /// error (the step is retried later).
     pub fn joins(&self, mode: Mode) -> Result<bool, WhisperUnavailable> {
         let wanted = match self.when {
             LyricsWhisper::On => true,
