@@ -427,6 +427,57 @@ fn whisper_needs_its_model() {
 }
 
 #[test]
+fn full_mode_at_a_terminal_suggests_whisper_when_it_is_installed() {
+    let dir = tmp("whisper-note");
+    let audio = dir.join("song.wav");
+    write_song(&audio, &[(1.0, 1.8), (2.0, 2.9)], 4.0);
+    let lyrics = dir.join("song.txt");
+    std::fs::write(&lyrics, "la lo\n").unwrap();
+    // Present as far as `auto` looks (full mode does not start it).
+    let model = dir.join("model");
+    std::fs::create_dir_all(&model).unwrap();
+    std::fs::write(model.join("model.bin"), b"").unwrap();
+    let python = dir.join("python");
+    std::fs::write(&python, b"").unwrap();
+    let args = |extra: &str| {
+        format!(
+            "{} lyrics align {} {} --mode full --format lrc --whisper-python {} --whisper-model {} {extra}",
+            env!("CARGO_BIN_EXE_encore"),
+            audio.display(),
+            lyrics.display(),
+            python.display(),
+            model.display()
+        )
+    };
+    // Piped, as in scripts: no note.
+    let o = Command::new("sh").arg("-c").arg(args("")).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success() && !err.contains("note:"), "{err}");
+    if !runs("script") {
+        eprintln!("SKIP the terminal half: no `script` (util-linux) to run it in a terminal");
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    }
+    // At a terminal (`script` gives it one): a note, unless Whisper was turned off.
+    let at_terminal = |extra: &str| {
+        let o = Command::new("script")
+            .args(["-q", "-e", "-c", &args(extra), "/dev/null"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let shown = at_terminal("");
+    assert!(
+        shown.contains("note: full mode without Whisper; with --whisper"),
+        "{shown}"
+    );
+    assert!(shown.contains("[00:0"), "{shown}");
+    assert!(!at_terminal("--whisper=off").contains("note:"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn refine_mode_runs_without_whisper_when_it_is_not_installed() {
     let dir = tmp("whisper-absent");
     let audio = dir.join("song.wav");

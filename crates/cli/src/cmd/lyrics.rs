@@ -2,6 +2,7 @@
 //! generate a synthetic benchmark with exact word times.
 
 use std::fmt::Write as _;
+use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::sync::Arc;
@@ -159,6 +160,32 @@ impl WhisperArgs {
         }
     }
 
+    /// Where Whisper is looked for: the flags, else [`Installation::default_location`].
+    fn installation(&self) -> Installation {
+        let default = Installation::default_location();
+        Installation {
+            python: self.whisper_python.clone().unwrap_or(default.python),
+            model: self.whisper_model.clone().unwrap_or(default.model),
+        }
+    }
+
+    /// A note for a person at a terminal who runs full mode without Whisper although it is
+    /// installed: `--whisper` places lines far better there, but is too slow to be the default.
+    fn suggest_for_full_mode(&self, mode: Mode, usable: bool) {
+        if mode == Mode::Full
+            && self.whisper == WhisperUse::Auto
+            && usable
+            && std::io::stderr().is_terminal()
+            && self.installation().is_present()
+        {
+            eprintln!(
+                "note: full mode without Whisper; with --whisper, lines are placed far more \
+                 accurately (word-onset error 0.87 s instead of 6.02 s on jamendo-dev) at about \
+                 6x real time instead of about 47x"
+            );
+        }
+    }
+
     /// The Whisper server for a run over `modes`. `usable` says whether the other options
     /// allow Whisper (else `None`; the callers refuse `on` with their own message first).
     /// With `auto`, a missing installation means no Whisper, and one that does not start is a
@@ -167,11 +194,7 @@ impl WhisperArgs {
         if !usable || !modes.iter().any(|&m| self.joins(m)) {
             return Ok(None);
         }
-        let default = Installation::default_location();
-        let installation = Installation {
-            python: self.whisper_python.clone().unwrap_or(default.python),
-            model: self.whisper_model.clone().unwrap_or(default.model),
-        };
+        let installation = self.installation();
         if self.whisper == WhisperUse::Auto {
             if !installation.is_present() {
                 tracing::debug!(
@@ -509,6 +532,7 @@ fn align(args: AlignArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let mut whisper = args.whisper.start(&[mode], usable)?;
+    args.whisper.suggest_for_full_mode(mode, usable);
     if let (Some(whisper), Mode::Refine, Some(hybrid), Some(phones)) =
         (&mut whisper, mode, &hybrid, &phones)
     {
