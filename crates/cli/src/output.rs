@@ -7,10 +7,12 @@ use tracing_subscriber::EnvFilter;
 
 /// Logs go to stderr so that stdout stays clean for `--json` output. Every log line passes
 /// through encore-compliance's masking writer first, so personal information (an e-mail in a
-/// failed login, a phone number in a request) never reaches the log in clear.
+/// failed login, a phone number in a request) never reaches the log in clear. By default the
+/// decoder library's own log lines (Symphonia's "skipping junk at 405 bytes" while it probes a
+/// file that is not audio) stay out of the way of the command's one error line; `-v` shows them.
 pub fn init_tracing(verbose: u8) {
     let default = match verbose {
-        0 => "warn",
+        0 => "warn,symphonia=off",
         1 => "debug",
         _ => "trace",
     };

@@ -135,7 +135,20 @@ fn bad_files_name_the_file_and_the_reason() {
     let rate0_path = dir.path().join("rate0.wav");
     std::fs::write(&rate0_path, &rate0).unwrap();
     let missing = dir.path().join("missing.flac");
+    // Bytes from a linear congruential generator with an MP3 frame sync in them: no container,
+    // and junk that Symphonia's probe warns about (by default that warning is not shown).
+    let noise = dir.path().join("noise.wav");
+    let mut state = 12_345u32;
+    let mut junk: Vec<u8> = (0..5000)
+        .map(|_| {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (state >> 16) as u8
+        })
+        .collect();
+    junk[407..409].copy_from_slice(&[0xff, 0xf2]);
+    std::fs::write(&noise, junk).unwrap();
     let cases = [
+        (&noise, "not a recognised audio file"),
         (&empty, "empty"),
         (&text, "text"),
         (&truncated, "truncated"),
@@ -144,9 +157,15 @@ fn bad_files_name_the_file_and_the_reason() {
         (&missing, ""),
     ];
     for (path, reason) in cases {
-        let out = encore(&["analyze".as_ref(), path.as_os_str(), "--json".as_ref()]);
+        let out = Command::new(env!("CARGO_BIN_EXE_encore"))
+            .args(["analyze".as_ref(), path.as_os_str(), "--json".as_ref()])
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("run encore");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{}", path.display());
+        // One line: the error, without the decoder library's warnings before it.
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
         let name = path.file_name().unwrap().to_string_lossy();
         assert!(stderr.contains(name.as_ref()), "{stderr}");
