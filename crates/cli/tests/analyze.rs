@@ -3,9 +3,11 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+/// Runs `encore` with the default log level, whatever `RUST_LOG` says outside the test.
 fn encore(args: &[&std::ffi::OsStr]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_encore"))
         .args(args)
+        .env_remove("RUST_LOG")
         .output()
         .expect("run encore")
 }
@@ -157,11 +159,7 @@ fn bad_files_name_the_file_and_the_reason() {
         (&missing, ""),
     ];
     for (path, reason) in cases {
-        let out = Command::new(env!("CARGO_BIN_EXE_encore"))
-            .args(["analyze".as_ref(), path.as_os_str(), "--json".as_ref()])
-            .env_remove("RUST_LOG")
-            .output()
-            .expect("run encore");
+        let out = encore(&["analyze".as_ref(), path.as_os_str(), "--json".as_ref()]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{}", path.display());
         // One line: the error, without the decoder library's warnings before it.
@@ -190,11 +188,7 @@ fn log_lines_mask_personal_information() {
     let folder = dir.path().join("ada.lovelace@example.com");
     std::fs::create_dir(&folder).unwrap();
     std::fs::write(folder.join("broken.wav"), b"RIFF not really").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_encore"))
-        .args(["analyze".as_ref(), folder.as_os_str(), "--json".as_ref()])
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run encore");
+    let out = encore(&["analyze".as_ref(), folder.as_os_str(), "--json".as_ref()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     let log = stderr
